@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Raw record layout shared by the BPF programs (producer) and bpf/layout
+ * (the Go decoder). These bytes are stored verbatim in captures ("raw in,
+ * decode late"), so this layout is a file format:
+ *   - all integers are in the recording host's byte order (the capture
+ *     header says which), naturally aligned, no implicit padding;
+ *   - a record type's fields are only ever appended; the header's size says
+ *     how long this instance is, and h.version is bumped when fields are
+ *     appended, so an old reader skips what it does not know and a new
+ *     reader recognises an old record by its length;
+ *   - any change here must be mirrored in bpf/layout/layout.go, whose tests
+ *     compare the sizes and offsets with the bpf2go-generated Go types.
+ */
+#ifndef KEXECREC_RECORDS_H
+#define KEXECREC_RECORDS_H
+
+/* Bumped when a record's meaning changes incompatibly (never for appends). */
+#define KR_LAYOUT_VERSION 1
+
+/* Record types emitted by BPF (1..15). 16.. are written by user space. */
+enum kr_rec_type {
+	KR_REC_ENTER = 1,       /* struct kr_enter: syscall entry, caller, raw args */
+	KR_REC_SEGMENTS = 2,    /* struct kr_segments: kexec_load segment table */
+	KR_REC_PIECE = 3,       /* struct kr_piece + data: a piece of payload bytes */
+	KR_REC_PAYLOAD_END = 4, /* struct kr_payload_end: BPF's accounting of one payload */
+	KR_REC_EXIT = 5,        /* struct kr_exit: return value and duration */
+	KR_REC_FILE = 6,        /* struct kr_file: a file the kernel read for kexec_file_load */
+};
+
+/* Which payload a piece belongs to. */
+enum kr_payload_kind {
+	KR_PAYLOAD_SEGMENT = 1, /* kexec_load segment buffer, index = segment number */
+	KR_PAYLOAD_KERNEL = 2,  /* kexec_file_load kernel image */
+	KR_PAYLOAD_INITRD = 3,  /* kexec_file_load initrd */
+	KR_PAYLOAD_CMDLINE = 4, /* kexec_file_load command line (cmdline_len bytes) */
+};
+
+/* Where the bytes were read: this matters for TOCTOU questions. */
+enum kr_source {
+	KR_SRC_SYSCALL_ENTRY = 1, /* caller's memory, read at syscall entry */
+	KR_SRC_KERNEL_READ = 2,   /* kernel's own buffer (security_kernel_post_read_file / LSM) */
+};
+
+/* Which hook produced an ENTER/EXIT record. */
+enum kr_hook {
+	KR_HOOK_FENTRY = 1,  /* fentry/fexit on the syscall wrapper */
+	KR_HOOK_KPROBE = 2,  /* kprobe/kretprobe on the syscall wrapper */
+	KR_HOOK_RAW_SYSCALL = 3, /* tp_btf sys_enter/sys_exit filtered by number */
+};
+
+/* Syscall ABI of the caller. */
+enum kr_abi {
+	KR_ABI_X64 = 1,
+	KR_ABI_IA32 = 2,
+	KR_ABI_X32 = 3,
+	KR_ABI_ARM64 = 4,
+};
+
+/* kr_payload_end.flags */
+#define KR_PF_SNAPLEN 0x1      /* capture stopped at the configured snaplen */
+#define KR_PF_NO_PAYLOAD 0x2   /* payload capture disabled (--no-payload) */
+#define KR_PF_READ_ERROR 0x4   /* at least one piece could not be read */
+#define KR_PF_RING_FULL 0x8    /* at least one piece could not be reserved */
+#define KR_PF_LOOP_LIMIT 0x10  /* gave up: bpf_loop iteration limit reached */
+
+/* kr_segments.flags */
+#define KR_SF_TOO_MANY 0x1 /* nr_segments > KR_MAX_SEGMENTS: only the first 16 read */
+
+/* Indexes of the per-CPU counter array (map "counters"); user space sums
+ * them over CPUs and writes them into the capture's statistics chunks. */
+enum kr_counter {
+	KR_CNT_CALLS = 0,          /* syscall entries seen (recorded or not) */
+	KR_CNT_ENTER_DROPPED,      /* ENTER records that could not be reserved */
+	KR_CNT_EXIT_DROPPED,       /* EXIT records that could not be reserved */
+	KR_CNT_SEGMENTS_DROPPED,   /* SEGMENTS records that could not be reserved */
+	KR_CNT_PIECES_DROPPED,     /* PIECE records that could not be reserved */
+	KR_CNT_PIECE_BYTES_DROPPED,/* payload bytes in those pieces */
+	KR_CNT_END_DROPPED,        /* PAYLOAD_END records that could not be reserved */
+	KR_CNT_FILE_DROPPED,       /* FILE records that could not be reserved */
+	KR_CNT_READ_ERRORS,        /* pieces whose user/kernel read failed */
+	KR_CNT_WAIT_LOOPS,         /* iterations spent waiting for ring space */
+	KR_CNT_MAX,
+};
+
+#define KR_MAX_SEGMENTS 16
+#define KR_COMM_LEN 16
+#define KR_PATH_LEN 256
+/* Largest data part of one KR_REC_PIECE. */
+#define KR_PIECE_MAX (256 * 1024)
+
+struct kr_hdr {
+	__u16 type;    /* enum kr_rec_type */
+	__u16 version; /* per-type layout version, 1 at first */
+	__u32 size;    /* bytes of this record including this header */
+	__u64 call_id; /* unique per recorder run; ties every record of one call together */
+	__u64 ts_ns;   /* bpf_ktime_get_boot_ns() */
+};
+
+struct kr_enter {
+	struct kr_hdr h;
+	__u32 pid;       /* tgid */
+	__u32 tid;
+	__u32 ppid;      /* real_parent's tgid */
+	__u32 uid;
+	__u32 gid;
+	__u32 euid;
+	__u32 egid;
+	__u32 loginuid;  /* audit loginuid, 4294967295 when unset */
+	__u32 sessionid; /* audit session id */
+	__u32 syscall_nr; /* as the caller issued it (x32 bit included) */
+	__u32 abi;        /* enum kr_abi */
+	__u32 hook;       /* enum kr_hook */
+	__u32 cpu;
+	__u32 mntns;      /* mount namespace inum */
+	__u32 pidns;      /* pid namespace inum (of the task's active ns) */
+	__u32 _pad0;
+	__u64 cgroup_id;
+	__u64 args[6];    /* raw arguments in ABI order */
+	char comm[KR_COMM_LEN];
+};
+
+struct kr_seg {
+	__u64 buf;
+	__u64 bufsz;
+	__u64 mem;
+	__u64 memsz;
+};
+
+struct kr_segments {
+	struct kr_hdr h;
+	__u64 nr_passed;  /* nr_segments exactly as passed */
+	__u32 nr_copied;  /* entries read into seg[] (<= 16) */
+	__s32 read_err;   /* bpf_probe_read_user() result for the array, 0 = ok */
+	__u32 flags;      /* KR_SF_* */
+	__u32 entry_size; /* 32 (native) or 16 (compat) as read from the caller */
+	struct kr_seg seg[KR_MAX_SEGMENTS];
+};
+
+struct kr_piece {
+	struct kr_hdr h;
+	__u16 kind;     /* enum kr_payload_kind */
+	__u16 index;    /* segment number, 0 otherwise */
+	__u16 source;   /* enum kr_source */
+	__u16 _pad0;
+	__s32 read_err; /* 0, or the error reading this piece (data then zero-filled) */
+	__u32 len;      /* bytes of data that follow (<= KR_PIECE_MAX) */
+	__u64 offset;   /* offset of data[0] in the payload */
+	__u64 total;    /* original length of the payload */
+	/* __u8 data[len] follows; h.size = sizeof(struct kr_piece) + len rounded up to 8 */
+};
+
+struct kr_payload_end {
+	struct kr_hdr h;
+	__u16 kind;
+	__u16 index;
+	__u16 source;
+	__u16 _pad0;
+	__u64 total;         /* original length */
+	__u64 emitted;       /* bytes emitted in pieces (reserved and submitted) */
+	__u32 pieces;        /* pieces submitted */
+	__u32 dropped;       /* pieces that could not be reserved (ring full) */
+	__u32 read_errors;   /* pieces whose read failed */
+	__u32 flags;         /* KR_PF_* */
+};
+
+struct kr_exit {
+	struct kr_hdr h;
+	__s64 ret;
+	__u64 duration_ns; /* exit ts - enter ts; 0 when the entry was not seen */
+	__u32 tid;
+	__u32 syscall_nr;
+	__u32 hook;
+	__u32 _pad0;
+};
+
+struct kr_file {
+	struct kr_hdr h;
+	__u32 kind;   /* KR_PAYLOAD_KERNEL or KR_PAYLOAD_INITRD (from the CO-RE-resolved read id) */
+	__u32 dev;    /* s_dev of the inode's superblock (kernel encoding: major<<20 | minor) */
+	__u64 ino;
+	__u64 size;   /* bytes the kernel read */
+	__u64 i_size; /* the inode's size */
+	char path[KR_PATH_LEN]; /* d_path of the file, NUL-terminated, may be cut */
+};
+
+#endif

@@ -1,0 +1,131 @@
+// Package replay turns a capture's raw records back into kexec calls. The
+// live `record --json` output and every reading command use this one decoder.
+package replay
+
+import (
+	"time"
+
+	"github.com/kexecrec/kexecrec/replay/identify"
+)
+
+// Call is one kexec_load or kexec_file_load call as recorded. JSON field
+// names are a stable interface for scripts: only ever add fields.
+type Call struct {
+	ID        uint64    `json:"id"`         // call id, unique within one recording run
+	Syscall   string    `json:"syscall"`    // "kexec_load" or "kexec_file_load"
+	SyscallNr uint32    `json:"syscall_nr"` // as issued (246, 320, 283, 0x40000000|528 ...)
+	ABI       string    `json:"abi"`        // "x86_64", "ia32", "x32", "arm64"
+	Hook      string    `json:"hook"`       // "fentry", "kprobe", "raw"
+	Time      time.Time `json:"time"`       // wall clock of entry, from the header's time pair
+	BootNS    uint64    `json:"boot_ns"`    // CLOCK_BOOTTIME of entry
+	CPU       uint32    `json:"cpu"`
+
+	Caller Caller `json:"caller"`
+	Args   Args   `json:"args"`
+
+	// Segments as passed to kexec_load (first 16; Args.NrSegments says how many were passed).
+	Segments []Segment `json:"segments,omitempty"`
+	// SegmentTableError: the segment array could not be read (errno name).
+	SegmentTableError string `json:"segment_table_error,omitempty"`
+	// Files the kernel read for kexec_file_load.
+	Files []File `json:"files,omitempty"`
+	// Cmdline of kexec_file_load as read from the caller (without the trailing NUL).
+	Cmdline *string `json:"cmdline,omitempty"`
+
+	// Payloads: every captured payload of this call (segments, kernel, initrd, cmdline).
+	Payloads []*Payload `json:"payloads,omitempty"`
+	// Purgatory: kexec-tools' purgatory digest recomputed over the captured segments.
+	Purgatory *identify.PurgatoryVerdict `json:"purgatory,omitempty"`
+
+	// Outcome: "ok", "error" or "unfinished" (no exit seen: recorder stopped or record lost).
+	Outcome    string `json:"outcome"`
+	Ret        *int64 `json:"ret,omitempty"`
+	Errno      string `json:"errno,omitempty"` // "EPERM" ... for negative returns
+	DurationNS uint64 `json:"duration_ns,omitempty"`
+
+	// Problems the decoder met for this call (lost records, short payloads ...).
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Caller is the calling task.
+type Caller struct {
+	PID         uint32   `json:"pid"`
+	TID         uint32   `json:"tid"`
+	PPID        uint32   `json:"ppid"`
+	UID         uint32   `json:"uid"`
+	GID         uint32   `json:"gid"`
+	EUID        uint32   `json:"euid"`
+	EGID        uint32   `json:"egid"`
+	LoginUID    uint32   `json:"loginuid"`
+	SessionID   uint32   `json:"sessionid"`
+	Comm        string   `json:"comm"`
+	Exe         string   `json:"exe,omitempty"`
+	Argv        []string `json:"argv,omitempty"`
+	CgroupID    uint64   `json:"cgroup_id"`
+	CgroupPath  string   `json:"cgroup_path,omitempty"`
+	ContainerID string   `json:"container_id,omitempty"`
+	MntNS       uint32   `json:"mnt_ns"`
+	PidNS       uint32   `json:"pid_ns"`
+	// Raced: fields read from /proc after entry (may describe a later state).
+	Raced []string `json:"raced,omitempty"`
+}
+
+// Args are the raw arguments and their decoding.
+type Args struct {
+	Raw [6]uint64 `json:"raw"`
+	// kexec_load
+	Entry       *uint64 `json:"entry,omitempty"`
+	NrSegments  *uint64 `json:"nr_segments,omitempty"`
+	SegmentsPtr *uint64 `json:"segments_ptr,omitempty"`
+	// kexec_file_load
+	KernelFD   *int32  `json:"kernel_fd,omitempty"`
+	InitrdFD   *int32  `json:"initrd_fd,omitempty"`
+	CmdlineLen *uint64 `json:"cmdline_len,omitempty"`
+	CmdlinePtr *uint64 `json:"cmdline_ptr,omitempty"`
+	// both
+	Flags     uint64   `json:"flags"`
+	FlagNames []string `json:"flag_names"`     // names; unknown bits as "0x..." (never dropped)
+	Arch      string   `json:"arch,omitempty"` // kexec_load architecture field by name
+}
+
+// Segment is one kexec_segment as passed.
+type Segment struct {
+	Index   int      `json:"index"`
+	Buf     uint64   `json:"buf"`
+	BufSz   uint64   `json:"bufsz"`
+	Mem     uint64   `json:"mem"`
+	MemSz   uint64   `json:"memsz"`
+	Payload *Payload `json:"-"` // same object as in Call.Payloads
+}
+
+// File is a file the kernel read for kexec_file_load.
+type File struct {
+	Kind    string   `json:"kind"` // "kernel" or "initrd"
+	Path    string   `json:"path"`
+	Dev     string   `json:"dev"` // "major:minor"
+	Ino     uint64   `json:"ino"`
+	Size    uint64   `json:"size"`
+	ISize   uint64   `json:"i_size"`
+	Payload *Payload `json:"-"`
+}
+
+// Payload is one captured byte string and how complete it is.
+type Payload struct {
+	Kind     string   `json:"kind"`   // "segment", "kernel", "initrd", "cmdline"
+	Index    int      `json:"index"`  // segment number
+	Source   string   `json:"source"` // "syscall-entry" or "kernel-read"
+	Total    uint64   `json:"total"`
+	Captured uint64   `json:"captured"`
+	SHA256   string   `json:"sha256"`
+	Complete bool     `json:"complete"`
+	Reasons  []string `json:"reasons,omitempty"`
+	Missing  []Range  `json:"missing,omitempty"`
+	// Identity is what the bytes are, when the reader had them (see identify).
+	Identity *identify.Report `json:"identity,omitempty"`
+}
+
+// Range is a byte range of a payload.
+type Range struct {
+	Off uint64 `json:"off"`
+	Len uint64 `json:"len"`
+}
