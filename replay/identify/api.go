@@ -7,13 +7,20 @@
 // THIS FILE IS THE API CONTRACT replay/ and the commands compile against.
 package identify
 
-import "io"
+import (
+	"io"
+	"time"
+)
 
 // Options bound the work done on one payload. Zero values pick the defaults.
 type Options struct {
 	MaxDecompressed int64 // bytes of decompressed output followed at most (default 256 MiB)
 	MaxFiles        int   // cpio entries listed at most (default 100000)
 	NoDecompress    bool  // identify by magic only (fast path for tables)
+	// Timeout bounds the wall time of each decompression (default 15 s: the
+	// pure-Go xz decoder needs about 2 s to reach the banner of a Debian kernel). A
+	// decompression that runs out of time is reported in Warnings.
+	Timeout time.Duration
 }
 
 // Report describes one payload.
@@ -26,6 +33,7 @@ type Report struct {
 	Type          string      `json:"type"`
 	Summary       string      `json:"summary"` // one line for tables
 	KernelVersion string      `json:"kernel_version,omitempty"`
+	Banner        string      `json:"banner,omitempty"` // the full "Linux version ..." line found in the kernel
 	Cmdline       string      `json:"cmdline,omitempty"`
 	Compression   string      `json:"compression,omitempty"` // of the payload or its inner kernel
 	BootProtocol  string      `json:"boot_protocol,omitempty"`
@@ -83,6 +91,10 @@ type Segment struct {
 	MemSz uint64
 	Data  io.ReaderAt // captured bytes (nil when not captured)
 	Size  int64       // captured length
+	// BufSz is bufsz as the loader passed it, when known (0 = unknown).
+	// Size < BufSz means the capture is short, so a digest mismatch may
+	// only mean missing bytes; the verdict says so (Incomplete).
+	BufSz uint64
 }
 
 // PurgatoryVerdict is the result of recomputing kexec-tools' purgatory digest.
@@ -95,6 +107,9 @@ type PurgatoryVerdict struct {
 	Regions          int    `json:"regions"` // non-empty regions checked
 	EntryInPurgatory bool   `json:"entry_in_purgatory"`
 	Detail           string `json:"detail"` // one line: why not found, or what mismatched
+	// Incomplete: some hashed segment was captured short of its bufsz (or a
+	// region is outside every segment), so Match=false is not proof of tampering.
+	Incomplete bool `json:"incomplete,omitempty"`
 }
 
 // CheckPurgatory finds the purgatory among segs, reads its sha256_regions and
