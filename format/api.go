@@ -130,6 +130,10 @@ type ReaderOptions struct {
 	SkipBlobData bool
 	// PublicKey, when set, is used to check the trailer's signature.
 	PublicKey ed25519.PublicKey
+	// RecordTypes, when non-nil, lists the record types the caller knows:
+	// others are skipped (counted in Status.SkippedTypes) or, when they have
+	// CriticalBit set, refused with ErrCritical. Nil returns every record.
+	RecordTypes []uint16
 }
 
 // Reader reads a capture as a stream, verifying CRCs, body hashes and the

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kexecrec/kexecrec/format"
+)
+
+// smallCapture writes a small signed capture with records, a deduplicated
+// blob and stats, and returns its bytes and the signer's public key.
+func smallCapture(t *testing.T, closeIt bool) ([]byte, ed25519.PublicKey) {
+	t.Helper()
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	var buf bytes.Buffer
+	w, err := format.NewWriter(&buf, format.Header{Hostname: "h", KernelRelease: "6.18", ByteOrder: "little"},
+		format.WriterOptions{SealBytes: 64, PieceSize: 32, SignKey: priv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.WriteRecord(format.Record{Type: 1, Data: []byte("enter record")})
+	payload := []byte("a payload of more than one thirty-two byte piece!")
+	for range 2 {
+		bw := w.NewBlob()
+		bw.Write(payload)
+		if _, err := bw.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.WriteRecord(format.Record{Type: 5, Data: []byte("exit record")})
+	w.WriteStats(format.Stats{"calls": 1})
+	if closeIt {
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		w.Seal()
+	}
+	return buf.Bytes(), pub
+}
+
+func writeTemp(t *testing.T, name string, data []byte) string {
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runCmd(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := run(args, &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+func TestVerifyGood(t *testing.T) {
+	data, pub := smallCapture(t, true)
+	p := writeTemp(t, "c.zst", data)
+	code, out, _ := runCmd("verify", p)
+	if code != ExitOK || !strings.Contains(out, "VERIFIED") || strings.Contains(out, "FAIL") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	for _, name := range []string{"integrity", "sequence", "chain", "trailer", "blobs", "signature"} {
+		if !strings.Contains(out, name) {
+			t.Fatalf("check %q not printed:\n%s", name, out)
+		}
+	}
+	pubPEM, _ := format.MarshalPublicKey(pub)
+	kp := writeTemp(t, "k.pub", pubPEM)
+	if code, out, _ := runCmd("verify", "--pubkey", kp, p); code != ExitOK || !strings.Contains(out, "verified with --pubkey") {
+		t.Fatalf("--pubkey: exit %d\n%s", code, out)
+	}
+	other, _, _ := ed25519.GenerateKey(nil)
+	otherPEM, _ := format.MarshalPublicKey(other)
+	op := writeTemp(t, "o.pub", otherPEM)
+	if code, out, _ := runCmd("verify", "--pubkey", op, p); code != ExitFinding || !strings.Contains(out, "does NOT verify") {
+		t.Fatalf("wrong key: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCmd("verify", "--json", p)
+	var reps []verifyReport
+	if err := json.Unmarshal([]byte(out), &reps); err != nil || code != ExitOK || len(reps) != 1 || !reps[0].Verified {
+		t.Fatalf("json: %v exit %d\n%s", err, code, out)
+	}
+}
+
+func TestVerifyUnclean(t *testing.T) {
+	data, _ := smallCapture(t, false)
+	p := writeTemp(t, "c.zst", data)
+	code, out, _ := runCmd("verify", p)
+	if code != ExitFinding || !strings.Contains(out, "unclean stop") || !strings.Contains(out, "NOT VERIFIED") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+}
+
+func TestVerifyUnreadable(t *testing.T) {
+	p := writeTemp(t, "junk", []byte("this is not a capture at all, not even close"))
+	if code, _, errOut := runCmd("verify", p); code != ExitTrouble || !strings.Contains(errOut, "kexecrec:") {
+		t.Fatalf("junk: exit %d %s", code, errOut)
+	}
+	if code, _, _ := runCmd("verify", filepath.Join(t.TempDir(), "missing")); code != ExitTrouble {
+		t.Fatalf("missing file: exit %d", code)
+	}
+}
+
+// TestVerifyEveryByteFlip: changing any single byte of a small capture makes
+// verify fail.
+func TestVerifyEveryByteFlip(t *testing.T) {
+	data, _ := smallCapture(t, true)
+	p := filepath.Join(t.TempDir(), "c.zst")
+	for off := range data {
+		d := append([]byte{}, data...)
+		d[off] ^= 0x01
+		if off%2 == 1 {
+			d[off] ^= 0x81 // another bit pattern too
+		}
+		os.WriteFile(p, d, 0o644)
+		rep := verifyFile(p, nil)
+		if rep.Verified {
+			t.Fatalf("byte %d of %d changed: verify still passes", off, len(data))
+		}
+	}
+	// Truncation at every offset fails too.
+	for cut := range data {
+		os.WriteFile(p, data[:cut], 0o644)
+		if rep := verifyFile(p, nil); rep.Verified {
+			t.Fatalf("cut at %d verifies", cut)
+		}
+	}
+	// Extra bytes after the trailer.
+	os.WriteFile(p, append(append([]byte{}, data...), 0), 0o644)
+	if rep := verifyFile(p, nil); rep.Verified {
+		t.Fatal("trailing byte verifies")
+	}
+}

@@ -1,0 +1,156 @@
+package format
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// pieceLoc is where one piece's zstd frame lies in the file.
+type pieceLoc struct {
+	off      int64
+	compSize uint64
+	rawSize  uint64
+}
+
+type index struct {
+	ra     io.ReaderAt
+	opt    ReaderOptions
+	pieces map[[32]byte]pieceLoc
+	blobs  map[[32]byte]BlobInfo
+	st     Status
+}
+
+func openIndex(ra io.ReaderAt, size int64, o ReaderOptions) (*Index, error) {
+	// One streaming pass without decompressing pieces: they are checked when
+	// a blob is read.
+	so := o
+	so.SkipBlobData = true
+	ix := &index{ra: ra, opt: o, pieces: map[[32]byte]pieceLoc{}}
+	if ix.opt.MaxChunk <= 0 {
+		ix.opt.MaxChunk = defaultMaxChunk
+	}
+	r, err := newReaderInternal(io.NewSectionReader(ra, 0, size), so)
+	if err != nil {
+		return nil, err
+	}
+	r.onPiece = func(h chunkHeader, frameOff int64) {
+		if _, ok := ix.pieces[h.BodySHA256]; !ok {
+			ix.pieces[h.BodySHA256] = pieceLoc{frameOff, h.CompSize, h.RawSize}
+		}
+	}
+	for {
+		_, err := r.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	ix.blobs = r.blobs
+	ix.st = r.status()
+	return &Index{ix}, nil
+}
+
+// Status is what the indexing pass found (piece bodies not yet checked).
+func (ix *Index) Status() Status { return ix.ix.st }
+
+// Blobs lists every blob map in the file.
+func (ix *Index) Blobs() map[[32]byte]BlobInfo { return ix.ix.blobs }
+
+func (ix *index) blob(sum [32]byte) (io.ReadCloser, BlobInfo, error) {
+	info, ok := ix.blobs[sum]
+	if !ok {
+		return nil, BlobInfo{}, fmt.Errorf("format: blob %x not in this capture", sum[:])
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxMemory(uint64(ix.opt.MaxChunk)), zstd.WithDecoderMaxWindow(uint64(max(ix.opt.MaxChunk, 1<<20))))
+	if err != nil {
+		return nil, info, err
+	}
+	return &blobReader{ix: ix, info: info, dec: dec, sum: sha256.New()}, info, nil
+}
+
+// blobReader serves a blob piece by piece, checking each piece's SHA-256 and,
+// at the end, the blob's size and SHA-256.
+type blobReader struct {
+	ix   *index
+	info BlobInfo
+	dec  *zstd.Decoder
+	next int    // next piece
+	cur  []byte // rest of the current piece
+	comp []byte
+	body []byte
+	sum  hash.Hash
+	n    uint64
+	err  error
+}
+
+func (b *blobReader) Read(p []byte) (int, error) {
+	for len(b.cur) == 0 {
+		if b.err != nil {
+			return 0, b.err
+		}
+		if b.next == len(b.info.Pieces) {
+			b.err = io.EOF
+			if b.n != b.info.Ref.Size {
+				b.err = fmt.Errorf("format: blob %x: pieces hold %d bytes, map says %d: %w", b.info.Ref.SHA256[:8], b.n, b.info.Ref.Size, ErrChecksum)
+			} else if [32]byte(b.sum.Sum(nil)) != b.info.Ref.SHA256 {
+				b.err = fmt.Errorf("format: blob %x: SHA-256 of its pieces differs: %w", b.info.Ref.SHA256[:8], ErrChecksum)
+			}
+			return 0, b.err
+		}
+		if err := b.load(); err != nil {
+			b.err = err
+			return 0, err
+		}
+	}
+	n := copy(p, b.cur)
+	b.cur = b.cur[n:]
+	return n, nil
+}
+
+func (b *blobReader) load() error {
+	id := b.info.Pieces[b.next]
+	at := b.n // every earlier piece has been read
+	loc, ok := b.ix.pieces[id]
+	if !ok {
+		return fmt.Errorf("format: blob %x: piece %d (blob offset %d) is missing from the capture: %w", b.info.Ref.SHA256[:8], b.next, at, ErrTruncated)
+	}
+	if cap(b.comp) < int(loc.compSize) {
+		b.comp = make([]byte, loc.compSize)
+	}
+	comp := b.comp[:loc.compSize]
+	if _, err := b.ix.ra.ReadAt(comp, loc.off); err != nil {
+		return &FormatError{Off: loc.off, Err: ErrTruncated, Msg: err.Error()}
+	}
+	body, err := b.dec.DecodeAll(comp, b.body[:0])
+	if err != nil {
+		return &FormatError{Off: loc.off, Err: ErrChecksum, Msg: fmt.Sprintf("blob piece: %v", err)}
+	}
+	b.body = body
+	if uint64(len(body)) != loc.rawSize || sha256.Sum256(body) != id {
+		return &FormatError{Off: loc.off, Err: ErrChecksum, Msg: fmt.Sprintf("blob piece %d SHA-256 mismatch", b.next)}
+	}
+	b.sum.Write(body)
+	b.n += uint64(len(body))
+	b.cur = body
+	b.next++
+	return nil
+}
+
+func (b *blobReader) Close() error {
+	if b.dec != nil {
+		b.dec.Close()
+		b.dec = nil
+	}
+	if b.err == nil {
+		b.err = errors.New("format: blob reader closed")
+	}
+	return nil
+}

@@ -1,0 +1,542 @@
+package format
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// ErrCounts: the trailer's totals disagree with what the file holds.
+var ErrCounts = errors.New("trailer totals disagree with the file")
+
+// Bounds on what a reader keeps about blobs, so memory stays bounded even for
+// a hostile file made of millions of tiny blob maps.
+const (
+	maxTrackedPieces = 1 << 20 // piece ids remembered (32 MiB)
+	maxTrackedBlobs  = 1 << 16
+	maxDamage        = 1000 // problems listed; more are counted in the last entry
+)
+
+var skippableMagicBytes = binary.LittleEndian.AppendUint32(nil, SkippableMagic)
+
+const zstdMagic = 0xFD2FB528
+
+type reader struct {
+	header Header
+	blobs  map[[32]byte]BlobInfo
+	stats  Stats
+
+	opt  ReaderOptions
+	br   *bufio.Reader
+	off  int64 // file offset of the next unread byte
+	dec  *zstd.Decoder
+	comp []byte
+	body []byte
+
+	nextSeq   uint64   // sequence number expected next
+	chain     [32]byte // chain value after the last accepted chunk
+	resynced  bool     // the next chunk follows damage: its chain cannot be checked
+	known     map[uint16]bool
+	pieces    map[[32]byte]struct{}
+	nPieceIDs int
+
+	ev    []byte // remaining records of the current EVENTS chunk
+	evOff int64  // file offset of the current EVENTS chunk
+
+	st         Status
+	counts     TrailerCounts // what the file held, to compare with the trailer
+	err        error         // sticky
+	eof        bool
+	haveHeader bool
+
+	// onPiece, when set, learns where each piece's zstd frame is (Index).
+	onPiece func(h chunkHeader, frameOff int64)
+}
+
+func newReader(in io.Reader, o ReaderOptions) (*Reader, error) {
+	r, err := newReaderInternal(in, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{r}, nil
+}
+
+func newReaderInternal(in io.Reader, o ReaderOptions) (*reader, error) {
+	if o.MaxChunk <= 0 {
+		o.MaxChunk = defaultMaxChunk
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxMemory(uint64(o.MaxChunk)), zstd.WithDecoderMaxWindow(uint64(max(o.MaxChunk, 1<<20))))
+	if err != nil {
+		return nil, err
+	}
+	r := &reader{opt: o, br: bufio.NewReaderSize(in, 64<<10), dec: dec,
+		blobs: map[[32]byte]BlobInfo{}, pieces: map[[32]byte]struct{}{}}
+	r.st.ChunksByType = map[string]int{}
+	r.st.SkippedTypes = map[uint16]int{}
+	r.st.ChainOK = true
+	if o.RecordTypes != nil {
+		r.known = map[uint16]bool{}
+		for _, t := range o.RecordTypes {
+			r.known[t] = true
+		}
+	}
+	// The first chunk must be the HEADER.
+	if b, _ := r.br.Peek(4); len(b) < 4 || !bytes.Equal(b, skippableMagicBytes) {
+		if !o.Salvage {
+			return nil, &FormatError{Off: 0, Err: ErrNoHeader, Msg: "no kexecrec chunk at the start"}
+		}
+	}
+	h, body, off, err := r.readChunk()
+	if err != nil {
+		if err == io.EOF {
+			err = &FormatError{Off: 0, Err: ErrNoHeader, Msg: "empty file"}
+		}
+		return nil, err
+	}
+	if h.Type != ChunkHeader {
+		fe := &FormatError{Off: off, Err: ErrNoHeader, Msg: "first chunk is " + ChunkTypeName(h.Type) + ", not header"}
+		if !o.Salvage {
+			return nil, fe
+		}
+		r.damage(fe)
+		if err := r.dispatch(h, body, off); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	if err := r.dispatch(h, body, off); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *reader) damage(fe *FormatError) {
+	switch {
+	case len(r.st.Damage) < maxDamage:
+		r.st.Damage = append(r.st.Damage, fe)
+	case len(r.st.Damage) == maxDamage:
+		r.st.Damage = append(r.st.Damage, &FormatError{Off: fe.Off, Err: fe.Err, Msg: "further problems not listed"})
+	}
+}
+
+func (r *reader) addGap(from, to uint64) {
+	if len(r.st.Gaps) < maxDamage {
+		r.st.Gaps = append(r.st.Gaps, Gap{from, to})
+	}
+}
+
+// fail handles a problem: fatal (sticky) without Salvage, recorded with it.
+func (r *reader) fail(fe *FormatError) error {
+	r.st.ChainOK = false
+	if !r.opt.Salvage {
+		r.err = fe
+		r.st.Damage = append(r.st.Damage, fe)
+		return fe
+	}
+	r.damage(fe)
+	return nil
+}
+
+func (r *reader) discard(n int) {
+	k, _ := r.br.Discard(n)
+	r.off += int64(k)
+}
+
+// resync skips to the next place that starts like a chunk header. It
+// returns false at the end of the input.
+func (r *reader) resync() bool {
+	want := frameHdrLen + len(ChunkMagic)
+	for {
+		b, _ := r.br.Peek(want)
+		if len(b) < want {
+			r.discard(len(b))
+			return false
+		}
+		if bytes.Equal(b[:4], skippableMagicBytes) && string(b[frameHdrLen:]) == ChunkMagic {
+			return true
+		}
+		buf, _ := r.br.Peek(r.br.Buffered())
+		if i := bytes.Index(buf[1:], skippableMagicBytes); i >= 0 {
+			r.discard(i + 1)
+		} else {
+			r.discard(len(buf) - 3) // keep a magic split across buffer refills
+		}
+	}
+}
+
+// readChunk returns the next chunk whose header, size caps, zstd frame and
+// body hash check out. Sequence and chain are checked by dispatch. It returns
+// io.EOF at a clean chunk boundary at the end of input.
+func (r *reader) readChunk() (chunkHeader, []byte, int64, error) {
+	afterDamage := false
+	for {
+		if afterDamage {
+			r.resynced = true
+			if !r.resync() {
+				return chunkHeader{}, nil, r.off, io.EOF
+			}
+		}
+		h, body, off, fe, resync := r.readOneChunk()
+		if fe == nil {
+			return h, body, off, nil
+		}
+		if fe == errEOF {
+			return h, nil, off, io.EOF
+		}
+		if err := r.fail(fe); err != nil {
+			return h, nil, off, err
+		}
+		if fe.Err == ErrTruncated {
+			return h, nil, off, io.EOF
+		}
+		if resync {
+			// The header itself is bad (and still unread): look for the next
+			// one from the byte after its start.
+			r.discard(1)
+			afterDamage = true
+			continue
+		}
+		// Header was good, body bad: the next chunk starts right after it.
+		if h.Seq >= r.nextSeq {
+			r.addGap(r.nextSeq, h.Seq)
+			r.nextSeq = h.Seq + 1
+		}
+		r.resynced = true
+		afterDamage = false
+	}
+}
+
+var errEOF = &FormatError{Msg: "eof"}
+
+// readOneChunk reads one chunk at the current offset. resync is true when
+// its header is unusable (the reader has consumed nothing of it).
+func (r *reader) readOneChunk() (h chunkHeader, body []byte, off int64, fe *FormatError, resync bool) {
+	off = r.off
+	fh, err := r.br.Peek(frameHdrLen)
+	if len(fh) == 0 && err != nil {
+		if err == io.EOF {
+			return h, nil, off, errEOF, false
+		}
+		return h, nil, off, &FormatError{Off: off, Err: ErrTruncated, Msg: err.Error()}, false
+	}
+	if len(fh) < frameHdrLen {
+		return h, nil, off, &FormatError{Off: off, Err: ErrTruncated, Msg: "file ends inside a chunk header"}, false
+	}
+	if !bytes.Equal(fh[:4], skippableMagicBytes) {
+		return h, nil, off, &FormatError{Off: off, Err: ErrHeader, Msg: "no chunk frame magic"}, true
+	}
+	size := binary.LittleEndian.Uint32(fh[4:])
+	if size < headerLenV1 || size > maxHeaderLen {
+		return h, nil, off, &FormatError{Off: off, Err: ErrHeader, Msg: fmt.Sprintf("chunk header frame of %d bytes", size)}, true
+	}
+	p, err := r.br.Peek(frameHdrLen + int(size))
+	if len(p) < frameHdrLen+int(size) {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return h, nil, off, &FormatError{Off: off, Err: ErrTruncated, Msg: "file ends inside a chunk header"}, false
+		}
+		return h, nil, off, &FormatError{Off: off, Err: ErrTruncated, Msg: fmt.Sprint(err)}, false
+	}
+	h, prob := parseChunkHeader(p[frameHdrLen:])
+	if prob != nil {
+		return h, nil, off, &FormatError{Off: off, Err: prob.err, Msg: prob.msg}, true
+	}
+	if h.Flags&flagsIncompatMask&^knownIncompat != 0 {
+		return h, nil, off, &FormatError{Off: off, Err: ErrVersion, Msg: fmt.Sprintf("unknown incompatible chunk flags %#x", h.Flags)}, true
+	}
+	max := uint64(r.opt.MaxChunk)
+	if h.CompSize > max || h.RawSize > max {
+		return h, nil, off, &FormatError{Off: off, Err: ErrTooLarge,
+			Msg: fmt.Sprintf("chunk %d declares %d compressed / %d uncompressed bytes, limit %d", h.Seq, h.CompSize, h.RawSize, max)}, true
+	}
+	if h.CompSize < 9 {
+		return h, nil, off, &FormatError{Off: off, Err: ErrHeader, Msg: "compressed body too small for a zstd frame"}, true
+	}
+	r.discard(frameHdrLen + int(size))
+	frameOff := r.off
+	if cap(r.comp) < int(h.CompSize) {
+		r.comp = make([]byte, h.CompSize)
+	}
+	comp := r.comp[:h.CompSize]
+	n, err := io.ReadFull(r.br, comp)
+	r.off += int64(n)
+	if err != nil {
+		return h, nil, off, &FormatError{Off: off, Err: ErrTruncated,
+			Msg: fmt.Sprintf("file ends inside chunk %d (%d of %d body bytes)", h.Seq, n, h.CompSize)}, false
+	}
+	if crc32c(comp) != h.FrameCRC {
+		return h, nil, off, &FormatError{Off: frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d zstd frame CRC32C mismatch", h.Seq)}, false
+	}
+	if binary.LittleEndian.Uint32(comp) != zstdMagic {
+		return h, nil, off, &FormatError{Off: frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d body is not a zstd frame", h.Seq)}, false
+	}
+	if comp[4]&0x04 == 0 {
+		return h, nil, off, &FormatError{Off: frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d zstd frame has no content checksum", h.Seq)}, false
+	}
+	if h.Type == ChunkPiece && r.opt.SkipBlobData {
+		if r.onPiece != nil {
+			r.onPiece(h, frameOff)
+		}
+		return h, nil, off, nil, false
+	}
+	if cap(r.body) < int(h.RawSize) {
+		r.body = make([]byte, 0, h.RawSize)
+	}
+	body, err = r.dec.DecodeAll(comp, r.body[:0])
+	if err != nil {
+		return h, nil, off, &FormatError{Off: frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d zstd: %v", h.Seq, err)}, false
+	}
+	if cap(body) > cap(r.body) {
+		r.body = body[:0]
+	}
+	if uint64(len(body)) != h.RawSize {
+		return h, nil, off, &FormatError{Off: frameOff, Err: ErrChecksum,
+			Msg: fmt.Sprintf("chunk %d body is %d bytes, header says %d", h.Seq, len(body), h.RawSize)}, false
+	}
+	if sha256.Sum256(body) != h.BodySHA256 {
+		return h, nil, off, &FormatError{Off: frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d body SHA-256 mismatch", h.Seq)}, false
+	}
+	if h.Type == ChunkPiece && r.onPiece != nil {
+		r.onPiece(h, frameOff)
+	}
+	return h, body, off, nil, false
+}
+
+// dispatch checks sequence and chain and takes in one valid chunk.
+func (r *reader) dispatch(h chunkHeader, body []byte, off int64) error {
+	switch {
+	case h.Seq == r.nextSeq:
+	case h.Seq > r.nextSeq:
+		r.addGap(r.nextSeq, h.Seq-1)
+		if err := r.fail(&FormatError{Off: off, Err: ErrSequence,
+			Msg: fmt.Sprintf("chunk %d follows chunk %d", h.Seq, int64(r.nextSeq)-1)}); err != nil {
+			return err
+		}
+		r.resynced = true
+	default:
+		if err := r.fail(&FormatError{Off: off, Err: ErrSequence,
+			Msg: fmt.Sprintf("chunk %d repeats or goes back (expected %d)", h.Seq, r.nextSeq)}); err != nil {
+			return err
+		}
+		r.resynced = true
+	}
+	if r.resynced {
+		// After lost chunks the previous chain value is unknown: adopt this
+		// chunk's, so later chunks are still checked against each other.
+		r.resynced = false
+		r.st.ChainOK = false
+	} else if want := nextChain(r.chain, h.Seq, h.Type, h.BodySHA256); want != h.Chain {
+		if err := r.fail(&FormatError{Off: off, Err: ErrChain, Msg: fmt.Sprintf("chunk %d", h.Seq)}); err != nil {
+			return err
+		}
+	}
+	prevChain := r.chain
+	r.chain = h.Chain
+	r.nextSeq = h.Seq + 1
+	r.st.ChainHead = h.Chain
+	r.st.Chunks++
+	r.st.ChunksByType[ChunkTypeName(h.Type)]++
+	r.st.Bytes = r.off
+
+	switch h.Type {
+	case ChunkHeader:
+		if r.haveHeader {
+			return r.fail(&FormatError{Off: off, Err: ErrHeader, Msg: fmt.Sprintf("second header chunk (chunk %d)", h.Seq)})
+		}
+		hd, err := unmarshalHeader(body)
+		if err != nil {
+			return r.fail(&FormatError{Off: off, Err: ErrHeader, Msg: err.Error()})
+		}
+		r.header, r.haveHeader = hd, true
+	case ChunkEvents:
+		n, err := countRecords(body)
+		if err == nil && n != h.Records {
+			err = fmt.Errorf("%d records, header says %d", n, h.Records)
+		}
+		if err != nil {
+			return r.fail(&FormatError{Off: off, Err: ErrHeader, Msg: fmt.Sprintf("events chunk %d: %v", h.Seq, err)})
+		}
+		r.counts.Records += uint64(n)
+		r.ev, r.evOff = body, off
+	case ChunkPiece:
+		r.counts.Pieces++
+		if r.nPieceIDs >= maxTrackedPieces {
+			return r.fail(&FormatError{Off: off, Err: ErrTooLarge, Msg: "more blob pieces than a reader tracks"})
+		}
+		r.pieces[h.BodySHA256] = struct{}{}
+		r.nPieceIDs++
+	case ChunkBlobMap:
+		r.counts.Blobs++
+		info, _, err := unmarshalBlobMap(body)
+		if err != nil {
+			return r.fail(&FormatError{Off: off, Err: ErrHeader, Msg: fmt.Sprintf("blob map chunk %d: %v", h.Seq, err)})
+		}
+		if len(r.blobs) >= maxTrackedBlobs || r.nPieceIDs+len(info.Pieces) > 2*maxTrackedPieces {
+			return r.fail(&FormatError{Off: off, Err: ErrTooLarge, Msg: "more blobs than a reader tracks"})
+		}
+		r.nPieceIDs += len(info.Pieces)
+		info.Present = r.havePieces(info.Pieces)
+		r.blobs[info.Ref.SHA256] = info
+	case ChunkStats:
+		s, err := unmarshalStats(body)
+		if err != nil {
+			return r.fail(&FormatError{Off: off, Err: ErrHeader, Msg: fmt.Sprintf("stats chunk %d: %v", h.Seq, err)})
+		}
+		r.stats = s
+	case ChunkTrailer:
+		t, err := unmarshalTrailer(body)
+		if err != nil {
+			return r.fail(&FormatError{Off: off, Err: ErrHeader, Msg: fmt.Sprintf("trailer: %v", err)})
+		}
+		r.takeTrailer(t, prevChain, off)
+	default:
+		if h.Type&CriticalBit != 0 {
+			fe := &FormatError{Off: off, Err: ErrCritical, Msg: fmt.Sprintf("chunk type %#04x", h.Type)}
+			r.err = fe
+			r.st.Damage = append(r.st.Damage, fe)
+			return fe
+		}
+		r.st.SkippedTypes[h.Type]++
+	}
+	return nil
+}
+
+func (r *reader) havePieces(ids [][32]byte) bool {
+	for _, id := range ids {
+		if _, ok := r.pieces[id]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *reader) takeTrailer(t trailer, head [32]byte, off int64) {
+	r.st.Clean = true
+	counts := t.Counts
+	r.st.TrailerCounts = &counts
+	if t.Head != head {
+		r.fail(&FormatError{Off: off, Err: ErrChain, Msg: "trailer's chain head is not the file's"})
+		r.err = nil // not fatal: keep reading; Status says it
+	}
+	want := TrailerCounts{Chunks: uint64(r.st.Chunks - 1), Records: r.counts.Records, Blobs: r.counts.Blobs, Pieces: r.counts.Pieces}
+	got := counts
+	got.End = want.End
+	if got != want {
+		r.damage(&FormatError{Off: off, Err: ErrCounts, Msg: fmt.Sprintf(
+			"trailer says %d chunks, %d records, %d blobs, %d pieces; file has %d, %d, %d, %d",
+			got.Chunks, got.Records, got.Blobs, got.Pieces, want.Chunks, want.Records, want.Blobs, want.Pieces)})
+	}
+	if !t.Signed {
+		return
+	}
+	r.st.Signed = true
+	r.st.SignerKey = append([]byte(nil), t.PublicKey[:]...)
+	msg := signatureMessage(r.header.FileID, t.Head)
+	key := ed25519.PublicKey(t.PublicKey[:])
+	if r.opt.PublicKey != nil {
+		key = r.opt.PublicKey
+		r.st.KeyTrusted = true
+	}
+	r.st.SignatureOK = len(key) == ed25519.PublicKeySize && ed25519.Verify(key, msg, t.Signature[:])
+	if !r.st.SignatureOK {
+		r.damage(&FormatError{Off: off, Err: ErrSignature, Msg: "trailer signature does not verify"})
+	}
+}
+
+// countRecords checks an EVENTS body's framing and counts its records.
+func countRecords(b []byte) (uint32, error) {
+	var n uint32
+	for len(b) > 0 {
+		if len(b) < recordHeaderLen {
+			return n, errors.New("record header cut short")
+		}
+		l := binary.LittleEndian.Uint32(b[4:])
+		if uint64(l) > uint64(len(b)-recordHeaderLen) {
+			return n, errors.New("record longer than its chunk")
+		}
+		b = b[recordHeaderLen+int(l):]
+		n++
+	}
+	return n, nil
+}
+
+func (r *reader) next() (Record, error) {
+	for {
+		for len(r.ev) > 0 {
+			typ := binary.LittleEndian.Uint16(r.ev)
+			l := binary.LittleEndian.Uint32(r.ev[4:])
+			data := r.ev[recordHeaderLen : recordHeaderLen+int(l)]
+			r.ev = r.ev[recordHeaderLen+int(l):]
+			if r.known != nil && !r.known[typ] {
+				if typ&CriticalBit != 0 {
+					fe := &FormatError{Off: r.evOff, Err: ErrCritical, Msg: fmt.Sprintf("record type %#04x", typ)}
+					r.err, r.ev = fe, nil
+					r.st.Damage = append(r.st.Damage, fe)
+					return Record{}, fe
+				}
+				r.st.SkippedTypes[typ]++
+				continue
+			}
+			r.st.Records++
+			return Record{Type: typ, Data: data}, nil
+		}
+		if r.err != nil {
+			return Record{}, r.err
+		}
+		if r.eof {
+			return Record{}, io.EOF
+		}
+		h, body, off, err := r.readChunk()
+		if err == io.EOF {
+			r.finish()
+			return Record{}, io.EOF
+		}
+		if err != nil {
+			return Record{}, err
+		}
+		if err := r.dispatch(h, body, off); err != nil {
+			return Record{}, err
+		}
+		if h.Type == ChunkTrailer {
+			r.afterTrailer()
+		}
+	}
+}
+
+// afterTrailer: a trailer ends the file; anything after it is damage.
+func (r *reader) afterTrailer() {
+	if b, _ := r.br.Peek(1); len(b) > 0 {
+		r.fail(&FormatError{Off: r.off, Err: ErrHeader, Msg: "data after the trailer"})
+		return
+	}
+	r.finish()
+}
+
+func (r *reader) finish() {
+	r.eof = true
+	r.st.Bytes = r.off
+	if !r.st.Clean {
+		r.st.ChainOK = false
+	}
+	for k, info := range r.blobs {
+		if !info.Present && r.havePieces(info.Pieces) {
+			info.Present = true
+			r.blobs[k] = info
+		}
+	}
+}
+
+func (r *reader) status() Status {
+	s := r.st
+	if s.Chunks == 0 {
+		s.ChainOK = false
+	}
+	return s
+}
