@@ -1,18 +1,410 @@
 package main
 
 import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kexecrec/kexecrec/format"
+	"github.com/kexecrec/kexecrec/recorder"
+	"github.com/kexecrec/kexecrec/replay"
 )
 
-// TEMPORARY stub: replaced by the real command.
+// attach is recorder.Attach; tests replace it with a fake source.
+var attach = recorder.Attach
+
+type recordOptions struct {
+	ios *IOStreams
+
+	Output       string
+	Duration     time.Duration
+	Count        uint64
+	Snaplen      recByteSize
+	NoPayload    bool
+	RingSize     recByteSize
+	Attach       string
+	RotateSize   recByteSize
+	RotateEvery  time.Duration
+	MaxFiles     int
+	SignKey      string
+	SealInterval time.Duration
+	SealSize     recByteSize
+	Fsync        bool
+	JSON         bool
+	Force        bool
+
+	// ctx is the parent context (tests cancel it instead of sending a signal).
+	ctx context.Context
+}
+
 func newRecordCmd(ios *IOStreams) *cobra.Command {
-	return &cobra.Command{
-		Use:   "record",
-		Short: "record (not implemented yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return trouble(errors.New("record: not implemented yet"))
+	opts := &recordOptions{ios: ios, SealSize: 1 << 20}
+	cmd := &cobra.Command{
+		Use:   "record -o FILE",
+		Short: "Record every kexec_load and kexec_file_load call into a capture file",
+		Long: `Record every kexec_load and kexec_file_load call on this machine (successful
+or failed) with its caller, arguments, return value and the full bytes of every
+segment, kernel and initrd, until interrupted (SIGINT/SIGTERM stop cleanly and
+exit 0), --duration passes or --count calls completed. Needs root (CAP_BPF and
+CAP_PERFMON, or CAP_SYS_ADMIN).
+
+The capture is sealed in chunks at least every --seal-interval: after a crash
+or kill -9 the file is valid up to its last sealed chunk. Files are created
+mode 0600 and never overwritten without --force.
+
+Rotation (like tcpdump -C/-G/-W): with --rotate-size and/or --rotate-every the
+capture is a set of files FILE, FILE.1, FILE.2, ... each a complete capture
+with its own header and trailer (same set id, part number = suffix). A new
+file is only started between calls, so no call is split across files. With
+--max-files N only the newest N files are kept.
+
+Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
+		Example: `  sudo kexecrec record -o kexec.kxr
+  sudo kexecrec record -o kexec.kxr --json > calls.ndjson
+  sudo kexecrec record -o - --no-payload | ssh loghost 'cat > kexec.kxr'
+  sudo kexecrec record -o kexec.kxr --rotate-size 1G --max-files 10 --sign-key recorder.key`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.ctx == nil {
+				opts.ctx = cmd.Context()
+			}
+			return runRecord(opts)
 		},
 	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.Output, "output", "o", "", "capture file to write (\"-\" = stdout)")
+	f.DurationVar(&opts.Duration, "duration", 0, "stop after this long (0 = until interrupted)")
+	f.Uint64Var(&opts.Count, "count", 0, "stop after this many completed calls (0 = no limit)")
+	f.Var(&opts.Snaplen, "snaplen", "capture at most this many bytes of each payload (0 = all)")
+	f.BoolVar(&opts.NoPayload, "no-payload", false, "record calls and payload sizes but not payload bytes")
+	f.Var(&opts.RingSize, "ringbuf-size", fmt.Sprintf("BPF ring buffer size, a power of two (0 = %d MiB)", recorder.DefaultRingBytes>>20))
+	f.StringVar(&opts.Attach, "attach", "auto", "attach mode: auto, fentry, kprobe or raw")
+	f.Var(&opts.RotateSize, "rotate-size", "start a new file when the current one reaches this size")
+	f.DurationVar(&opts.RotateEvery, "rotate-every", 0, "start a new file this often")
+	f.IntVar(&opts.MaxFiles, "max-files", 0, "keep only the newest N files of a rotated set (0 = all)")
+	f.StringVar(&opts.SignKey, "sign-key", "", "Ed25519 private key (from 'kexecrec keygen') to sign each file's trailer")
+	f.DurationVar(&opts.SealInterval, "seal-interval", time.Second, "seal pending records at least this often")
+	f.Var(&opts.SealSize, "seal-size", "seal pending records at this many uncompressed bytes")
+	f.BoolVar(&opts.Fsync, "fsync", false, "fsync the file after every sealed chunk")
+	f.BoolVar(&opts.JSON, "json", false, "also print each completed call as a JSON line on stdout")
+	f.BoolVar(&opts.Force, "force", false, "overwrite existing output files")
+	cmd.MarkFlagRequired("output")
+	return cmd
+}
+
+func runRecord(o *recordOptions) error {
+	ios := o.ios
+	toStdout := o.Output == "-"
+	switch {
+	case o.Output == "":
+		return trouble(errors.New("record: -o FILE is required"))
+	case toStdout && ios.OutIsTerminal:
+		return trouble(errors.New("record: refusing to write a binary capture to a terminal (redirect stdout or use -o FILE)"))
+	case toStdout && o.JSON:
+		return trouble(errors.New("record: --json prints on stdout, which cannot also carry the capture (-o -)"))
+	case toStdout && (o.RotateSize > 0 || o.RotateEvery > 0 || o.MaxFiles > 0):
+		return trouble(errors.New("record: rotation needs a file name, not -o -"))
+	case o.MaxFiles < 0:
+		return trouble(errors.New("record: --max-files must not be negative"))
+	case o.MaxFiles > 0 && o.RotateSize == 0 && o.RotateEvery == 0:
+		return trouble(errors.New("record: --max-files needs --rotate-size or --rotate-every"))
+	case o.Duration < 0 || o.RotateEvery < 0 || o.SealInterval < 0:
+		return trouble(errors.New("record: durations must not be negative"))
+	case o.SealSize > 64<<20:
+		return trouble(errors.New("record: --seal-size above 64 MiB"))
+	case o.RingSize > 1<<30:
+		return trouble(errors.New("record: --ringbuf-size above 1 GiB"))
+	}
+	switch o.Attach {
+	case recorder.ModeAuto, recorder.ModeFentry, recorder.ModeKprobe, recorder.ModeRaw:
+	default:
+		return trouble(fmt.Errorf("record: --attach %q: want auto, fentry, kprobe or raw", o.Attach))
+	}
+
+	var key ed25519.PrivateKey
+	if o.SignKey != "" {
+		k, err := format.LoadPrivateKey(o.SignKey)
+		if err != nil {
+			return trouble(fmt.Errorf("record: --sign-key: %w", err))
+		}
+		key = k
+	}
+
+	// Refuse an existing output before attaching anything to the kernel.
+	var sink recorder.Sink
+	if toStdout {
+		sink = &recorder.StreamSink{W: ios.Out, Label: "<stdout>"}
+	} else {
+		if !o.Force {
+			names := []string{o.Output}
+			if o.RotateSize > 0 || o.RotateEvery > 0 {
+				names = append(names, recorder.PartName(o.Output, 1)) // parts of an earlier set
+			}
+			for _, name := range names {
+				if _, err := os.Lstat(name); err == nil {
+					return trouble(fmt.Errorf("record: %s: %w", name, recorder.ErrOutputExists))
+				}
+			}
+		}
+		sink = &recorder.FileSink{Base: o.Output, Force: o.Force, MaxFiles: o.MaxFiles}
+	}
+
+	src, err := attach(recorder.AttachConfig{Mode: o.Attach, Snaplen: uint64(o.Snaplen), NoPayload: o.NoPayload, RingBytes: int(o.RingSize)})
+	if err != nil {
+		return trouble(fmt.Errorf("record: %s", strings.TrimPrefix(err.Error(), "recorder: ")))
+	}
+	fmt.Fprintf(ios.ErrOut, "kexecrec: attach mode %s; recording to %s\n", src.Mode(), o.describeOutput())
+	for _, w := range src.Warnings() {
+		fmt.Fprintf(ios.ErrOut, "kexecrec: warning: %s\n", w)
+	}
+
+	h := recorder.HostHeader(versionString())
+	h.Options = o.headerOptions()
+	wopts := format.WriterOptions{SealBytes: int(o.SealSize), SealInterval: o.SealInterval, SignKey: key}
+	if o.Fsync {
+		wopts.Sync = format.SyncOnSeal
+	}
+	cfg := recorder.Config{
+		Source: src, Sink: sink, Header: h, Writer: wopts,
+		Rotate:  recorder.Rotation{Size: int64(o.RotateSize), Every: o.RotateEvery},
+		Count:   o.Count,
+		Snaplen: uint64(o.Snaplen),
+	}
+	var js *recordJSON
+	if o.JSON {
+		js = &recordJSON{out: ios.Out, errOut: ios.ErrOut}
+		cfg.OnPart = js.part
+		cfg.OnRecord = js.record
+	}
+
+	ctx := o.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stopSignals := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stopSignals()
+	if o.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Duration)
+		defer cancel()
+	}
+
+	rec := recorder.New(cfg)
+	var status *statusLine
+	if ios.ErrIsTerminal {
+		status = startStatusLine(ios.ErrOut, rec)
+	}
+	sum, err := rec.Run(ctx)
+	if status != nil {
+		status.stop()
+	}
+	if js != nil {
+		js.flush()
+	}
+	if err != nil {
+		var full *recorder.DiskFullError
+		if errors.As(err, &full) {
+			return trouble(fmt.Errorf("record: %v (%d calls recorded)", full, sum.CallsCompleted))
+		}
+		return trouble(fmt.Errorf("record: %s", strings.TrimPrefix(err.Error(), "recorder: ")))
+	}
+	files := strings.Join(sum.Files, ", ")
+	fmt.Fprintf(ios.ErrOut, "kexecrec: %d calls recorded (%d seen entering), %s of payload, %d records dropped by BPF; wrote %s\n",
+		sum.CallsCompleted, sum.CallsSeen, humanBytes(sum.PayloadBytes), sum.Dropped, files)
+	return nil
+}
+
+func (o *recordOptions) describeOutput() string {
+	if o.Output == "-" {
+		return "<stdout>"
+	}
+	if o.RotateSize > 0 || o.RotateEvery > 0 {
+		return o.Output + " (rotating: " + o.Output + ".1, " + o.Output + ".2, ...)"
+	}
+	return o.Output
+}
+
+// headerOptions are the recording settings written into every file's header.
+func (o *recordOptions) headerOptions() map[string]string {
+	m := map[string]string{
+		"attach":        o.Attach,
+		"snaplen":       strconv.FormatUint(uint64(o.Snaplen), 10),
+		"no_payload":    strconv.FormatBool(o.NoPayload),
+		"ringbuf_size":  strconv.FormatUint(uint64(o.RingSize), 10),
+		"seal_interval": o.SealInterval.String(),
+		"seal_size":     strconv.FormatUint(uint64(o.SealSize), 10),
+		"fsync":         strconv.FormatBool(o.Fsync),
+		"signed":        strconv.FormatBool(o.SignKey != ""),
+	}
+	if o.RotateSize > 0 {
+		m["rotate_size"] = strconv.FormatUint(uint64(o.RotateSize), 10)
+	}
+	if o.RotateEvery > 0 {
+		m["rotate_every"] = o.RotateEvery.String()
+	}
+	if o.MaxFiles > 0 {
+		m["max_files"] = strconv.Itoa(o.MaxFiles)
+	}
+	if o.Count > 0 {
+		m["count"] = strconv.FormatUint(o.Count, 10)
+	}
+	if o.Duration > 0 {
+		m["duration"] = o.Duration.String()
+	}
+	return m
+}
+
+// recordJSON prints calls as they complete, decoded by the same decoder the
+// reading commands use, fed with exactly the records written to the file.
+type recordJSON struct {
+	out, errOut io.Writer
+	dec         *replay.Decoder
+	enc         *json.Encoder
+	failed      bool
+}
+
+func (j *recordJSON) part(h format.Header, _ string) {
+	if j.dec == nil { // parts never split a call: one decoder serves the set
+		j.dec = replay.NewDecoder(h)
+		j.enc = json.NewEncoder(j.out)
+	}
+}
+
+func (j *recordJSON) record(r format.Record) {
+	if j.dec == nil || j.failed {
+		return
+	}
+	calls, err := j.dec.Add(r)
+	if err != nil {
+		j.fail(err)
+		return
+	}
+	j.print(calls)
+}
+
+// flush prints the calls still open when the recording stopped (outcome
+// "unfinished"), so the JSON stream says what the file says.
+func (j *recordJSON) flush() {
+	if j.dec != nil && !j.failed {
+		j.print(j.dec.Flush())
+	}
+}
+
+func (j *recordJSON) print(calls []*replay.Call) {
+	for _, c := range calls {
+		if err := j.enc.Encode(c); err != nil {
+			j.fail(err)
+			return
+		}
+	}
+}
+
+// fail stops the JSON output; recording goes on (the file is what matters).
+func (j *recordJSON) fail(err error) {
+	j.failed = true
+	fmt.Fprintf(j.errOut, "kexecrec: warning: --json output stopped: %v (still recording)\n", err)
+}
+
+// statusRefresh is how often the status line is redrawn (tests shorten it).
+var statusRefresh = 500 * time.Millisecond
+
+// statusLine redraws one line on a terminal stderr about twice a second.
+type statusLine struct {
+	w    io.Writer
+	rec  *recorder.Recorder
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func startStatusLine(w io.Writer, rec *recorder.Recorder) *statusLine {
+	s := &statusLine{w: w, rec: rec, done: make(chan struct{})}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(statusRefresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				p := rec.Progress()
+				fmt.Fprintf(w, "\r\x1b[Kcalls %d  payload %s  drops %d  file %s (%s)",
+					p.CallsCompleted, humanBytes(p.PayloadBytes), p.Dropped, p.File, humanBytes(uint64(max(p.Bytes, 0))))
+			case <-s.done:
+				fmt.Fprint(w, "\r\x1b[K")
+				return
+			}
+		}
+	}()
+	return s
+}
+
+func (s *statusLine) stop() {
+	close(s.done)
+	s.wg.Wait()
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// recByteSize is a byte count flag with an optional K/M/G suffix (powers of 1024).
+type recByteSize uint64
+
+func (b *recByteSize) String() string { return strconv.FormatUint(uint64(*b), 10) }
+func (b *recByteSize) Type() string   { return "bytes" }
+
+func (b *recByteSize) Set(s string) error {
+	v, err := parseByteSize(s)
+	if err != nil {
+		return err
+	}
+	*b = recByteSize(v)
+	return nil
+}
+
+func parseByteSize(s string) (uint64, error) {
+	t := strings.TrimSpace(s)
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "i")
+	shift := 0
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'k', 'K':
+			shift = 10
+		case 'm', 'M':
+			shift = 20
+		case 'g', 'G':
+			shift = 30
+		case 't', 'T':
+			shift = 40
+		}
+		if shift > 0 {
+			t = t[:len(t)-1]
+		}
+	}
+	v, err := strconv.ParseUint(t, 10, 64)
+	if err != nil || v > (^uint64(0))>>shift {
+		return 0, fmt.Errorf("invalid size %q (want a number of bytes, optionally with K, M or G)", s)
+	}
+	return v << shift, nil
 }

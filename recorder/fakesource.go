@@ -1,0 +1,95 @@
+package recorder
+
+import (
+	"sync"
+
+	"github.com/kexecrec/kexecrec/bpf/layout"
+)
+
+// FakeSource is a Source fed by its caller instead of by BPF: tests,
+// benchmarks and sample generators push records built with bpf/layout's
+// Marshal and the recorder handles them exactly as if they came from the
+// ring. Unlike a ring that is detached, Read drains what was pushed before
+// Close before it reports ErrClosed (the behaviour "stop, drain, trailer"
+// wants from every Source).
+type FakeSource struct {
+	ch       chan fakeItem
+	done     chan struct{}
+	once     sync.Once
+	mode     string
+	warnings []string
+
+	mu       sync.Mutex
+	counters []uint64
+}
+
+type fakeItem struct {
+	rec []byte
+	err error
+}
+
+// NewFakeSource returns a source reporting attach mode mode that queues up
+// to queue records.
+func NewFakeSource(mode string, queue int, warnings ...string) *FakeSource {
+	return &FakeSource{
+		ch: make(chan fakeItem, queue), done: make(chan struct{}), mode: mode, warnings: warnings,
+		counters: make([]uint64, len(layout.CounterNames)),
+	}
+}
+
+// Push queues one raw record, blocking while the queue is full. It reports
+// false when the source was closed.
+func (f *FakeSource) Push(rec []byte) bool { return f.push(fakeItem{rec: rec}) }
+
+func (f *FakeSource) push(it fakeItem) bool {
+	select {
+	case <-f.done:
+		return false
+	default:
+	}
+	select {
+	case f.ch <- it:
+		return true
+	case <-f.done:
+		return false
+	}
+}
+
+// SetCounter sets BPF counter i (an index into layout.CounterNames).
+func (f *FakeSource) SetCounter(i int, v uint64) {
+	f.mu.Lock()
+	f.counters[i] = v
+	f.mu.Unlock()
+}
+
+// FailRead queues an error: Read returns it after the records pushed
+// before it, as a broken ring would.
+func (f *FakeSource) FailRead(err error) { f.push(fakeItem{err: err}) }
+
+func (f *FakeSource) Read() ([]byte, error) {
+	select {
+	case it := <-f.ch:
+		return it.rec, it.err
+	case <-f.done:
+		select {
+		case it := <-f.ch:
+			return it.rec, it.err
+		default:
+			return nil, ErrClosed
+		}
+	}
+}
+
+func (f *FakeSource) Counters() ([]uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]uint64(nil), f.counters...), nil
+}
+
+func (f *FakeSource) Mode() string       { return f.mode }
+func (f *FakeSource) Warnings() []string { return f.warnings }
+
+func (f *FakeSource) Close() error {
+	f.once.Do(func() { close(f.done) })
+	return nil
+}

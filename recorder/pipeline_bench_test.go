@@ -1,0 +1,262 @@
+package recorder
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kexecrec/kexecrec/bpf/layout"
+	"github.com/kexecrec/kexecrec/format"
+	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/recorder/trigger"
+)
+
+const benchPayload = 256 << 20
+
+// payloadFeeder pushes one kexec_load call with a 256 MiB payload into src
+// as BPF would: 256 KiB pieces, then END and EXIT. The bytes are random and
+// every piece is different (a few bytes of each are its number), so neither
+// compression nor the format's piece de-duplication can make it cheap; they
+// are built from 16 random 256 KiB pieces so the feeder itself stays small.
+func payloadFeeder(src *FakeSource, id uint64) {
+	bo := binary.NativeEndian
+	h := layout.Header{CallID: id, TimeNS: 1}
+	src.Push(layout.Enter{Header: h, PID: uint32(os.Getpid()), SyscallNr: 246, Args: [6]uint64{0, 1}}.Marshal(bo))
+	src.Push(layout.Segments{Header: h, NrPassed: 1, NrCopied: 1, EntrySize: 32,
+		Segs: []layout.Segment{{Buf: 0x1000, BufSz: benchPayload, Mem: 0x100000, MemSz: benchPayload}}}.Marshal(bo))
+	rng := rand.New(rand.NewPCG(id, 7))
+	base := make([][]byte, 16)
+	for i := range base {
+		base[i] = make([]byte, layout.PieceMax)
+		for j := 0; j < len(base[i]); j += 8 {
+			binary.LittleEndian.PutUint64(base[i][j:], rng.Uint64())
+		}
+	}
+	tmpl := layout.Piece{Header: h, Kind: layout.KindSegment, Source: layout.SrcSyscallEntry, Total: benchPayload,
+		Data: make([]byte, layout.PieceMax)}.Marshal(bo)
+	n := uint64(0)
+	for off := uint64(0); off < benchPayload; off += layout.PieceMax {
+		rec := make([]byte, len(tmpl)) // a Source hands out a fresh copy per record
+		copy(rec, tmpl)
+		bo.PutUint64(rec[layout.PieceSize-16:], off) // offset field
+		copy(rec[layout.PieceSize:], base[n%16])
+		bo.PutUint64(rec[layout.PieceSize:], n) // make every piece unique
+		src.Push(rec)
+		n++
+	}
+	src.Push(layout.PayloadEnd{Header: h, Kind: layout.KindSegment, Source: layout.SrcSyscallEntry, Total: benchPayload,
+		Emitted: benchPayload, Pieces: uint32(n)}.Marshal(bo))
+	src.Push(layout.Exit{Header: h, Ret: -1}.Marshal(bo))
+}
+
+// runPipeline records one 256 MiB call from a fake source into dir until
+// the file is closed (trailer written) and returns the file.
+func runPipeline(tb testing.TB, dir string) (string, Summary) {
+	path := filepath.Join(dir, "bench.kxr")
+	os.Remove(path)
+	src := NewFakeSource("raw", 8)
+	go payloadFeeder(src, 1)
+	sum, err := New(Config{Source: src, Sink: &FileSink{Base: path}, Header: HostHeader("bench"), Count: 1}).Run(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if sum.CallsCompleted != 1 || sum.PayloadBytes != benchPayload {
+		tb.Fatalf("summary %+v", sum)
+	}
+	return path, sum
+}
+
+// BenchmarkPipeline256MiB: payload capture throughput from ring record to
+// sealed on disk (blob pieces hashed, compressed, written; trailer written)
+// for one 256 MiB payload. The disk is the test's temp dir (TMPDIR).
+func BenchmarkPipeline256MiB(b *testing.B) {
+	dir := b.TempDir()
+	b.SetBytes(benchPayload)
+	for b.Loop() {
+		runPipeline(b, dir)
+	}
+}
+
+// BenchmarkPipelineRSS runs the same recording in a child process and reports
+// its peak RSS (the feeder's 4 MiB of source pieces included).
+func BenchmarkPipelineRSS(b *testing.B) {
+	var maxrss int64
+	for b.Loop() {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestPipelineRSSHelper$")
+		cmd.Env = append(os.Environ(), "KEXECREC_PIPELINE_HELPER="+b.TempDir())
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		hwm := watchHWM(cmd.Process.Pid)
+		if err := cmd.Wait(); err != nil {
+			b.Fatalf("helper: %v\n%s", err, out.String())
+		}
+		maxrss = max(maxrss, hwm())
+	}
+	b.ReportMetric(float64(maxrss)/1024, "maxrss-MiB")
+}
+
+// watchHWM polls a child's VmHWM (peak RSS of its own address space, in
+// KiB) until it exits; the returned func gives the last value seen. The
+// rusage of a child is no good here: ru_maxrss also counts the parent's
+// address space the child ran in between fork and exec.
+func watchHWM(pid int) func() int64 {
+	var mu sync.Mutex
+	var last int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			if err != nil {
+				return
+			}
+			for _, l := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+					n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+					if n == 0 {
+						return // exiting: the address space is gone
+					}
+					mu.Lock()
+					last = n
+					mu.Unlock()
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	return func() int64 {
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return last
+	}
+}
+
+func TestPipelineRSSHelper(t *testing.T) {
+	dir := os.Getenv("KEXECREC_PIPELINE_HELPER")
+	if dir == "" {
+		return
+	}
+	start := time.Now()
+	path, _ := runPipeline(t, dir)
+	fi, _ := os.Stat(path)
+	fmt.Println("file bytes", strconv.FormatInt(fi.Size(), 10), "in", time.Since(start))
+}
+
+// BenchmarkRealKexecLoad256MiB: the built kexecrec binary records, in raw
+// mode on this kernel, a real kexec_load of one 256 MiB segment (the
+// trigger drops CAP_SYS_BOOT first). Throughput is from the syscall entry
+// (the ENTER record's boot-time stamp) to the recorder having sealed the file
+// and exited (--count 1); maxrss-MiB is the recorder process's peak RSS.
+func BenchmarkRealKexecLoad256MiB(b *testing.B) {
+	testenv.Root(b)
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "kexecrec")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/kexecrec/kexecrec/cmd/kexecrec").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	var total time.Duration
+	var maxrss int64
+	for range b.N { // ns/op includes the recorder's start-up; see the metrics
+		path := filepath.Join(dir, "real.kxr")
+		os.Remove(path)
+		cmd := exec.Command(bin, "record", "-o", path, "--attach", "raw", "--count", "1")
+		stderr := &lockedBuffer{}
+		cmd.Stderr = stderr
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		hwm := watchHWM(cmd.Process.Pid)
+		for i := 0; !strings.Contains(stderr.String(), "attach mode"); i++ {
+			if i == 3000 {
+				cmd.Process.Kill()
+				b.Fatalf("recorder did not start: %s", stderr.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		res, err := trigger.KexecLoad(trigger.LoadSpec{Segments: []trigger.Segment{{Size: benchPayload}}, Seed: 42})
+		if err != nil {
+			b.Fatal(err)
+		}
+		want := res.Segments[0].SHA256
+		res.Release()
+		if err := cmd.Wait(); err != nil {
+			b.Fatalf("recorder: %v: %s", err, stderr.String())
+		}
+		if os.Getenv("KEXECREC_BENCH_VERBOSE") != "" {
+			b.Log(stderr.String())
+		}
+		var ts unix.Timespec
+		unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+		enterNS, p := readBenchCapture(b, path)
+		if p.SHA256 != want || !p.Complete {
+			b.Fatalf("payload %+v, want complete with sha %s; recorder said %s", p, want, stderr.String())
+		}
+		total += time.Duration(uint64(ts.Nano()) - enterNS)
+		maxrss = max(maxrss, hwm())
+	}
+	b.ReportMetric(float64(benchPayload)/1e6/(total.Seconds()/float64(b.N)), "MB/s-entry-to-sealed")
+	b.ReportMetric(float64(maxrss)/1024, "maxrss-MiB")
+}
+
+// readBenchCapture returns the ENTER time and the payload record of the one
+// call in a capture.
+func readBenchCapture(tb testing.TB, path string) (uint64, layout.Payload) {
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	r, err := format.NewReader(f, format.ReaderOptions{SkipBlobData: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var enter uint64
+	var p layout.Payload
+	for {
+		rec, err := r.Next()
+		if err != nil {
+			break
+		}
+		switch rec.Type {
+		case layout.RecEnter:
+			h, _ := layout.ParseHeader(rec.Data, binary.NativeEndian)
+			enter = h.TimeNS
+		case layout.RecPayload:
+			json.Unmarshal(rec.Data, &p)
+		}
+	}
+	return enter, p
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

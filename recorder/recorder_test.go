@@ -1,0 +1,724 @@
+package recorder
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kexecrec/kexecrec/bpf/layout"
+	"github.com/kexecrec/kexecrec/format"
+)
+
+var bo = binary.NativeEndian
+
+func hdr(id uint64) layout.Header { return layout.Header{CallID: id, TimeNS: 1000 + id} }
+
+// callSpec describes one synthetic kexec_load call.
+type callSpec struct {
+	id       uint64
+	payloads [][]byte
+	drop     map[int]map[int]bool // payload -> piece index -> dropped
+	readErr  map[int]map[int]bool
+	noEnd    map[int]bool
+	noExit   bool
+	snaplen  uint64
+	pieceLen int
+}
+
+// records builds the ring records BPF would emit for c, in ring order.
+func (c callSpec) records() [][]byte {
+	pieceLen := c.pieceLen
+	if pieceLen == 0 {
+		pieceLen = layout.PieceMax
+	}
+	recs := [][]byte{
+		layout.Enter{Header: hdr(c.id), PID: uint32(os.Getpid()), TID: uint32(os.Getpid()), SyscallNr: 246,
+			ABI: layout.ABIX64, Hook: layout.HookRawSyscall, Args: [6]uint64{0x100000, uint64(len(c.payloads)), 0x7f0000, 0x3e0000},
+			Comm: "kexec"}.Marshal(bo),
+	}
+	segs := layout.Segments{Header: hdr(c.id), NrPassed: uint64(len(c.payloads)), NrCopied: uint32(len(c.payloads)), EntrySize: 32}
+	for i, p := range c.payloads {
+		segs.Segs = append(segs.Segs, layout.Segment{Buf: 0x1000 * uint64(i+1), BufSz: uint64(len(p)), Mem: 0x100000 * uint64(i+1), MemSz: uint64(len(p))})
+	}
+	recs = append(recs, segs.Marshal(bo))
+	for i, p := range c.payloads {
+		limit := uint64(len(p))
+		var flags uint32
+		if c.snaplen > 0 && limit > c.snaplen {
+			limit, flags = c.snaplen, layout.PFSnaplen
+		}
+		var emitted uint64
+		var pieces, dropped, readErrs uint32
+		for off, n := uint64(0), 0; off < limit; off, n = off+uint64(pieceLen), n+1 {
+			end := min(off+uint64(pieceLen), limit)
+			if c.drop[i][n] {
+				dropped++
+				flags |= layout.PFRingFull
+				continue
+			}
+			pc := layout.Piece{Header: hdr(c.id), Kind: layout.KindSegment, Index: uint16(i), Source: layout.SrcSyscallEntry,
+				Offset: off, Total: uint64(len(p)), Data: p[off:end]}
+			if c.readErr[i][n] {
+				pc.ReadErr = -14
+				pc.Data = make([]byte, end-off)
+				readErrs++
+				flags |= layout.PFReadError
+			}
+			recs = append(recs, pc.Marshal(bo))
+			emitted += end - off
+			pieces++
+		}
+		if !c.noEnd[i] {
+			recs = append(recs, layout.PayloadEnd{Header: hdr(c.id), Kind: layout.KindSegment, Index: uint16(i),
+				Source: layout.SrcSyscallEntry, Total: uint64(len(p)), Emitted: emitted, Pieces: pieces,
+				Dropped: dropped, ReadErrors: readErrs, Flags: flags}.Marshal(bo))
+		}
+	}
+	if !c.noExit {
+		recs = append(recs, layout.Exit{Header: hdr(c.id), Ret: -1, DurationNS: 5, TID: uint32(os.Getpid()), SyscallNr: 246,
+			Hook: layout.HookRawSyscall}.Marshal(bo))
+	}
+	return recs
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// record runs a Recorder over recs and stops it once they were all handled.
+func record(t *testing.T, cfg Config, recs [][]byte) (Summary, error) {
+	t.Helper()
+	src := NewFakeSource("raw", 4, "fentry: not available here")
+	cfg.Source = src
+	if cfg.Sink == nil {
+		cfg.Sink = &FileSink{Base: filepath.Join(t.TempDir(), "cap.zst")}
+	}
+	if cfg.Header.RecordLayout == 0 {
+		cfg.Header = HostHeader("test")
+	}
+	src.SetCounter(0, 7)
+	src.SetCounter(4, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		s   Summary
+		err error
+	}
+	done := make(chan result, 1)
+	rec := New(cfg)
+	go func() {
+		s, err := rec.Run(ctx)
+		done <- result{s, err}
+	}()
+	for _, r := range recs {
+		if !src.Push(r) {
+			break // the recorder stopped by itself (--count, error)
+		}
+	}
+	cancel()
+	res := <-done
+	return res.s, res.err
+}
+
+type capture struct {
+	header  format.Header
+	records []format.Record
+	status  format.Status
+	stats   format.Stats
+	path    string
+}
+
+func readCapture(t *testing.T, path string) capture {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := format.NewReader(f, format.ReaderOptions{})
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	c := capture{header: r.Header(), path: path}
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		c.records = append(c.records, format.Record{Type: rec.Type, Data: bytes.Clone(rec.Data)})
+	}
+	c.status, c.stats = r.Status(), r.Stats()
+	return c
+}
+
+func (c capture) blob(t *testing.T, sha string) []byte {
+	t.Helper()
+	f, err := os.Open(c.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	ix, err := format.OpenIndex(f, fi.Size(), format.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum [32]byte
+	if _, err := hex.Decode(sum[:], []byte(sha)); err != nil {
+		t.Fatalf("bad sha %q", sha)
+	}
+	rc, _, err := ix.Blob(sum)
+	if err != nil {
+		t.Fatalf("blob %s: %v", sha, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (c capture) types() []uint16 {
+	var ts []uint16
+	for _, r := range c.records {
+		ts = append(ts, r.Type)
+	}
+	return ts
+}
+
+func (c capture) payloads(t *testing.T) []layout.Payload {
+	var ps []layout.Payload
+	for _, r := range c.records {
+		if r.Type == layout.RecPayload {
+			var p layout.Payload
+			if err := json.Unmarshal(r.Data, &p); err != nil {
+				t.Fatal(err)
+			}
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+func (c capture) count(typ uint16) int {
+	n := 0
+	for _, r := range c.records {
+		if r.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+func hexSHA(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+
+func TestRecordEveryRecordType(t *testing.T) {
+	big, small := randBytes(600<<10), []byte{0x42}
+	call := callSpec{id: 1, payloads: [][]byte{big, small}}
+	recs := call.records()
+	// kexec_file_load-style FILE record before the exit.
+	file := layout.File{Header: hdr(1), Kind: layout.KindKernel, Dev: 8<<20 | 1, Ino: 42, Size: 9, ISize: 9, Path: "/boot/vmlinuz"}.Marshal(bo)
+	recs = slices.Insert(recs, len(recs)-1, file)
+	// Ring records may carry padding beyond their size: it must be trimmed.
+	recs[0] = append(bytes.Clone(recs[0]), 0xEE, 0xEE, 0xEE, 0xEE, 0xEE, 0xEE, 0xEE, 0xEE)
+
+	sink := &FileSink{Base: filepath.Join(t.TempDir(), "cap.zst")}
+	sum, err := record(t, Config{Sink: sink}, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := readCapture(t, sink.Base)
+	want := []uint16{layout.RecNote, layout.RecEnter, layout.RecProcess, layout.RecSegments,
+		layout.RecPayloadEnd, layout.RecPayload, layout.RecPayloadEnd, layout.RecPayload, layout.RecFile, layout.RecExit}
+	if got := c.types(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("record types %v, want %v", got, want)
+	}
+	// Raw records are stored byte for byte, trimmed to their size.
+	raw := map[uint16][]byte{layout.RecEnter: recs[0][:layout.EnterSize], layout.RecSegments: recs[1], layout.RecFile: file, layout.RecExit: recs[len(recs)-1]}
+	for _, r := range c.records {
+		if w, ok := raw[r.Type]; ok && !bytes.Equal(r.Data, w) {
+			t.Errorf("type %d stored as %d bytes that differ from the %d emitted", r.Type, len(r.Data), len(w))
+		}
+	}
+	var note layout.Note
+	json.Unmarshal(c.records[0].Data, &note)
+	if note.Level != "warn" || note.Message != "fentry: not available here" {
+		t.Errorf("source warning note = %+v", note)
+	}
+
+	ps := c.payloads(t)
+	for i, want := range [][]byte{big, small} {
+		p := ps[i]
+		if p.CallID != 1 || p.Index != uint16(i) || p.Kind != layout.KindSegment || p.Source != layout.SrcSyscallEntry {
+			t.Errorf("payload %d identity %+v", i, p)
+		}
+		if !p.Complete || p.Captured != uint64(len(want)) || p.Total != uint64(len(want)) || len(p.Missing) > 0 || len(p.Reasons) > 0 {
+			t.Errorf("payload %d: %+v, want complete %d bytes", i, p, len(want))
+		}
+		if p.SHA256 != hexSHA(want) {
+			t.Errorf("payload %d sha %s, want %s", i, p.SHA256, hexSHA(want))
+		}
+		if got := c.blob(t, p.SHA256); !bytes.Equal(got, want) {
+			t.Errorf("payload %d blob differs (%d bytes, want %d)", i, len(got), len(want))
+		}
+	}
+
+	var proc layout.Process
+	json.Unmarshal(c.records[2].Data, &proc)
+	exe, _ := os.Executable()
+	if proc.CallID != 1 || proc.PID != uint32(os.Getpid()) || proc.Exe != exe || !reflect.DeepEqual(proc.Argv, os.Args) {
+		t.Errorf("process %+v, want exe %s argv %q", proc, exe, os.Args)
+	}
+	if !slices.Contains(proc.Raced, "exe") || !slices.Contains(proc.Raced, "argv") || !slices.Contains(proc.Raced, "cgroup") || len(proc.Missing) > 0 {
+		t.Errorf("process raced %v missing %v", proc.Raced, proc.Missing)
+	}
+
+	h := c.header
+	if h.AttachMode != "raw" || h.ByteOrder != "little" || h.RecordLayout != layout.Version || h.BootStartNS == 0 || h.WallStart.IsZero() || h.Part != 0 {
+		t.Errorf("header %+v", h)
+	}
+	if !c.status.Clean || !c.status.ChainOK {
+		t.Errorf("status clean=%v chain=%v", c.status.Clean, c.status.ChainOK)
+	}
+	if c.stats["calls"] != 7 || c.stats["pieces_dropped"] != 2 || c.stats["calls_completed"] != 1 || c.stats["calls_recorded"] != 1 ||
+		c.stats["payload_bytes"] != uint64(len(big)+1) || c.stats["ring_records"] != uint64(len(recs)) || c.stats["records_written"] != uint64(len(c.records)) {
+		t.Errorf("stats %v", c.stats)
+	}
+	if sum.CallsCompleted != 1 || len(sum.Files) != 1 {
+		t.Errorf("summary %+v", sum)
+	}
+	fi, _ := os.Stat(sink.Base)
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode())
+	}
+}
+
+func TestPayloadHolesAreZeroFilledAndReported(t *testing.T) {
+	a, b, e := randBytes(3*layout.PieceMax), randBytes(2*layout.PieceMax), randBytes(2*layout.PieceMax+10)
+	call := callSpec{id: 9, payloads: [][]byte{a, b, e},
+		drop:    map[int]map[int]bool{0: {1: true}, 1: {1: true}},
+		readErr: map[int]map[int]bool{2: {0: true}}}
+	sink := &FileSink{Base: filepath.Join(t.TempDir(), "cap.zst")}
+	if _, err := record(t, Config{Sink: sink}, call.records()); err != nil {
+		t.Fatal(err)
+	}
+	c := readCapture(t, sink.Base)
+	ps := c.payloads(t)
+	if len(ps) != 3 {
+		t.Fatalf("%d payloads", len(ps))
+	}
+	zero := func(b []byte, off, n int) []byte {
+		b = bytes.Clone(b)
+		clear(b[off : off+n])
+		return b
+	}
+	cases := []struct {
+		want    []byte
+		missing []layout.Range
+		reasons []string
+	}{
+		{zero(a, layout.PieceMax, layout.PieceMax), []layout.Range{{Off: layout.PieceMax, Len: layout.PieceMax}}, []string{"ring-full"}},
+		// The last piece was dropped: only END's counters say so.
+		{zero(b, layout.PieceMax, layout.PieceMax), []layout.Range{{Off: layout.PieceMax, Len: layout.PieceMax}}, []string{"ring-full"}},
+		{zero(e, 0, layout.PieceMax), []layout.Range{{Off: 0, Len: layout.PieceMax}}, []string{"read-error"}},
+	}
+	for i, w := range cases {
+		p := ps[i]
+		if p.Complete || p.Captured != uint64(len(w.want)) || !reflect.DeepEqual(p.Missing, w.missing) || !reflect.DeepEqual(p.Reasons, w.reasons) {
+			t.Errorf("payload %d: %+v, want captured %d missing %v reasons %v", i, p, len(w.want), w.missing, w.reasons)
+		}
+		if p.SHA256 != hexSHA(w.want) || !bytes.Equal(c.blob(t, p.SHA256), w.want) {
+			t.Errorf("payload %d: blob is not the data with the hole zero-filled", i)
+		}
+	}
+	if ps[2].ReadErrors != 1 {
+		t.Errorf("read errors %d", ps[2].ReadErrors)
+	}
+	if c.stats["zero_filled_bytes"] != 2*layout.PieceMax || c.stats["payloads_incomplete"] != 3 {
+		t.Errorf("stats %v", c.stats)
+	}
+}
+
+func TestLostEndPayloadClosedAtExit(t *testing.T) {
+	p0, p1 := randBytes(layout.PieceMax+5), randBytes(100)
+	call := callSpec{id: 3, payloads: [][]byte{p0, p1}, noEnd: map[int]bool{0: true}}
+	sink := &FileSink{Base: filepath.Join(t.TempDir(), "cap.zst")}
+	if _, err := record(t, Config{Sink: sink}, call.records()); err != nil {
+		t.Fatal(err)
+	}
+	c := readCapture(t, sink.Base)
+	ts := c.types()
+	if ts[len(ts)-1] != layout.RecExit || ts[len(ts)-2] != layout.RecPayload {
+		t.Fatalf("types %v: the lost-end payload must come right before the exit", ts)
+	}
+	ps := c.payloads(t)
+	lost := ps[len(ps)-1]
+	if lost.Index != 0 || lost.Complete || !reflect.DeepEqual(lost.Reasons, []string{"lost-end"}) ||
+		lost.Captured != uint64(len(p0)) || lost.Total != uint64(len(p0)) || lost.SHA256 != hexSHA(p0) {
+		t.Errorf("lost-end payload %+v", lost)
+	}
+	if !ps[0].Complete || ps[0].Index != 1 {
+		t.Errorf("other payload %+v", ps[0])
+	}
+}
+
+func TestUnfinishedCallAtStop(t *testing.T) {
+	call := callSpec{id: 4, payloads: [][]byte{randBytes(1000)}, noEnd: map[int]bool{0: true}, noExit: true}
+	sink := &FileSink{Base: filepath.Join(t.TempDir(), "cap.zst")}
+	if _, err := record(t, Config{Sink: sink}, call.records()); err != nil {
+		t.Fatal(err)
+	}
+	c := readCapture(t, sink.Base)
+	ps := c.payloads(t)
+	if len(ps) != 1 || ps[0].Captured != 1000 || ps[0].Complete || c.count(layout.RecExit) != 0 || !c.status.Clean {
+		t.Errorf("payloads %+v exits %d clean %v", ps, c.count(layout.RecExit), c.status.Clean)
+	}
+}
+
+func TestSnaplenMarksPayloads(t *testing.T) {
+	const snap = 300 << 10
+	big, small := randBytes(1<<20), randBytes(1000)
+	call := callSpec{id: 5, payloads: [][]byte{big, small}, snaplen: snap}
+	sink := &FileSink{Base: filepath.Join(t.TempDir(), "cap.zst")}
+	if _, err := record(t, Config{Sink: sink, Snaplen: snap}, call.records()); err != nil {
+		t.Fatal(err)
+	}
+	c := readCapture(t, sink.Base)
+	ps := c.payloads(t)
+	p := ps[0]
+	if p.Complete || p.Captured != snap || p.Total != 1<<20 || len(p.Missing) > 0 || !reflect.DeepEqual(p.Reasons, []string{"snaplen"}) || p.SHA256 != hexSHA(big[:snap]) {
+		t.Errorf("snapped payload %+v", p)
+	}
+	if !ps[1].Complete || ps[1].SHA256 != hexSHA(small) {
+		t.Errorf("small payload %+v", ps[1])
+	}
+}
+
+func TestNoPayloadEnd(t *testing.T) {
+	end := layout.PayloadEnd{Header: hdr(6), Kind: layout.KindSegment, Total: 5000, Flags: layout.PFNoPayload}
+	recs := [][]byte{layout.Enter{Header: hdr(6), PID: 1}.Marshal(bo), end.Marshal(bo), layout.Exit{Header: hdr(6)}.Marshal(bo)}
+	sink := &FileSink{Base: filepath.Join(t.TempDir(), "cap.zst")}
+	if _, err := record(t, Config{Sink: sink}, recs); err != nil {
+		t.Fatal(err)
+	}
+	ps := readCapture(t, sink.Base).payloads(t)
+	if len(ps) != 1 || ps[0].Captured != 0 || ps[0].Complete || !reflect.DeepEqual(ps[0].Reasons, []string{"no-payload"}) || ps[0].SHA256 != hexSHA(nil) {
+		t.Errorf("payloads %+v", ps)
+	}
+}
+
+func TestMalformedRecordsAreNotedNotFatal(t *testing.T) {
+	good := callSpec{id: 8, payloads: [][]byte{[]byte("ok")}}.records()
+	badPiece := layout.Piece{Header: hdr(8), Kind: layout.KindSegment, Offset: 10, Total: 5, Data: []byte("xyz")}.Marshal(bo)
+	recs := append([][]byte{{1, 2, 3}, badPiece}, good...)
+	sink := &FileSink{Base: filepath.Join(t.TempDir(), "cap.zst")}
+	if _, err := record(t, Config{Sink: sink}, recs); err != nil {
+		t.Fatal(err)
+	}
+	c := readCapture(t, sink.Base)
+	if c.stats["bad_records"] != 2 || c.count(layout.RecExit) != 1 || c.count(layout.RecNote) != 3 {
+		t.Errorf("bad_records %d exits %d notes %d", c.stats["bad_records"], c.count(layout.RecExit), c.count(layout.RecNote))
+	}
+}
+
+// callIDs returns the call ids of the ENTER and EXIT records of a capture.
+func callIDs(t *testing.T, c capture) (enters, exits []uint64) {
+	for _, r := range c.records {
+		h, _ := layout.ParseHeader(r.Data, bo)
+		switch r.Type {
+		case layout.RecEnter:
+			enters = append(enters, h.CallID)
+		case layout.RecExit:
+			exits = append(exits, h.CallID)
+		}
+	}
+	return
+}
+
+func TestRotationBySizeAndMaxFiles(t *testing.T) {
+	var recs [][]byte
+	for id := uint64(1); id <= 12; id++ {
+		recs = append(recs, callSpec{id: id, payloads: [][]byte{randBytes(40 << 10)}}.records()...)
+	}
+	// Interleave two calls: call 100's exit comes after call 101's entry, so
+	// no rotation may happen between them.
+	a := callSpec{id: 100, payloads: [][]byte{randBytes(200 << 10)}}.records()
+	b := callSpec{id: 101, payloads: [][]byte{randBytes(10)}}.records()
+	recs = append(recs, a[:len(a)-1]...)
+	recs = append(recs, b...)
+	recs = append(recs, a[len(a)-1])
+
+	dir := t.TempDir()
+	base := filepath.Join(dir, "cap.zst")
+	sum, err := record(t, Config{Sink: &FileSink{Base: base}, Rotate: Rotation{Size: 64 << 10},
+		Writer: format.WriterOptions{SealBytes: 16 << 10}}, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Files) < 5 {
+		t.Fatalf("files %v: expected a rotation every ~64 KiB", sum.Files)
+	}
+	var setID [16]byte
+	total := 0
+	for i, name := range sum.Files {
+		if name != PartName(base, uint32(i)) {
+			t.Errorf("part %d named %s", i, name)
+		}
+		c := readCapture(t, name)
+		if !c.status.Clean || c.header.Part != uint32(i) {
+			t.Errorf("%s: clean %v part %d", name, c.status.Clean, c.header.Part)
+		}
+		if i == 0 {
+			setID = c.header.SetID
+		} else if c.header.SetID != setID || c.header.SetID == ([16]byte{}) {
+			t.Errorf("%s: set id differs", name)
+		}
+		en, ex := callIDs(t, c)
+		slices.Sort(en)
+		slices.Sort(ex)
+		if !reflect.DeepEqual(en, ex) {
+			t.Errorf("%s: a call is split across files: enters %v exits %v", name, en, ex)
+		}
+		total += len(ex)
+		if c.count(layout.RecExit) != c.count(layout.RecEnter) || c.count(layout.RecPayload) != c.count(layout.RecPayloadEnd) {
+			t.Errorf("%s: unbalanced records %v", name, c.types())
+		}
+	}
+	if total != 14 {
+		t.Errorf("%d calls across parts, want 14", total)
+	}
+
+	// --max-files 2: only the newest two parts remain.
+	base2 := filepath.Join(dir, "ring.zst")
+	sum, err = record(t, Config{Sink: &FileSink{Base: base2, MaxFiles: 2}, Rotate: Rotation{Size: 64 << 10},
+		Writer: format.WriterOptions{SealBytes: 16 << 10}}, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(base2 + "*")
+	slices.Sort(left)
+	n := len(sum.Files)
+	want := []string{sum.Files[n-2], sum.Files[n-1]}
+	slices.Sort(want)
+	if n < 3 || !reflect.DeepEqual(left, want) {
+		t.Errorf("left %v, want the last two of %v", left, sum.Files)
+	}
+}
+
+func TestRotationEvery(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "cap.zst")
+	src := NewFakeSource("raw", 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := New(Config{Source: src, Sink: &FileSink{Base: base}, Header: HostHeader("test"),
+		Rotate: Rotation{Every: 50 * time.Millisecond}, TickInterval: 10 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { _, err := rec.Run(ctx); done <- err }()
+	// Wait (without a time assertion) until the recorder has rotated twice.
+	for rec.Progress().Part < 2 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for i := uint32(0); i <= 2; i++ {
+		if c := readCapture(t, PartName(base, i)); !c.status.Clean || c.header.Part != i {
+			t.Errorf("part %d clean %v header part %d", i, c.status.Clean, c.header.Part)
+		}
+	}
+}
+
+func TestCountStopsAfterNCalls(t *testing.T) {
+	var recs [][]byte
+	for id := uint64(1); id <= 6; id++ {
+		recs = append(recs, callSpec{id: id, payloads: [][]byte{randBytes(100)}}.records()...)
+	}
+	base := filepath.Join(t.TempDir(), "cap.zst")
+	src := NewFakeSource("raw", len(recs))
+	for _, r := range recs {
+		src.Push(r)
+	}
+	// No cancel: the recorder must stop by itself.
+	sum, err := New(Config{Source: src, Sink: &FileSink{Base: base}, Header: HostHeader("t"), Count: 3}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := readCapture(t, base)
+	_, ex := callIDs(t, c)
+	if !reflect.DeepEqual(ex, []uint64{1, 2, 3}) || sum.CallsCompleted != 3 || !c.status.Clean {
+		t.Errorf("exits %v completed %d clean %v", ex, sum.CallsCompleted, c.status.Clean)
+	}
+}
+
+func TestOutputExists(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "cap.zst")
+	os.WriteFile(base, []byte("precious"), 0o644)
+	_, err := record(t, Config{Sink: &FileSink{Base: base}}, nil)
+	if !errors.Is(err, ErrOutputExists) {
+		t.Fatalf("err %v, want ErrOutputExists", err)
+	}
+	if b, _ := os.ReadFile(base); string(b) != "precious" {
+		t.Error("existing file was touched")
+	}
+	if _, err := record(t, Config{Sink: &FileSink{Base: base, Force: true}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(base)
+	if fi.Mode().Perm() != 0o600 || !readCapture(t, base).status.Clean {
+		t.Errorf("forced output mode %v", fi.Mode())
+	}
+}
+
+func TestStreamSink(t *testing.T) {
+	var buf bytes.Buffer
+	call := callSpec{id: 1, payloads: [][]byte{[]byte("hello")}}
+	if _, err := record(t, Config{Sink: &StreamSink{W: &buf, Label: "<stdout>"}, Rotate: Rotation{Size: 1}}, call.records()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := format.NewReader(&buf, format.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		if _, err := r.Next(); err != nil {
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			break
+		}
+		n++
+	}
+	if n == 0 || !r.Status().Clean {
+		t.Errorf("records %d clean %v", n, r.Status().Clean)
+	}
+}
+
+func TestReadErrorStopsWithTrailer(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "cap.zst")
+	src := NewFakeSource("raw", 16)
+	for _, r := range (callSpec{id: 1, payloads: [][]byte{[]byte("x")}}).records() {
+		src.Push(r)
+	}
+	src.FailRead(errors.New("ring gone"))
+	_, err := New(Config{Source: src, Sink: &FileSink{Base: base}, Header: HostHeader("t")}).Run(context.Background())
+	if err == nil {
+		t.Fatal("no error")
+	}
+	c := readCapture(t, base)
+	if !c.status.Clean || c.count(layout.RecExit) != 1 {
+		t.Errorf("clean %v exits %d", c.status.Clean, c.count(layout.RecExit))
+	}
+}
+
+func TestOpenPayloadsAreBounded(t *testing.T) {
+	const calls = maxOpenPayloads + 6
+	specs := make([][][]byte, calls)
+	for i := range specs {
+		specs[i] = callSpec{id: uint64(i + 1), payloads: [][]byte{randBytes(2 * layout.PieceMax)}}.records()
+	}
+	// Every call enters and sends its first piece before any sends its second.
+	var recs [][]byte
+	for _, s := range specs {
+		recs = append(recs, s[0], s[1], s[2]) // ENTER, SEGMENTS, first piece
+	}
+	for _, s := range specs {
+		recs = append(recs, s[3:]...) // second piece, END, EXIT
+	}
+	sink := &FileSink{Base: filepath.Join(t.TempDir(), "cap.zst")}
+	if _, err := record(t, Config{Sink: sink}, recs); err != nil {
+		t.Fatal(err)
+	}
+	c := readCapture(t, sink.Base)
+	ps := c.payloads(t)
+	if len(ps) != calls {
+		t.Fatalf("%d payload records, want %d", len(ps), calls)
+	}
+	limited := 0
+	for _, p := range ps {
+		if slices.Contains(p.Reasons, "recorder-limit") {
+			limited++
+			if p.Complete || p.Captured != layout.PieceMax || p.CallID > 6 {
+				t.Errorf("evicted payload %+v", p)
+			}
+		} else if !p.Complete {
+			t.Errorf("payload %+v", p)
+		}
+	}
+	if limited != 6 || c.stats["pieces_discarded"] != 6 || c.count(layout.RecExit) != calls {
+		t.Errorf("%d evicted, %d pieces discarded, %d exits", limited, c.stats["pieces_discarded"], c.count(layout.RecExit))
+	}
+}
+
+// A call whose exit never comes holds a due rotation back only until it
+// has been silent for StaleAfter; then it is given up with a note.
+func TestStaleCallDoesNotBlockRotation(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "cap.zst")
+	src := NewFakeSource("raw", 8)
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := New(Config{Source: src, Sink: &FileSink{Base: base}, Header: HostHeader("test"),
+		Rotate: Rotation{Every: time.Millisecond}, TickInterval: 5 * time.Millisecond, StaleAfter: 100 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { _, err := rec.Run(ctx); done <- err }()
+	for rec.Progress().Part < 1 { // wait until the first rotation, whatever the ticks did
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Start a call and never finish it.
+	recs := callSpec{id: 77, payloads: [][]byte{randBytes(1000)}, noExit: true, noEnd: map[int]bool{0: true}}.records()
+	for _, r := range recs {
+		src.Push(r)
+	}
+	for rec.Progress().CallsSeen < 1 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	from := rec.Progress().Part
+	for rec.Progress().Part < from+2 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var c capture
+	for part := uint32(0); ; part++ {
+		if _, err := os.Stat(PartName(base, part)); err != nil {
+			t.Fatalf("no part holds call 77")
+		}
+		if c = readCapture(t, PartName(base, part)); c.count(layout.RecEnter) > 0 {
+			break
+		}
+	}
+	ps := c.payloads(t)
+	if c.count(layout.RecEnter) != 1 || len(ps) != 1 || ps[0].Captured != 1000 || !slices.Contains(ps[0].Reasons, "lost-end") || !c.status.Clean {
+		t.Fatalf("%s: types %v payloads %+v", c.path, c.types(), ps)
+	}
+	found := false
+	for _, r := range c.records {
+		var n layout.Note
+		if r.Type == layout.RecNote && json.Unmarshal(r.Data, &n) == nil && strings.Contains(n.Message, "call 77: no exit seen") {
+			found = true
+		}
+	}
+	if !found || c.stats["calls_abandoned"] != 1 {
+		t.Errorf("no note about the abandoned call; stats %v", c.stats)
+	}
+}
