@@ -117,6 +117,13 @@ func newWriter(out io.Writer, h Header, o WriterOptions) (*Writer, error) {
 // crash leaves either the whole chunk or a torn tail, never a chunk that
 // looks whole and is not.
 func (w *writer) writeChunk(typ uint16, body []byte, records uint32, firstNS, lastNS int64) error {
+	return w.writeChunkSum(typ, body, sha256.Sum256(body), records, firstNS, lastNS)
+}
+
+// writeChunkSum is writeChunk for a body whose SHA-256 the caller already
+// has (a blob piece: its id is its body hash), so payload bytes are not
+// hashed twice on the recorder's hot path.
+func (w *writer) writeChunkSum(typ uint16, body []byte, bodySum [32]byte, records uint32, firstNS, lastNS int64) error {
 	if w.err != nil {
 		return w.err
 	}
@@ -124,7 +131,7 @@ func (w *writer) writeChunk(typ uint16, body []byte, records uint32, firstNS, la
 		return ErrClosed
 	}
 	h := chunkHeader{Type: typ, Seq: w.seq, RawSize: uint64(len(body)), Records: records,
-		FirstNS: firstNS, LastNS: lastNS, BodySHA256: sha256.Sum256(body)}
+		FirstNS: firstNS, LastNS: lastNS, BodySHA256: bodySum}
 	h.Chain = nextChain(w.chain, h.Seq, typ, h.BodySHA256)
 	w.frame = w.enc.EncodeAll(body, w.frame[:0])
 	h.CompSize = uint64(len(w.frame))
@@ -286,7 +293,6 @@ func (b *blobWriter) write(p []byte) (int, error) {
 		}
 		k := min(ps-len(b.buf), len(p))
 		b.buf = append(b.buf, p[:k]...)
-		b.sum.Write(p[:k])
 		b.size += uint64(k)
 		p = p[k:]
 		n += k
@@ -300,10 +306,19 @@ func (b *blobWriter) write(p []byte) (int, error) {
 }
 
 // flushPiece stores the buffered piece unless the file already has it.
+// The piece id and the running blob hash are two SHA-256 passes over the
+// same bytes; they run on two cores at once because hashing dominates the
+// cost of capturing a large payload.
 func (b *blobWriter) flushPiece() error {
+	done := make(chan struct{})
+	go func() {
+		b.sum.Write(b.buf)
+		close(done)
+	}()
 	id := sha256.Sum256(b.buf)
+	<-done
 	if _, ok := b.w.pieces[id]; !ok {
-		if err := b.w.writeChunk(ChunkPiece, b.buf, 0, 0, 0); err != nil {
+		if err := b.w.writeChunkSum(ChunkPiece, b.buf, id, 0, 0, 0); err != nil {
 			return err
 		}
 		b.w.pieces[id] = struct{}{}
