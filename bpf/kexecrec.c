@@ -1,0 +1,934 @@
+//go:build ignore
+
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * kexecrec: record every kexec_load / kexec_file_load call with its caller,
+ * arguments, return value and the bytes of every payload.
+ *
+ * Three interchangeable entry/exit hook sets feed the same handlers; user
+ * space loads only the set it picked (the others are deleted from the spec):
+ *   fentry/fexit   on the syscall wrappers (no cost for other syscalls),
+ *   kprobe/kretprobe on the same wrappers,
+ *   tp_btf sys_enter/sys_exit filtered by syscall number ("raw", works even
+ *   where kexec is not built in, but runs for every syscall).
+ * Plus a hook on security_kernel_post_read_file for the kernel and initrd
+ * bytes kexec_file_load read itself.
+ *
+ * Records follow records.h exactly. Nothing is silently short: every payload
+ * ends with a PAYLOAD_END saying how much was emitted, dropped or unreadable,
+ * and every record that could not be reserved is counted per CPU.
+ */
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+#include "kernel.h"
+#include "records.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Syscall numbers (see kexec-facts.md). */
+#define NR_KEXEC_LOAD_X64 246
+#define NR_KEXEC_FILE_LOAD_X64 320
+#define NR_KEXEC_LOAD_IA32 283
+#define NR_KEXEC_LOAD_X32 (X32_SYSCALL_BIT | 528)
+#define NR_KEXEC_FILE_LOAD_X32 (X32_SYSCALL_BIT | 320)
+
+/* Piece records are reserved in two fixed sizes because
+ * bpf_ringbuf_reserve() needs a constant: small payloads (the usual
+ * setup_data, command line, boot_params) must not take 256 KiB of ring each. */
+#define KR_PIECE_SMALL 4096
+
+/* Longest bpf_loop the kernel accepts (BPF_MAX_LOOPS). */
+#define KR_MAX_LOOPS (1 << 23)
+
+/* ---- configuration, set by user space before load ---- */
+
+/* Bytes captured per payload; 0 = everything. */
+volatile const __u64 cfg_snaplen = 0;
+/* 1 = emit PAYLOAD_END (flag NO_PAYLOAD) but no bytes. */
+volatile const __u32 cfg_no_payload = 0;
+/* How long one hook invocation (a syscall entry, an exit, a post-read) may
+ * spend in total waiting for the consumer to free ring space (ns); 0 = never
+ * wait. The programs run with preemption disabled, so this budget must stay
+ * well below the soft-lockup and RCU-stall thresholds (~20 s); user space
+ * caps it. The wait loops are also capped in iterations. */
+volatile const __u64 cfg_wait_ns = 0;
+/* Record only calls of this process (tgid) and its children; 0 = every
+ * process. Used by tests and benchmarks that share the machine with other
+ * kexec callers. */
+volatile const __u32 cfg_only_tgid = 0;
+
+static __always_inline int filtered_out(void)
+{
+	struct task_struct *t;
+
+	if (!cfg_only_tgid || (bpf_get_current_pid_tgid() >> 32) == cfg_only_tgid)
+		return 0;
+	t = (void *)bpf_get_current_task();
+	return BPF_CORE_READ(t, real_parent, tgid) != cfg_only_tgid;
+}
+
+/* ---- maps ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* replaced by user space (RingBytes) */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KR_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* State of a kexec call in progress, keyed by thread id. Lives in a map
+ * (not on the 512-byte stack) because the segment table alone is 512 bytes. */
+struct call_state {
+	__u64 call_id;
+	__u64 enter_ns;
+	__u32 syscall_nr;
+	__u32 abi;
+	__u32 hook;
+	__u32 is_file; /* kexec_file_load: the post-read hook emits its files */
+	__u64 nr_passed;
+	__u32 nr_copied;
+	__u32 entry_size;
+	__s32 read_err;
+	__u32 flags;
+	struct kr_seg seg[KR_MAX_SEGMENTS];
+	__u32 compat[KR_MAX_SEGMENTS * 4]; /* raw compat entries before widening */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct call_state);
+} calls SEC(".maps");
+
+/* All-zero value used to create call_state entries (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct call_state);
+} zero_state SEC(".maps");
+
+/* Call ids are unique per load of the programs (one recorder run). */
+__u64 next_call_id = 0;
+
+/* Force bpf2go to emit Go types for every record (-type). */
+const struct kr_enter *unused_enter __attribute__((unused));
+const struct kr_segments *unused_segments __attribute__((unused));
+const struct kr_piece *unused_piece __attribute__((unused));
+const struct kr_payload_end *unused_payload_end __attribute__((unused));
+const struct kr_exit *unused_exit __attribute__((unused));
+const struct kr_file *unused_file __attribute__((unused));
+
+/* ---- helpers ---- */
+
+static __always_inline void count(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+	if (v)
+		*v += n; /* per-CPU slot: no atomics needed */
+}
+
+/* Deadline of the current invocation's wait budget (per CPU: programs
+ * are not preempted, so one CPU runs one invocation at a time). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} wait_deadline SEC(".maps");
+
+static __always_inline void start_wait_budget(void)
+{
+	__u32 zero = 0;
+	__u64 *d = bpf_map_lookup_elem(&wait_deadline, &zero);
+
+	if (d)
+		*d = bpf_ktime_get_ns() + cfg_wait_ns;
+}
+
+struct wait_ctx {
+	__u64 need;
+	__u64 deadline;
+	__u64 loops;
+	__u32 ok;
+	__u32 expired;
+};
+
+/* One iteration of the wait for ring space: stop when `need` bytes would
+ * fit (the ring is virtually contiguous, so free space is all that matters)
+ * or when the time budget is spent. */
+static long wait_cb(__u64 i, void *arg)
+{
+	struct wait_ctx *w = arg;
+	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+	__u64 used = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	w->loops++;
+	if (used + w->need <= size) {
+		w->ok = 1;
+		return 1;
+	}
+	if (bpf_ktime_get_ns() > w->deadline) {
+		w->expired = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* One bpf_loop may run at most 2^23 iterations, which can be shorter than
+ * the time budget on a fast machine: rounds of inner loops stretch it. */
+#define KR_WAIT_ROUNDS 64
+
+static long wait_round_cb(__u64 i, void *arg)
+{
+	struct wait_ctx *w = arg;
+
+	bpf_loop(KR_MAX_LOOPS, wait_cb, w, 0);
+	return w->ok || w->expired;
+}
+
+/* Waits (bounded by the invocation's budget and by 64 * 2^23 iterations)
+ * until a record of `size` bytes could be reserved. Returns 1 when it is
+ * worth trying again. Every iteration is counted. */
+static __always_inline int wait_for_space(__u64 size)
+{
+	struct wait_ctx w = {};
+	__u32 zero = 0;
+	__u64 *deadline;
+
+	if (!cfg_wait_ns)
+		return 0;
+	deadline = bpf_map_lookup_elem(&wait_deadline, &zero);
+	if (!deadline || bpf_ktime_get_ns() >= *deadline)
+		return 0; /* this invocation's budget is spent */
+	/* +8: the ring's own record header. */
+	w.need = ((size + 7) & ~7ULL) + 8;
+	w.deadline = *deadline;
+	bpf_loop(KR_WAIT_ROUNDS, wait_round_cb, &w, 0);
+	count(KR_CNT_WAIT_LOOPS, w.loops);
+	return w.ok;
+}
+
+/* bpf_ringbuf_reserve with a constant size, retried once after waiting. */
+#define reserve(sz)                                                   \
+	({                                                            \
+		void *__r = bpf_ringbuf_reserve(&events, (sz), 0);    \
+		if (!__r && wait_for_space(sz))                       \
+			__r = bpf_ringbuf_reserve(&events, (sz), 0);  \
+		__r;                                                  \
+	})
+
+static __always_inline void fill_hdr(struct kr_hdr *h, __u16 type, __u32 size, __u64 call_id)
+{
+	h->type = type;
+	h->version = 1;
+	h->size = size;
+	h->call_id = call_id;
+	h->ts_ns = bpf_ktime_get_boot_ns();
+}
+
+static __always_inline __u32 current_tid(void)
+{
+	return (__u32)bpf_get_current_pid_tgid();
+}
+
+/* in_ia32_syscall(): the task is inside a 32-bit syscall. */
+static __always_inline int in_ia32_syscall(void)
+{
+	struct task_struct *t = (void *)bpf_get_current_task();
+
+	if (!bpf_core_field_exists(t->thread_info.status))
+		return 0;
+	return (BPF_CORE_READ(t, thread_info.status) & TS_COMPAT) != 0;
+}
+
+static __always_inline __u32 abi_of(__u32 nr)
+{
+	if (in_ia32_syscall())
+		return KR_ABI_IA32;
+	if (nr & X32_SYSCALL_BIT)
+		return KR_ABI_X32;
+	return KR_ABI_X64;
+}
+
+/* Syscall arguments from the user registers, per ABI. */
+static __always_inline void read_args(struct pt_regs *regs, __u32 abi, __u64 args[6])
+{
+	if (abi == KR_ABI_IA32) {
+		/* ebx, ecx, edx, esi, edi, ebp; only the low 32 bits are the argument. */
+		args[0] = (__u32)BPF_CORE_READ(regs, bx);
+		args[1] = (__u32)BPF_CORE_READ(regs, cx);
+		args[2] = (__u32)BPF_CORE_READ(regs, dx);
+		args[3] = (__u32)BPF_CORE_READ(regs, si);
+		args[4] = (__u32)BPF_CORE_READ(regs, di);
+		args[5] = (__u32)BPF_CORE_READ(regs, bp);
+		return;
+	}
+	args[0] = BPF_CORE_READ(regs, di);
+	args[1] = BPF_CORE_READ(regs, si);
+	args[2] = BPF_CORE_READ(regs, dx);
+	args[3] = BPF_CORE_READ(regs, r10);
+	args[4] = BPF_CORE_READ(regs, r8);
+	args[5] = BPF_CORE_READ(regs, r9);
+	/* x32 arguments stay as the registers held them (raw evidence); the
+	 * pointers and counts used for reading are cut to 32 bits in on_enter,
+	 * as the kernel's compat handler does. */
+}
+
+static __always_inline __u32 pidns_inum(struct task_struct *t)
+{
+	struct pid *pid = BPF_CORE_READ(t, thread_pid);
+	unsigned int level;
+	struct upid *up;
+	struct pid_namespace *ns = 0;
+
+	if (!pid)
+		return 0;
+	level = BPF_CORE_READ(pid, level);
+	if (level > 32)
+		return 0;
+	up = (void *)__builtin_preserve_access_index(&pid->numbers[0]);
+	up = (void *)((char *)up + (__u64)level * bpf_core_type_size(struct upid));
+	ns = BPF_CORE_READ(up, ns);
+	if (!ns)
+		return 0;
+	return BPF_CORE_READ(ns, ns.inum);
+}
+
+static __always_inline void emit_enter(struct call_state *st, __u64 args[6])
+{
+	struct task_struct *t = (void *)bpf_get_current_task();
+	struct kr_enter *e;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 ugid = bpf_get_current_uid_gid();
+
+	e = reserve(sizeof(*e));
+	if (!e) {
+		count(KR_CNT_ENTER_DROPPED, 1);
+		return;
+	}
+	fill_hdr(&e->h, KR_REC_ENTER, sizeof(*e), st->call_id);
+	e->h.ts_ns = st->enter_ns;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	e->uid = (__u32)ugid;
+	e->gid = ugid >> 32;
+	e->euid = BPF_CORE_READ(t, cred, euid.val);
+	e->egid = BPF_CORE_READ(t, cred, egid.val);
+	if (bpf_core_field_exists(t->loginuid)) {
+		e->loginuid = BPF_CORE_READ(t, loginuid.val);
+		e->sessionid = BPF_CORE_READ(t, sessionid);
+	} else {
+		e->loginuid = 0xffffffff;
+		e->sessionid = 0xffffffff;
+	}
+	e->syscall_nr = st->syscall_nr;
+	e->abi = st->abi;
+	e->hook = st->hook;
+	e->cpu = bpf_get_smp_processor_id();
+	e->mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+	e->pidns = pidns_inum(t);
+	e->_pad0 = 0;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	for (int i = 0; i < 6; i++)
+		e->args[i] = args[i];
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* ---- payload pieces ---- */
+
+struct payload_ctx {
+	__u64 call_id;
+	__u64 src;   /* user or kernel address of byte 0 */
+	__u64 total; /* original length */
+	__u64 cap;   /* bytes to capture (total cut at snaplen) */
+	__u64 off;   /* next offset to emit */
+	__u64 emitted;
+	__u32 pieces;
+	__u32 dropped;
+	__u32 read_errors;
+	__u32 flags;
+	__u32 bad_in_row;
+	__u16 kind;
+	__u16 index;
+	__u16 source;
+	__u16 user;
+};
+
+/* Fills and submits one reserved piece of capacity `room` data bytes. */
+static __always_inline void fill_piece(struct kr_piece *rec, struct payload_ctx *p, __u64 len, __u64 room)
+{
+	long err;
+
+	if (len > room) /* never true; tells the verifier the bound */
+		len = room;
+	fill_hdr(&rec->h, KR_REC_PIECE, 0, p->call_id);
+	rec->kind = p->kind;
+	rec->index = p->index;
+	rec->source = p->source;
+	rec->_pad0 = 0;
+	rec->offset = p->off;
+	rec->total = p->total;
+	/* Ring memory is reused: zero the word that holds the padding after
+	 * the data (h.size rounds up to 8), so no stale bytes of an older
+	 * record end up inside this one. The read below overwrites its head. */
+	{
+		__u64 zoff = len & ~7ULL;
+
+		barrier_var(zoff);
+		if (zoff <= room - 8)
+			*(__u64 *)((char *)(rec + 1) + zoff) = 0;
+	}
+	if (p->user)
+		err = bpf_probe_read_user((void *)(rec + 1), len, (void *)(p->src + p->off));
+	else
+		err = bpf_probe_read_kernel((void *)(rec + 1), len, (void *)(p->src + p->off));
+	if (err) {
+		/* The bytes are not shipped (the reader fills the hole with zeros
+		 * and the payload is marked incomplete). */
+		rec->read_err = err;
+		rec->len = 0;
+		rec->h.size = sizeof(*rec);
+		p->read_errors++;
+		p->flags |= KR_PF_READ_ERROR;
+		p->bad_in_row++;
+		count(KR_CNT_READ_ERRORS, 1);
+	} else {
+		rec->read_err = 0;
+		rec->len = len;
+		rec->h.size = (sizeof(*rec) + len + 7) & ~7ULL;
+		p->emitted += len;
+		p->bad_in_row = 0;
+	}
+	p->pieces++;
+	bpf_ringbuf_submit(rec, 0);
+}
+
+static long piece_cb(__u64 i, void *arg)
+{
+	struct payload_ctx *p = arg;
+	struct kr_piece *rec;
+	__u64 len;
+
+	if (p->off >= p->cap)
+		return 1;
+	len = p->cap - p->off;
+	if (len > KR_PIECE_MAX)
+		len = KR_PIECE_MAX;
+
+	if (len <= KR_PIECE_SMALL) {
+		rec = reserve(sizeof(struct kr_piece) + KR_PIECE_SMALL);
+		if (rec)
+			fill_piece(rec, p, len, KR_PIECE_SMALL);
+	} else {
+		rec = reserve(sizeof(struct kr_piece) + KR_PIECE_MAX);
+		if (rec)
+			fill_piece(rec, p, len, KR_PIECE_MAX);
+	}
+	if (!rec) {
+		p->dropped++;
+		p->flags |= KR_PF_RING_FULL;
+		count(KR_CNT_PIECES_DROPPED, 1);
+		count(KR_CNT_PIECE_BYTES_DROPPED, len);
+	}
+	p->off += len;
+	/* An unmapped buffer fails every piece: stop after a few in a row
+	 * rather than walking a bogus multi-terabyte length. */
+	if (p->bad_in_row >= 4)
+		return 1;
+	return 0;
+}
+
+/* Emits a payload as pieces followed by its PAYLOAD_END.
+ *
+ * A global (not inlined) function: the verifier checks it once instead of
+ * at each of its call sites, which kept the search from exploding. BPF
+ * functions take at most 5 arguments, so kind, index, source and whether
+ * src is a user address travel packed in one. */
+#define PAYLOAD_TAG(kind, index, source, user) \
+	((__u64)(kind) | (__u64)(index) << 16 | (__u64)(source) << 32 | (__u64)(user) << 48)
+
+__noinline int emit_payload(__u64 call_id, __u64 tag, __u64 src, __u64 total)
+{
+	__u16 kind = tag, index = tag >> 16, source = tag >> 32, user = tag >> 48;
+
+	struct payload_ctx p = {
+		.call_id = call_id,
+		.src = src,
+		.total = total,
+		.cap = total,
+		.kind = kind,
+		.index = index,
+		.source = source,
+		.user = user,
+	};
+	struct kr_payload_end *end;
+
+	if (cfg_no_payload) {
+		p.cap = 0;
+		p.flags |= KR_PF_NO_PAYLOAD;
+	} else if (cfg_snaplen && total > cfg_snaplen) {
+		p.cap = cfg_snaplen;
+		p.flags |= KR_PF_SNAPLEN;
+	}
+	if (p.cap) {
+		__u64 n = (p.cap + KR_PIECE_MAX - 1) / KR_PIECE_MAX;
+
+		if (n > KR_MAX_LOOPS) {
+			n = KR_MAX_LOOPS;
+			p.flags |= KR_PF_LOOP_LIMIT;
+		}
+		bpf_loop(n, piece_cb, &p, 0);
+	}
+
+	end = reserve(sizeof(*end));
+	if (!end) {
+		count(KR_CNT_END_DROPPED, 1);
+		return 0;
+	}
+	fill_hdr(&end->h, KR_REC_PAYLOAD_END, sizeof(*end), call_id);
+	end->kind = kind;
+	end->index = index;
+	end->source = source;
+	end->_pad0 = 0;
+	end->total = total;
+	end->emitted = p.emitted;
+	end->pieces = p.pieces;
+	end->dropped = p.dropped;
+	end->read_errors = p.read_errors;
+	end->flags = p.flags;
+	bpf_ringbuf_submit(end, 0);
+	return 0;
+}
+
+/* ---- kexec_load: segment table and segment buffers ---- */
+
+static __always_inline void read_segments(struct call_state *st, __u64 uptr, __u64 nr)
+{
+	__u32 n = nr > KR_MAX_SEGMENTS ? KR_MAX_SEGMENTS : nr;
+	long err;
+
+	st->nr_passed = nr;
+	if (nr > KR_MAX_SEGMENTS)
+		st->flags |= KR_SF_TOO_MANY;
+	if (n == 0)
+		return;
+	if (st->entry_size == 16) {
+		err = bpf_probe_read_user(st->compat, (n & 31) * 16, (void *)uptr);
+		if (!err) {
+			for (int i = 0; i < KR_MAX_SEGMENTS; i++) {
+				if (i >= n)
+					break;
+				st->seg[i].buf = st->compat[i * 4 + 0];
+				st->seg[i].bufsz = st->compat[i * 4 + 1];
+				st->seg[i].mem = st->compat[i * 4 + 2];
+				st->seg[i].memsz = st->compat[i * 4 + 3];
+			}
+		}
+	} else {
+		err = bpf_probe_read_user(st->seg, (n & 31) * sizeof(struct kr_seg), (void *)uptr);
+	}
+	st->read_err = err;
+	if (!err)
+		st->nr_copied = n;
+}
+
+static __always_inline void emit_segments(struct call_state *st)
+{
+	struct kr_segments *s = reserve(sizeof(*s));
+
+	if (!s) {
+		count(KR_CNT_SEGMENTS_DROPPED, 1);
+		return;
+	}
+	fill_hdr(&s->h, KR_REC_SEGMENTS, sizeof(*s), st->call_id);
+	s->nr_passed = st->nr_passed;
+	s->nr_copied = st->nr_copied;
+	s->read_err = st->read_err;
+	s->flags = st->flags;
+	s->entry_size = st->entry_size;
+	__builtin_memcpy(s->seg, st->seg, sizeof(s->seg));
+	bpf_ringbuf_submit(s, 0);
+}
+
+struct seg_loop {
+	struct call_state *st;
+};
+
+static long segment_cb(__u64 i, void *arg)
+{
+	struct seg_loop *l = arg;
+	struct call_state *st = l->st;
+	__u32 idx = i;
+
+	if (idx >= KR_MAX_SEGMENTS || idx >= st->nr_copied)
+		return 1;
+	idx &= KR_MAX_SEGMENTS - 1; /* the verifier loses the bound above */
+	emit_payload(st->call_id, PAYLOAD_TAG(KR_PAYLOAD_SEGMENT, idx, KR_SRC_SYSCALL_ENTRY, 1),
+		     st->seg[idx].buf, st->seg[idx].bufsz);
+	return 0;
+}
+
+/* ---- common entry / exit ---- */
+
+static __always_inline int is_kexec_nr(__u32 nr)
+{
+	return nr == NR_KEXEC_LOAD_X64 || nr == NR_KEXEC_FILE_LOAD_X64 || nr == NR_KEXEC_LOAD_IA32 ||
+	       nr == NR_KEXEC_LOAD_X32 || nr == NR_KEXEC_FILE_LOAD_X32;
+}
+
+static __always_inline void on_enter(struct pt_regs *regs, __u32 nr, __u32 abi, __u32 hook)
+{
+	__u32 tid = current_tid(), zero = 0;
+	struct call_state *st, *tmpl;
+	__u64 args[6];
+	int is_file = (nr == NR_KEXEC_FILE_LOAD_X64 || nr == NR_KEXEC_FILE_LOAD_X32) && abi != KR_ABI_IA32;
+
+	if (filtered_out())
+		return;
+	start_wait_budget();
+	count(KR_CNT_CALLS, 1);
+	tmpl = bpf_map_lookup_elem(&zero_state, &zero);
+	st = tmpl && !bpf_map_update_elem(&calls, &tid, tmpl, BPF_ANY) ? bpf_map_lookup_elem(&calls, &tid) : 0;
+	if (!st) {
+		/* 4096 threads inside kexec at once: count it, never hide it. */
+		count(KR_CNT_ENTER_DROPPED, 1);
+		return;
+	}
+	st->call_id = __sync_fetch_and_add(&next_call_id, 1) + 1;
+	st->enter_ns = bpf_ktime_get_boot_ns();
+	st->syscall_nr = nr;
+	st->abi = abi;
+	st->hook = hook;
+	st->is_file = is_file;
+	st->entry_size = (abi == KR_ABI_X64) ? 32 : 16;
+
+	read_args(regs, abi, args);
+	emit_enter(st, args);
+
+	if (is_file) {
+		/* kexec_file_load(kernel_fd, initrd_fd, cmdline_len, cmdline, flags):
+		 * the command line as the caller passed it, cmdline_len bytes. */
+		__u64 len = args[2], ptr = args[3];
+
+		if (abi == KR_ABI_X32)
+			ptr = (__u32)ptr;
+		emit_payload(st->call_id, PAYLOAD_TAG(KR_PAYLOAD_CMDLINE, 0, KR_SRC_SYSCALL_ENTRY, 1), ptr, len);
+		return;
+	}
+
+	/* kexec_load(entry, nr_segments, segments, flags) */
+	{
+		__u64 nseg = args[1], uptr = args[2];
+		struct seg_loop l = { .st = st };
+
+		if (abi != KR_ABI_X64) {
+			nseg = (__u32)nseg;
+			uptr = (__u32)uptr;
+		}
+		read_segments(st, uptr, nseg);
+		emit_segments(st);
+		if (st->nr_copied)
+			bpf_loop(KR_MAX_SEGMENTS, segment_cb, &l, 0);
+	}
+}
+
+static __always_inline void on_exit(__s64 ret, __u32 nr, __u32 hook)
+{
+	__u32 tid = current_tid();
+	struct call_state *st = bpf_map_lookup_elem(&calls, &tid);
+	struct kr_exit *x;
+	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 call_id;
+
+	if (st) {
+		call_id = st->call_id;
+		nr = st->syscall_nr;
+	} else {
+		if (filtered_out())
+			return;
+		/* The entry happened before we attached: still report the exit. */
+		call_id = __sync_fetch_and_add(&next_call_id, 1) + 1;
+	}
+	start_wait_budget();
+	x = reserve(sizeof(*x));
+	if (!x) {
+		count(KR_CNT_EXIT_DROPPED, 1);
+	} else {
+		fill_hdr(&x->h, KR_REC_EXIT, sizeof(*x), call_id);
+		x->h.ts_ns = now;
+		x->ret = ret;
+		x->duration_ns = st ? now - st->enter_ns : 0;
+		x->tid = tid;
+		x->syscall_nr = nr;
+		x->hook = hook;
+		x->_pad0 = 0;
+		bpf_ringbuf_submit(x, 0);
+	}
+	if (st)
+		bpf_map_delete_elem(&calls, &tid);
+}
+
+/* ---- fentry / fexit on the syscall wrappers (arg 0: user pt_regs) ---- */
+
+static __always_inline int wrapper_enter(struct pt_regs *regs, __u32 hook)
+{
+	__u32 nr = BPF_CORE_READ(regs, orig_ax);
+
+	on_enter(regs, nr, abi_of(nr), hook);
+	return 0;
+}
+
+static __always_inline int wrapper_exit(struct pt_regs *regs, __s64 ret, __u32 hook)
+{
+	on_exit(ret, BPF_CORE_READ(regs, orig_ax), hook);
+	return 0;
+}
+
+SEC("fentry/__x64_sys_kexec_load")
+int fentry_kexec_load(__u64 *ctx) { return wrapper_enter((void *)ctx[0], KR_HOOK_FENTRY); }
+SEC("fexit/__x64_sys_kexec_load")
+int fexit_kexec_load(__u64 *ctx) { return wrapper_exit((void *)ctx[0], ctx[1], KR_HOOK_FENTRY); }
+SEC("fentry/__x64_sys_kexec_file_load")
+int fentry_kexec_file_load(__u64 *ctx) { return wrapper_enter((void *)ctx[0], KR_HOOK_FENTRY); }
+SEC("fexit/__x64_sys_kexec_file_load")
+int fexit_kexec_file_load(__u64 *ctx) { return wrapper_exit((void *)ctx[0], ctx[1], KR_HOOK_FENTRY); }
+SEC("fentry/__ia32_compat_sys_kexec_load")
+int fentry_compat_kexec_load(__u64 *ctx) { return wrapper_enter((void *)ctx[0], KR_HOOK_FENTRY); }
+SEC("fexit/__ia32_compat_sys_kexec_load")
+int fexit_compat_kexec_load(__u64 *ctx) { return wrapper_exit((void *)ctx[0], ctx[1], KR_HOOK_FENTRY); }
+SEC("fentry/__x32_compat_sys_kexec_load")
+int fentry_x32_kexec_load(__u64 *ctx) { return wrapper_enter((void *)ctx[0], KR_HOOK_FENTRY); }
+SEC("fexit/__x32_compat_sys_kexec_load")
+int fexit_x32_kexec_load(__u64 *ctx) { return wrapper_exit((void *)ctx[0], ctx[1], KR_HOOK_FENTRY); }
+
+/* ---- kprobe / kretprobe on the same wrappers (ctx: kernel regs; di = user regs) ---- */
+
+SEC("kprobe/__x64_sys_kexec_load")
+int kprobe_kexec_load(struct pt_regs *ctx) { return wrapper_enter((void *)ctx->di, KR_HOOK_KPROBE); }
+SEC("kprobe/__x64_sys_kexec_file_load")
+int kprobe_kexec_file_load(struct pt_regs *ctx) { return wrapper_enter((void *)ctx->di, KR_HOOK_KPROBE); }
+SEC("kprobe/__ia32_compat_sys_kexec_load")
+int kprobe_compat_kexec_load(struct pt_regs *ctx) { return wrapper_enter((void *)ctx->di, KR_HOOK_KPROBE); }
+SEC("kprobe/__x32_compat_sys_kexec_load")
+int kprobe_x32_kexec_load(struct pt_regs *ctx) { return wrapper_enter((void *)ctx->di, KR_HOOK_KPROBE); }
+
+/* A kretprobe no longer sees the wrapper's argument: the syscall number
+ * comes from the call state (and the exit is only reported when the entry
+ * was seen). */
+static __always_inline int kret(struct pt_regs *ctx)
+{
+	__u32 tid = current_tid();
+
+	if (!bpf_map_lookup_elem(&calls, &tid))
+		return 0;
+	on_exit((__s64)ctx->ax, 0, KR_HOOK_KPROBE);
+	return 0;
+}
+
+SEC("kretprobe/__x64_sys_kexec_load")
+int kretprobe_kexec_load(struct pt_regs *ctx) { return kret(ctx); }
+SEC("kretprobe/__x64_sys_kexec_file_load")
+int kretprobe_kexec_file_load(struct pt_regs *ctx) { return kret(ctx); }
+SEC("kretprobe/__ia32_compat_sys_kexec_load")
+int kretprobe_compat_kexec_load(struct pt_regs *ctx) { return kret(ctx); }
+SEC("kretprobe/__x32_compat_sys_kexec_load")
+int kretprobe_x32_kexec_load(struct pt_regs *ctx) { return kret(ctx); }
+
+/* ---- raw mode: every syscall, filtered by number as early as possible ---- */
+
+SEC("tp_btf/sys_enter")
+int raw_sys_enter(__u64 *ctx)
+{
+	struct pt_regs *regs = (void *)ctx[0];
+	__u32 nr = ctx[1];
+	__u32 abi;
+
+	if (!is_kexec_nr(nr))
+		return 0;
+	abi = abi_of(nr);
+	/* 283 is kexec_load only for 32-bit tasks; 246/320 only for 64-bit ones. */
+	if ((abi == KR_ABI_IA32) != (nr == NR_KEXEC_LOAD_IA32))
+		return 0;
+	on_enter(regs, nr, abi, KR_HOOK_RAW_SYSCALL);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int raw_sys_exit(__u64 *ctx)
+{
+	struct pt_regs *regs = (void *)ctx[0];
+	__u32 nr = regs->orig_ax; /* trusted BTF pointer: a plain load */
+	__u32 abi;
+
+	if (!is_kexec_nr(nr))
+		return 0;
+	abi = abi_of(nr);
+	if ((abi == KR_ABI_IA32) != (nr == NR_KEXEC_LOAD_IA32))
+		return 0;
+	on_exit((__s64)ctx[1], nr, KR_HOOK_RAW_SYSCALL);
+	return 0;
+}
+
+/* ---- kexec_file_load: the files as the kernel read them ---- */
+
+/* The file's absolute path (as seen from the global root, crossing mount
+ * points), because bpf_d_path is not allowed in this hook. It is built
+ * right to left, leaf first, in a per-CPU scratch buffer and copied out
+ * with one string read. A path longer than KR_PATH_LEN - 1 bytes or deeper
+ * than KR_PATH_DEPTH components keeps its leaf end and starts with "...". */
+#define KR_PATH_DEPTH 32
+
+struct path_scratch {
+	char buf[2 * KR_PATH_LEN]; /* only the first KR_PATH_LEN are used; the
+				    * rest lets the verifier see every masked
+				    * access in bounds */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_scratch);
+} path_buf SEC(".maps");
+
+struct path_walk {
+	struct path_scratch *ps;
+	struct dentry *d;
+	struct mount *mnt;
+	__u64 pos; /* start of the path built so far in ps->buf */
+	__u32 cut;
+	__u32 done;
+};
+
+static long path_cb(__u64 i, void *arg)
+{
+	struct path_walk *w = arg;
+	/* Locals, not w->...: inside BPF_CORE_READ an expression like
+	 * w->mnt would get a CO-RE relocation against struct path_walk. */
+	struct mount *m = w->mnt;
+	struct dentry *d = w->d, *parent = BPF_CORE_READ(d, d_parent);
+	struct dentry *mnt_root = BPF_CORE_READ(m, mnt.mnt_root);
+	__u64 len, pos = w->pos;
+
+	if (d == mnt_root || d == parent) {
+		/* Top of this mount: continue from where it is mounted. */
+		struct mount *up = BPF_CORE_READ(m, mnt_parent);
+
+		if (!up || up == m) {
+			w->done = 1;
+			return 1;
+		}
+		w->d = BPF_CORE_READ(m, mnt_mountpoint);
+		w->mnt = up;
+		return 0;
+	}
+	len = BPF_CORE_READ(d, d_name.len);
+	if (len + 1 > pos) {
+		w->cut = 1;
+		return 1;
+	}
+	pos -= len;
+	bpf_probe_read_kernel(w->ps->buf + (pos & (KR_PATH_LEN - 1)), len & (KR_PATH_LEN - 1),
+			      BPF_CORE_READ(d, d_name.name));
+	pos--;
+	w->ps->buf[pos & (KR_PATH_LEN - 1)] = '/';
+	w->pos = pos;
+	w->d = parent;
+	return 0;
+}
+
+static __always_inline void file_path(struct file *file, char *out)
+{
+	__u32 zero = 0;
+	struct path_walk w = {};
+	struct vfsmount *vm = BPF_CORE_READ(file, f_path.mnt);
+
+	out[0] = 0;
+	w.ps = bpf_map_lookup_elem(&path_buf, &zero);
+	if (!w.ps || !vm)
+		return;
+	w.d = BPF_CORE_READ(file, f_path.dentry);
+	w.mnt = (void *)((char *)vm - bpf_core_field_offset(struct mount, mnt));
+	w.pos = KR_PATH_LEN - 1;
+	w.ps->buf[KR_PATH_LEN - 1] = 0;
+	bpf_loop(KR_PATH_DEPTH, path_cb, &w, 0);
+	if (!w.done)
+		w.cut = 1;
+	if (w.pos == KR_PATH_LEN - 1) {
+		w.pos--;
+		w.ps->buf[w.pos & (KR_PATH_LEN - 1)] = '/';
+	}
+	if (w.cut && w.pos >= 3) {
+		w.pos -= 3;
+		w.ps->buf[(w.pos + 0) & (KR_PATH_LEN - 1)] = '.';
+		w.ps->buf[(w.pos + 1) & (KR_PATH_LEN - 1)] = '.';
+		w.ps->buf[(w.pos + 2) & (KR_PATH_LEN - 1)] = '.';
+	}
+	bpf_probe_read_kernel_str(out, KR_PATH_LEN, w.ps->buf + (w.pos & (KR_PATH_LEN - 1)));
+}
+
+static __always_inline void on_post_read(struct file *file, __u64 buf, __u64 size, __u32 id)
+{
+	__u32 tid = current_tid();
+	struct call_state *st = bpf_map_lookup_elem(&calls, &tid);
+	struct kr_file *f;
+	struct inode *inode;
+	__u32 kind;
+
+	if (!st || !st->is_file)
+		return;
+	if (bpf_core_enum_value_exists(enum kernel_read_file_id, READING_KEXEC_IMAGE) &&
+	    id == bpf_core_enum_value(enum kernel_read_file_id, READING_KEXEC_IMAGE))
+		kind = KR_PAYLOAD_KERNEL;
+	else if (bpf_core_enum_value_exists(enum kernel_read_file_id, READING_KEXEC_INITRAMFS) &&
+		 id == bpf_core_enum_value(enum kernel_read_file_id, READING_KEXEC_INITRAMFS))
+		kind = KR_PAYLOAD_INITRD;
+	else
+		return;
+
+	start_wait_budget();
+	f = reserve(sizeof(*f));
+	if (!f) {
+		count(KR_CNT_FILE_DROPPED, 1);
+	} else {
+		fill_hdr(&f->h, KR_REC_FILE, sizeof(*f), st->call_id);
+		inode = BPF_CORE_READ(file, f_inode);
+		f->kind = kind;
+		f->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		f->ino = BPF_CORE_READ(inode, i_ino);
+		f->size = size;
+		f->i_size = BPF_CORE_READ(inode, i_size);
+		file_path(file, f->path);
+		bpf_ringbuf_submit(f, 0);
+	}
+	if (buf)
+		emit_payload(st->call_id, PAYLOAD_TAG(kind, 0, KR_SRC_KERNEL_READ, 0), buf, size);
+}
+
+/* int security_kernel_post_read_file(struct file *file, char *buf, loff_t size,
+ *                                    enum kernel_read_file_id id) */
+SEC("fentry/security_kernel_post_read_file")
+int fentry_post_read_file(__u64 *ctx)
+{
+	on_post_read((void *)ctx[0], ctx[1], ctx[2], (__u32)ctx[3]);
+	return 0;
+}
+
+SEC("kprobe/security_kernel_post_read_file")
+int kprobe_post_read_file(struct pt_regs *ctx)
+{
+	on_post_read((void *)ctx->di, ctx->si, ctx->dx, (__u32)ctx->cx);
+	return 0;
+}

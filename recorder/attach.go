@@ -1,0 +1,358 @@
+package recorder
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/kexecrec/kexecrec/bpf"
+	"github.com/kexecrec/kexecrec/bpf/layout"
+)
+
+// Attach modes (AttachConfig.Mode, Source.Mode, the capture header).
+const (
+	ModeAuto   = "auto"
+	ModeFentry = "fentry"
+	ModeKprobe = "kprobe"
+	ModeRaw    = "raw"
+)
+
+// Defaults for AttachConfig's zero values.
+const (
+	// DefaultRingBytes holds 64 full payload pieces: enough for bursts,
+	// small enough to keep the recorder's memory modest (the ring is
+	// mapped into the reader).
+	DefaultRingBytes = 16 << 20
+	// DefaultRingWait is how long, in total, one hook invocation (one
+	// syscall entry with all its payloads) may wait for the reader to free
+	// ring space before further records are dropped and counted. It lets a
+	// payload far larger than the ring (a 256 MiB initrd) pass without loss
+	// even when the reader is slower than the copy.
+	DefaultRingWait = 5 * time.Second
+	// MaxRingWait caps RingWait: the BPF programs spin with preemption
+	// disabled while they wait, and the kernel's soft-lockup and RCU-stall
+	// detectors fire at about 20 s.
+	MaxRingWait = 10 * time.Second
+)
+
+// AttachConfig selects the hooks and the BPF-side capture settings.
+type AttachConfig struct {
+	// Mode is "auto" (or ""), "fentry", "kprobe" or "raw". Auto probes the
+	// kernel and takes the first that works in that order; a forced mode
+	// that does not work is an error.
+	Mode string
+	// Snaplen caps the bytes captured per payload; 0 = everything.
+	Snaplen uint64
+	// NoPayload records calls and payload sizes but no payload bytes.
+	NoPayload bool
+	// RingBytes is the ring buffer size: a power of two, at least one page;
+	// 0 = DefaultRingBytes.
+	RingBytes int
+	// RingWait bounds the total wait for ring space of one hook invocation
+	// (a kexec call's entry with all its payload pieces): 0 =
+	// DefaultRingWait, negative = never wait (drop at once and count it),
+	// at most MaxRingWait.
+	RingWait time.Duration
+	// OnlyPID, when not 0, records only the calls of that process (tests
+	// and benchmarks on a shared machine); 0 records every process.
+	OnlyPID uint32
+}
+
+// hook is one program to attach.
+type hook struct {
+	prog   string // program name in the object
+	kind   string // "tracing", "kprobe", "kretprobe"
+	symbol string // kprobe symbol
+}
+
+// bpfSource is the Source backed by the loaded BPF programs.
+type bpfSource struct {
+	mode     string
+	warnings []string
+	coll     *ebpf.Collection
+	links    []link.Link
+	reader   *ringbuf.Reader
+	counters *ebpf.Map
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Attach loads the BPF programs, attaches them in the chosen mode and
+// returns a Source over their ring buffer.
+func Attach(cfg AttachConfig) (Source, error) {
+	mode := cfg.Mode
+	if mode == "" {
+		mode = ModeAuto
+	}
+	switch mode {
+	case ModeAuto, ModeFentry, ModeKprobe, ModeRaw:
+	default:
+		return nil, fmt.Errorf("recorder: unknown attach mode %q (want auto, fentry, kprobe or raw)", cfg.Mode)
+	}
+	ring := cfg.RingBytes
+	if ring == 0 {
+		ring = DefaultRingBytes
+	}
+	if ring < os.Getpagesize() || ring&(ring-1) != 0 {
+		return nil, fmt.Errorf("recorder: ring buffer size %d: must be a power of two of at least %d bytes", ring, os.Getpagesize())
+	}
+	wait := cfg.RingWait
+	if wait == 0 {
+		wait = DefaultRingWait
+	}
+	if wait < 0 {
+		wait = 0
+	}
+	if wait > MaxRingWait {
+		return nil, fmt.Errorf("recorder: ring wait %v: at most %v (BPF waits without preemption)", wait, MaxRingWait)
+	}
+
+	if err := checkPrivileges(); err != nil {
+		return nil, err
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("recorder: raise memlock limit: %w", err)
+	}
+	if err := checkKernel(); err != nil {
+		return nil, err
+	}
+
+	var warnings []string
+	if ring < 2*(layout.PieceSize+layout.PieceMax+8) {
+		warnings = append(warnings, fmt.Sprintf("ring buffer of %d bytes cannot hold a full %d-byte payload piece: payloads over 4 KiB will be dropped", ring, layout.PieceMax))
+	}
+
+	mode, err := chooseMode(mode)
+	if err != nil {
+		return nil, err
+	}
+	hooks, more := hooksFor(mode)
+	warnings = append(warnings, more...)
+
+	spec, err := bpf.LoadKexecrec()
+	if err != nil {
+		return nil, fmt.Errorf("recorder: load BPF object: %w", err)
+	}
+	keep := map[string]bool{}
+	for _, h := range hooks {
+		keep[h.prog] = true
+	}
+	// Programs for other modes would fail to load where their hooks do
+	// not exist: drop them before loading.
+	for name := range spec.Programs {
+		if !keep[name] {
+			delete(spec.Programs, name)
+		}
+	}
+	spec.Maps["events"].MaxEntries = uint32(ring)
+	noPayload := uint32(0)
+	if cfg.NoPayload {
+		noPayload = 1
+	}
+	for name, v := range map[string]any{
+		"cfg_snaplen":    cfg.Snaplen,
+		"cfg_no_payload": noPayload,
+		"cfg_wait_ns":    uint64(wait.Nanoseconds()),
+		"cfg_only_tgid":  cfg.OnlyPID,
+	} {
+		vs, ok := spec.Variables[name]
+		if !ok {
+			return nil, fmt.Errorf("recorder: BPF object has no variable %s", name)
+		}
+		if err := vs.Set(v); err != nil {
+			return nil, fmt.Errorf("recorder: set %s: %w", name, err)
+		}
+	}
+
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
+	if err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("recorder: BPF verifier rejected the programs: %s", verifierTail(ve))
+		}
+		return nil, fmt.Errorf("recorder: load BPF programs: %w", err)
+	}
+	s := &bpfSource{mode: mode, warnings: warnings, coll: coll, counters: coll.Maps["counters"]}
+	for _, h := range hooks {
+		l, err := attachHook(coll.Programs[h.prog], h)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("recorder: attach %s: %w", h.prog, err)
+		}
+		s.links = append(s.links, l)
+	}
+	s.reader, err = ringbuf.NewReader(coll.Maps["events"])
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("recorder: open ring buffer: %w", err)
+	}
+	return s, nil
+}
+
+// chooseMode resolves "auto" by probing, or checks a forced mode.
+func chooseMode(mode string) (string, error) {
+	if mode != ModeAuto {
+		if err := probeMode(mode); err != nil {
+			return "", fmt.Errorf("recorder: attach mode %s not available on this kernel: %w", mode, err)
+		}
+		return mode, nil
+	}
+	var why []string
+	for _, m := range []string{ModeFentry, ModeKprobe, ModeRaw} {
+		err := probeMode(m)
+		if err == nil {
+			return m, nil
+		}
+		why = append(why, fmt.Sprintf("%s: %v", m, err))
+	}
+	return "", fmt.Errorf("recorder: no attach mode works on this kernel (%s)", strings.Join(why, "; "))
+}
+
+// hooksFor lists the programs of a mode, dropping optional ones the kernel
+// does not offer (with a warning each).
+func hooksFor(mode string) ([]hook, []string) {
+	var hooks []hook
+	var warnings []string
+	wrappers := []struct {
+		sym, suffix string
+		optional    bool
+		why         string
+	}{
+		{symKexecLoad, "kexec_load", false, ""},
+		{symKexecFileLoad, "kexec_file_load", false, ""},
+		{symCompatKexecLoad, "compat_kexec_load", true, "32-bit (ia32) kexec_load calls will not be seen"},
+		{symX32KexecLoad, "x32_kexec_load", true, "x32 kexec_load calls will not be seen"},
+	}
+	switch mode {
+	case ModeRaw:
+		hooks = append(hooks, hook{prog: "raw_sys_enter", kind: "tracing"}, hook{prog: "raw_sys_exit", kind: "tracing"})
+	case ModeFentry, ModeKprobe:
+		for _, w := range wrappers {
+			if w.optional {
+				if err := probeOptional(mode, w.sym); err != nil {
+					warnings = append(warnings, fmt.Sprintf("no %s hook on %s (%s): %v", mode, w.sym, w.why, shortErr(err)))
+					continue
+				}
+			}
+			if mode == ModeFentry {
+				hooks = append(hooks,
+					hook{prog: "fentry_" + w.suffix, kind: "tracing"},
+					hook{prog: "fexit_" + w.suffix, kind: "tracing"})
+			} else {
+				hooks = append(hooks,
+					hook{prog: "kprobe_" + w.suffix, kind: "kprobe", symbol: w.sym},
+					hook{prog: "kretprobe_" + w.suffix, kind: "kretprobe", symbol: w.sym})
+			}
+		}
+	}
+
+	// kexec_file_load's kernel and initrd bytes, as the kernel read them.
+	fentryErr := probeTracing(ebpf.AttachTraceFEntry, symPostReadFile)
+	if fentryErr == nil {
+		return append(hooks, hook{prog: "fentry_post_read_file", kind: "tracing"}), warnings
+	}
+	kprobeErr := probeKprobe(symPostReadFile, false)
+	if kprobeErr == nil {
+		return append(hooks, hook{prog: "kprobe_post_read_file", kind: "kprobe", symbol: symPostReadFile}), warnings
+	}
+	warnings = append(warnings, fmt.Sprintf("no hook on %s: kexec_file_load kernel and initrd bytes will not be captured (fentry: %v; kprobe: %v)",
+		symPostReadFile, shortErr(fentryErr), shortErr(kprobeErr)))
+	return hooks, warnings
+}
+
+func attachHook(prog *ebpf.Program, h hook) (link.Link, error) {
+	if prog == nil {
+		return nil, fmt.Errorf("program %s missing from the object", h.prog)
+	}
+	switch h.kind {
+	case "kprobe":
+		return link.Kprobe(h.symbol, prog, nil)
+	case "kretprobe":
+		return link.Kretprobe(h.symbol, prog, nil)
+	default:
+		return link.AttachTracing(link.TracingOptions{Program: prog})
+	}
+}
+
+// shortErr keeps warnings on one line.
+func shortErr(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// verifierTail keeps the end of a verifier log, where the reason is.
+func verifierTail(ve *ebpf.VerifierError) string {
+	log := ve.Log
+	if len(log) > 8 {
+		log = log[len(log)-8:]
+	}
+	return ve.Cause.Error() + ": " + strings.Join(log, " | ")
+}
+
+// Read returns the next ring record, trimmed to its header's size.
+func (s *bpfSource) Read() ([]byte, error) {
+	rec, err := s.reader.Read()
+	if err != nil {
+		if errors.Is(err, ringbuf.ErrClosed) {
+			return nil, ErrClosed
+		}
+		return nil, err
+	}
+	b := rec.RawSample
+	if len(b) >= layout.HeaderSize {
+		// Piece records are reserved in fixed sizes; the header says how
+		// much of the reservation is the record.
+		if n := binary.NativeEndian.Uint32(b[4:8]); int(n) >= layout.HeaderSize && int(n) <= len(b) {
+			b = b[:n]
+		}
+	}
+	return b, nil
+}
+
+// Counters sums the per-CPU counters.
+func (s *bpfSource) Counters() ([]uint64, error) {
+	out := make([]uint64, len(layout.CounterNames))
+	for i := range out {
+		var perCPU []uint64
+		if err := s.counters.Lookup(uint32(i), &perCPU); err != nil {
+			return nil, fmt.Errorf("recorder: read counter %s: %w", layout.CounterNames[i], err)
+		}
+		for _, v := range perCPU {
+			out[i] += v
+		}
+	}
+	return out, nil
+}
+
+func (s *bpfSource) Mode() string       { return s.mode }
+func (s *bpfSource) Warnings() []string { return append([]string(nil), s.warnings...) }
+
+// Close detaches the hooks, unblocks Read and frees the BPF objects. It may
+// be called from another goroutine (a signal handler) while Read blocks.
+func (s *bpfSource) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		for _, l := range s.links {
+			errs = append(errs, l.Close())
+		}
+		if s.reader != nil {
+			errs = append(errs, s.reader.Close())
+		}
+		s.coll.Close()
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}

@@ -1,0 +1,186 @@
+package recorder
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
+)
+
+// Feature probes decide which hooks the running kernel really accepts. As in
+// cilium/pwru, a probe loads a trivial program and attaches it to the very
+// symbol the recorder will use: a symbol that exists in BTF may still refuse
+// attachment (the kexec stubs of a kernel built without kexec alias
+// sys_ni_syscall and fentry on them is refused), so asking BTF or kallsyms
+// alone is not enough.
+
+// Errors for an environment that cannot record at all.
+var (
+	ErrPermission = errors.New("recorder: needs root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)")
+	ErrNoBPF      = errors.New("recorder: the kernel does not support the BPF features needed (BPF ring buffer, Linux 5.8+)")
+	ErrNoBTF      = errors.New("recorder: kernel BTF not available (/sys/kernel/btf/vmlinux; needs CONFIG_DEBUG_INFO_BTF)")
+)
+
+// Capability numbers (linux/capability.h).
+const (
+	capSysAdmin = 21
+	capPerfmon  = 38
+	capBPF      = 39
+)
+
+// checkPrivileges fails early with ErrPermission instead of letting the
+// first bpf() call fail with a bare EPERM.
+func checkPrivileges() error {
+	eff, err := effectiveCaps()
+	if err != nil {
+		if os.Geteuid() != 0 {
+			return ErrPermission
+		}
+		return nil // cannot tell; root usually has them, let bpf() decide
+	}
+	has := func(c uint) bool { return eff&(1<<c) != 0 }
+	if has(capSysAdmin) || (has(capBPF) && has(capPerfmon)) {
+		return nil
+	}
+	return ErrPermission
+}
+
+// effectiveCaps reads CapEff of this process from /proc.
+func effectiveCaps() (uint64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			return strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		}
+	}
+	return 0, errors.New("no CapEff in /proc/self/status")
+}
+
+// checkKernel verifies the BPF basics every mode needs.
+func checkKernel() error {
+	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			return ErrNoBPF
+		}
+		return fmt.Errorf("%w: %v", ErrNoBPF, err)
+	}
+	if _, err := btf.LoadKernelSpec(); err != nil {
+		return fmt.Errorf("%w: %v", ErrNoBTF, err)
+	}
+	return nil
+}
+
+func trivialInsns() asm.Instructions {
+	return asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}
+}
+
+// probeTracing loads and attaches a trivial fentry/fexit/tp_btf program.
+func probeTracing(at ebpf.AttachType, target string) error {
+	prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
+		Name:         "kr_probe",
+		Type:         ebpf.Tracing,
+		AttachType:   at,
+		AttachTo:     target,
+		Instructions: trivialInsns(),
+		License:      "GPL",
+	}, ebpf.ProgramOptions{LogDisabled: true})
+	if err != nil {
+		return fmt.Errorf("load %s %s: %w", at, target, err)
+	}
+	defer prog.Close()
+	l, err := link.AttachTracing(link.TracingOptions{Program: prog, AttachType: at})
+	if err != nil {
+		return fmt.Errorf("attach %s %s: %w", at, target, err)
+	}
+	return l.Close()
+}
+
+// probeKprobe loads and attaches a trivial kprobe (ret: kretprobe).
+func probeKprobe(symbol string, ret bool) error {
+	prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
+		Name:         "kr_probe",
+		Type:         ebpf.Kprobe,
+		Instructions: trivialInsns(),
+		License:      "GPL",
+	}, ebpf.ProgramOptions{LogDisabled: true})
+	if err != nil {
+		return fmt.Errorf("load kprobe: %w", err)
+	}
+	defer prog.Close()
+	attach := link.Kprobe
+	if ret {
+		attach = link.Kretprobe
+	}
+	l, err := attach(symbol, prog, nil)
+	if err != nil {
+		return fmt.Errorf("attach kprobe %s: %w", symbol, err)
+	}
+	return l.Close()
+}
+
+// Hook targets.
+const (
+	symKexecLoad       = "__x64_sys_kexec_load"
+	symKexecFileLoad   = "__x64_sys_kexec_file_load"
+	symCompatKexecLoad = "__ia32_compat_sys_kexec_load"
+	symX32KexecLoad    = "__x32_compat_sys_kexec_load"
+	symPostReadFile    = "security_kernel_post_read_file"
+)
+
+// probeMode reports whether mode's mandatory hooks (the two x86_64
+// syscall wrappers, entry and exit) attach on this kernel.
+func probeMode(mode string) error {
+	switch mode {
+	case ModeFentry:
+		for _, sym := range []string{symKexecLoad, symKexecFileLoad} {
+			if err := probeTracing(ebpf.AttachTraceFEntry, sym); err != nil {
+				return err
+			}
+			if err := probeTracing(ebpf.AttachTraceFExit, sym); err != nil {
+				return err
+			}
+		}
+		return nil
+	case ModeKprobe:
+		for _, sym := range []string{symKexecLoad, symKexecFileLoad} {
+			if err := probeKprobe(sym, false); err != nil {
+				return err
+			}
+			if err := probeKprobe(sym, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	case ModeRaw:
+		if err := probeTracing(ebpf.AttachTraceRawTp, "sys_enter"); err != nil {
+			return err
+		}
+		return probeTracing(ebpf.AttachTraceRawTp, "sys_exit")
+	}
+	return fmt.Errorf("unknown attach mode %q", mode)
+}
+
+// probeOptional reports whether an optional wrapper (compat, x32) attaches
+// in mode.
+func probeOptional(mode, sym string) error {
+	if mode == ModeKprobe {
+		if err := probeKprobe(sym, false); err != nil {
+			return err
+		}
+		return probeKprobe(sym, true)
+	}
+	if err := probeTracing(ebpf.AttachTraceFEntry, sym); err != nil {
+		return err
+	}
+	return probeTracing(ebpf.AttachTraceFExit, sym)
+}
