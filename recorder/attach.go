@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -83,9 +84,17 @@ type bpfSource struct {
 	reader   *ringbuf.Reader
 	counters *ebpf.Map
 
-	closeOnce sync.Once
-	closeErr  error
+	closeOnce   sync.Once
+	closeErr    error
+	draining    atomic.Bool
+	releaseOnce sync.Once
+	countersMu  sync.Mutex
+	final       []uint64 // counters as they were when the map was freed
 }
+
+// drainTimeout bounds how long Close waits for a reader to empty the ring
+// before the ring and programs are freed anyway (nobody may be reading).
+const drainTimeout = 2 * time.Second
 
 // Attach loads the BPF programs, attaches them in the chosen mode and
 // returns a Source over their ring buffer.
@@ -305,8 +314,17 @@ func verifierTail(ve *ebpf.VerifierError) string {
 // Read returns the next ring record, trimmed to its header's size.
 func (s *bpfSource) Read() ([]byte, error) {
 	rec, err := s.reader.Read()
+	for errors.Is(err, ringbuf.ErrFlushed) && !s.draining.Load() {
+		rec, err = s.reader.Read() // only Close flushes; be safe anyway
+	}
 	if err != nil {
-		if errors.Is(err, ringbuf.ErrClosed) {
+		if errors.Is(err, ringbuf.ErrFlushed) {
+			// Close detached the hooks and flushed: every record that was
+			// in the ring has been handed out, so the stop lost nothing.
+			s.release()
+			return nil, ErrClosed
+		}
+		if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
 			return nil, ErrClosed
 		}
 		return nil, err
@@ -324,6 +342,17 @@ func (s *bpfSource) Read() ([]byte, error) {
 
 // Counters sums the per-CPU counters.
 func (s *bpfSource) Counters() ([]uint64, error) {
+	s.countersMu.Lock()
+	defer s.countersMu.Unlock()
+	if s.final != nil {
+		// Released: the map is gone, its last values were kept for the
+		// capture's final statistics chunk.
+		return append([]uint64(nil), s.final...), nil
+	}
+	return s.readCounters()
+}
+
+func (s *bpfSource) readCounters() ([]uint64, error) {
 	out := make([]uint64, len(layout.CounterNames))
 	for i := range out {
 		var perCPU []uint64
@@ -344,15 +373,36 @@ func (s *bpfSource) Warnings() []string { return append([]string(nil), s.warning
 // be called from another goroutine (a signal handler) while Read blocks.
 func (s *bpfSource) Close() error {
 	s.closeOnce.Do(func() {
+		// Detach first so nothing new arrives, then flush: Read hands out
+		// what is still in the ring (a call that returned just before the
+		// stop) and only then reports ErrClosed and frees the ring.
 		var errs []error
 		for _, l := range s.links {
 			errs = append(errs, l.Close())
 		}
+		s.draining.Store(true)
 		if s.reader != nil {
-			errs = append(errs, s.reader.Close())
+			errs = append(errs, s.reader.Flush())
 		}
-		s.coll.Close()
+		time.AfterFunc(drainTimeout, s.release)
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
+}
+
+// release frees the ring reader and the BPF objects, once.
+func (s *bpfSource) release() {
+	s.releaseOnce.Do(func() {
+		s.countersMu.Lock()
+		if c, err := s.readCounters(); err == nil {
+			s.final = c
+		} else {
+			s.final = make([]uint64, len(layout.CounterNames))
+		}
+		s.countersMu.Unlock()
+		if s.reader != nil {
+			s.reader.Close()
+		}
+		s.coll.Close()
+	})
 }
