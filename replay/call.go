@@ -1,5 +1,3 @@
-// Package replay turns a capture's raw records back into kexec calls. The
-// live `record --json` output and every reading command use this one decoder.
 package replay
 
 import (

@@ -1,0 +1,563 @@
+package replay
+
+import (
+	"cmp"
+	"crypto/sha256"
+	hexenc "encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kexecrec/kexecrec/replay/identify"
+)
+
+// Diff compares the calls of two captures.
+//
+// IDENTITY. Two calls are the same call when they have the same identity:
+//
+//	syscall, flags, the SHA-256 of every captured payload by kind and segment
+//	index (segment 0..n, kernel, initrd, cmdline), the command line, and the
+//	caller's executable path.
+//
+// Times, pids, call ids, CPUs and buffer addresses are NOT part of the
+// identity: they differ between any two runs of the same `kexec -l`.
+// Calls are a multiset: a call made three times in A and twice in B is one
+// call "only in A".
+//
+// Matching runs in three passes, each over what the previous left:
+//  1. same identity and same result (return value / outcome): the same call;
+//  2. same identity, different result: changed (only the result changed);
+//  3. same syscall and caller exe, paired by order of appearance: changed,
+//     with a list of what changed (flags, segment count, each payload hash,
+//     kernel version, initramfs files, command line, result).
+//
+// What is left is "only in A" or "only in B".
+type DiffResult struct {
+	A       string        `json:"a"`
+	B       string        `json:"b"`
+	CallsA  int           `json:"calls_a"`
+	CallsB  int           `json:"calls_b"`
+	Same    int           `json:"same"`
+	OnlyA   []*CallDigest `json:"only_in_a"`
+	OnlyB   []*CallDigest `json:"only_in_b"`
+	Changed []ChangedCall `json:"changed"`
+}
+
+// Equal reports whether the two captures hold the same calls.
+func (r *DiffResult) Equal() bool {
+	return len(r.OnlyA) == 0 && len(r.OnlyB) == 0 && len(r.Changed) == 0
+}
+
+// ChangedCall is a call of A paired with a call of B and what differs.
+type ChangedCall struct {
+	A       *CallDigest `json:"a"`
+	B       *CallDigest `json:"b"`
+	Changes []Change    `json:"changes"`
+}
+
+// Change is one difference between two paired calls.
+type Change struct {
+	// Field: "syscall", "exe", "flags", "segment_count", "payload",
+	// "kernel_version", "cmdline", "initramfs", "purgatory", "result".
+	Field string `json:"field"`
+	Item  string `json:"item,omitempty"` // "segment 2", "init", "/init" ...
+	Op    string `json:"op"`             // "changed", "gained", "lost"
+	From  string `json:"from,omitempty"`
+	To    string `json:"to,omitempty"`
+}
+
+// Text is the change as one line; short shortens hashes for tables.
+func (c Change) Text(short func(string) string) string {
+	switch c.Field {
+	case "kernel_version":
+		switch c.Op {
+		case "changed":
+			return fmt.Sprintf("kernel version changed %s -> %s", c.From, c.To)
+		case "gained":
+			return "kernel version gained " + c.To
+		default:
+			return "kernel version lost " + c.From
+		}
+	case "cmdline":
+		switch c.Op {
+		case "changed":
+			return fmt.Sprintf("cmdline changed %s -> %s", c.From, c.To)
+		case "gained":
+			return "cmdline gained " + c.To
+		default:
+			return "cmdline lost " + c.From
+		}
+	case "initramfs":
+		return fmt.Sprintf("initramfs %s %s", c.Item, c.Op)
+	case "payload":
+		switch c.Op {
+		case "changed":
+			return fmt.Sprintf("%s bytes changed %s -> %s", c.Item, short(c.From), short(c.To))
+		case "gained":
+			return fmt.Sprintf("%s added %s", c.Item, short(c.To))
+		default:
+			return fmt.Sprintf("%s removed (was %s)", c.Item, short(c.From))
+		}
+	case "segment_count":
+		return fmt.Sprintf("segment count changed %s -> %s", c.From, c.To)
+	case "flags":
+		return fmt.Sprintf("flags changed %s -> %s", c.From, c.To)
+	case "result":
+		return fmt.Sprintf("return value changed %s -> %s", c.From, c.To)
+	case "purgatory":
+		return fmt.Sprintf("purgatory digest %s -> %s", c.From, c.To)
+	case "exe":
+		return fmt.Sprintf("caller exe changed %s -> %s", c.From, c.To)
+	}
+	return fmt.Sprintf("%s %s %s %s -> %s", c.Field, c.Item, c.Op, c.From, c.To)
+}
+
+// CallDigest is what diff keeps of a call: where it was and its body.
+// Bodies are interned: a capture of a million identical calls holds one
+// body and a million small position records, so diff's memory grows by
+// about 50 bytes per call, not by the size of a decoded call.
+type CallDigest struct {
+	Pos  int       `json:"position"` // 0-based order in its capture
+	ID   uint64    `json:"id"`
+	Time time.Time `json:"time"`
+	*CallBody
+}
+
+// CallBody is everything diff compares: the identity and the result.
+type CallBody struct {
+	Syscall    string          `json:"syscall"`
+	Flags      uint64          `json:"flags"`
+	FlagNames  []string        `json:"flag_names"`
+	Comm       string          `json:"comm"`
+	Exe        string          `json:"exe,omitempty"`
+	Cmdline    string          `json:"cmdline,omitempty"`
+	NrSegments uint64          `json:"nr_segments"`
+	Payloads   []PayloadDigest `json:"payloads,omitempty"`
+	Kernels    []string        `json:"kernel_versions,omitempty"`
+	Purgatory  string          `json:"purgatory,omitempty"` // "match", "MISMATCH", "not found"
+	Outcome    string          `json:"outcome"`
+	Ret        *int64          `json:"ret,omitempty"`
+	Errno      string          `json:"errno,omitempty"`
+	// Identity is the hex SHA-256 of the identity key (see DiffResult).
+	Identity string `json:"identity"`
+
+	initramfs []*identify.Initramfs
+	fullKey   string
+}
+
+// PayloadDigest is a payload as diff sees it.
+type PayloadDigest struct {
+	Name     string `json:"name"` // "segment 2", "kernel", "initrd", "cmdline"
+	SHA256   string `json:"sha256"`
+	Size     uint64 `json:"captured"`
+	Total    uint64 `json:"total"`
+	Complete bool   `json:"complete"`
+	Type     string `json:"type,omitempty"`
+	What     string `json:"what,omitempty"`
+}
+
+// Digester reduces calls to digests, interning identical bodies.
+type Digester struct {
+	bodies map[string]*CallBody
+}
+
+// NewDigester returns an empty Digester.
+func NewDigester() *Digester { return &Digester{bodies: map[string]*CallBody{}} }
+
+// Digest reduces one call; pos is its order in the capture. c is not kept.
+func (g *Digester) Digest(pos int, c *Call) *CallDigest {
+	b := newCallBody(c)
+	if have, ok := g.bodies[b.fullKey]; ok {
+		b = have
+	} else {
+		g.bodies[b.fullKey] = b
+	}
+	return &CallDigest{Pos: pos, ID: c.ID, Time: c.Time, CallBody: b}
+}
+
+// Digest reduces one call without interning (tests, single calls).
+func Digest(pos int, c *Call) *CallDigest {
+	return &CallDigest{Pos: pos, ID: c.ID, Time: c.Time, CallBody: newCallBody(c)}
+}
+
+func newCallBody(c *Call) *CallBody {
+	d := &CallBody{
+		Syscall: c.Syscall, Flags: c.Args.Flags,
+		FlagNames: c.Args.FlagNames, Comm: c.Caller.Comm, Exe: c.Caller.Exe,
+		Cmdline: EffectiveCmdline(c), Outcome: c.Outcome, Ret: c.Ret, Errno: c.Errno,
+	}
+	if c.Args.NrSegments != nil {
+		d.NrSegments = *c.Args.NrSegments
+	} else {
+		d.NrSegments = uint64(len(c.Segments))
+	}
+	for _, p := range c.Payloads {
+		if p == nil {
+			continue
+		}
+		pd := PayloadDigest{Name: PayloadName(p), SHA256: p.SHA256, Size: p.Captured, Total: p.Total, Complete: p.Complete}
+		if r := p.Identity; r != nil {
+			pd.Type, pd.What = r.Type, r.Summary
+			if r.KernelVersion != "" && !slices.Contains(d.Kernels, r.KernelVersion) {
+				d.Kernels = append(d.Kernels, r.KernelVersion)
+			}
+			if r.Initramfs != nil {
+				d.initramfs = append(d.initramfs, r.Initramfs)
+			}
+		}
+		d.Payloads = append(d.Payloads, pd)
+	}
+	slices.SortStableFunc(d.Payloads, func(x, y PayloadDigest) int { return comparePayloadNames(x.Name, y.Name) })
+	slices.Sort(d.Kernels)
+	if v := c.Purgatory; v != nil {
+		switch {
+		case !v.Found:
+			d.Purgatory = "not found"
+		case v.Match:
+			d.Purgatory = "match"
+		default:
+			d.Purgatory = "MISMATCH"
+		}
+	}
+	sum := sha256.Sum256([]byte(d.identityKey()))
+	d.Identity = hexenc.EncodeToString(sum[:])
+	// Interning key: identity, result, and what a change report shows that
+	// the identity leaves out (comm, segment count, identification; an
+	// initramfs listing follows from its payload's hash).
+	var k strings.Builder
+	fmt.Fprintf(&k, "%s %q %q %d %q %q", d.Identity, d.resultKey(), d.Comm, d.NrSegments, d.Purgatory, d.FlagNames)
+	for _, p := range d.Payloads {
+		fmt.Fprintf(&k, " %d %d %t %q %q", p.Size, p.Total, p.Complete, p.Type, p.What)
+	}
+	d.fullKey = k.String()
+	return d
+}
+
+// EffectiveCmdline is the command line the call gives the new kernel:
+// kexec_file_load's cmdline argument, or for kexec_load the one found in the
+// boot_params segment (when identify read it).
+func EffectiveCmdline(c *Call) string {
+	if c.Cmdline != nil {
+		return *c.Cmdline
+	}
+	for _, p := range c.Payloads {
+		if p != nil && p.Identity != nil && p.Identity.Type == "boot-params" && p.Identity.Cmdline != "" {
+			return p.Identity.Cmdline
+		}
+	}
+	for _, p := range c.Payloads {
+		if p != nil && p.Identity != nil && p.Identity.Cmdline != "" {
+			return p.Identity.Cmdline
+		}
+	}
+	return ""
+}
+
+// identityKey is the documented identity as one string (NUL separated: no
+// field can contain a NUL).
+func (d *CallBody) identityKey() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\x00%#x\x00%s\x00%s", d.Syscall, d.Flags, d.Exe, d.Cmdline)
+	for _, p := range d.Payloads {
+		fmt.Fprintf(&b, "\x00%s=%s", p.Name, p.SHA256)
+	}
+	return b.String()
+}
+
+// ResultText is the call's result for people: "0", "-1 EPERM", "unfinished".
+func (d *CallBody) ResultText() string {
+	if d.Outcome == "unfinished" || d.Ret == nil {
+		return "unfinished (no exit seen)"
+	}
+	if d.Errno != "" {
+		return fmt.Sprintf("%d %s", *d.Ret, d.Errno)
+	}
+	return strconv.FormatInt(*d.Ret, 10)
+}
+
+func (d *CallBody) resultKey() string { return d.Outcome + " " + d.ResultText() }
+
+func (d *CallDigest) weakKey() string { return d.Syscall + "\x00" + d.Exe }
+
+// FlagsText is "0x3e0000 (KEXEC_ARCH_X86_64)".
+func (d *CallBody) FlagsText() string {
+	if len(d.FlagNames) == 0 {
+		return fmt.Sprintf("%#x", d.Flags)
+	}
+	return fmt.Sprintf("%#x (%s)", d.Flags, strings.Join(d.FlagNames, "|"))
+}
+
+// Diff compares the calls of A with those of B (each in capture order).
+func Diff(a, b []*CallDigest) *DiffResult {
+	r := &DiffResult{CallsA: len(a), CallsB: len(b)}
+	restA, restB := a, b
+
+	// Pass 1: identical calls (identity and result).
+	restA, restB, same := pairBy(restA, restB, func(d *CallDigest) string { return d.Identity + " " + d.resultKey() })
+	r.Same = len(same)
+	// Pass 2: same identity, another result.
+	restA, restB, pairs := pairBy(restA, restB, func(d *CallDigest) string { return d.Identity })
+	// Pass 3: the same caller doing the same syscall, in order.
+	restA, restB, weak := pairBy(restA, restB, (*CallDigest).weakKey)
+	for _, p := range append(pairs, weak...) {
+		r.Changed = append(r.Changed, ChangedCall{A: p[0], B: p[1], Changes: Changes(p[0], p[1])})
+	}
+	slices.SortFunc(r.Changed, func(x, y ChangedCall) int { return cmp.Compare(x.A.Pos, y.A.Pos) })
+	r.OnlyA, r.OnlyB = restA, restB
+	if r.OnlyA == nil {
+		r.OnlyA = []*CallDigest{}
+	}
+	if r.OnlyB == nil {
+		r.OnlyB = []*CallDigest{}
+	}
+	if r.Changed == nil {
+		r.Changed = []ChangedCall{}
+	}
+	return r
+}
+
+// pairBy pairs calls of a and b with equal keys, in order of appearance (the
+// k-th A call with a key pairs with the k-th B call with that key), and
+// returns what is left of each, still in order.
+func pairBy(a, b []*CallDigest, key func(*CallDigest) string) (restA, restB []*CallDigest, pairs [][2]*CallDigest) {
+	queue := map[string][]int{}
+	for i, d := range b {
+		k := key(d)
+		queue[k] = append(queue[k], i)
+	}
+	usedB := make([]bool, len(b))
+	for _, d := range a {
+		k := key(d)
+		if q := queue[k]; len(q) > 0 {
+			pairs = append(pairs, [2]*CallDigest{d, b[q[0]]})
+			usedB[q[0]] = true
+			queue[k] = q[1:]
+			continue
+		}
+		restA = append(restA, d)
+	}
+	for i, d := range b {
+		if !usedB[i] {
+			restB = append(restB, d)
+		}
+	}
+	return restA, restB, pairs
+}
+
+// maxInitramfsChanges caps the initramfs lines of one changed call: an
+// entirely different initramfs would otherwise list every file.
+const maxInitramfsChanges = 20
+
+// Changes lists what differs between two paired calls, most telling first.
+func Changes(a, b *CallDigest) []Change {
+	var cs []Change
+	add := func(field, item, op, from, to string) {
+		cs = append(cs, Change{Field: field, Item: item, Op: op, From: from, To: to})
+	}
+	if a.Syscall != b.Syscall {
+		add("syscall", "", "changed", a.Syscall, b.Syscall)
+	}
+	if a.Exe != b.Exe {
+		add("exe", "", "changed", a.Exe, b.Exe)
+	}
+	cs = append(cs, kernelChanges(a.Kernels, b.Kernels)...)
+	cs = append(cs, CmdlineChanges(a.Cmdline, b.Cmdline)...)
+	cs = append(cs, initramfsChanges(a.initramfs, b.initramfs)...)
+	if a.Flags != b.Flags {
+		add("flags", "", "changed", a.FlagsText(), b.FlagsText())
+	}
+	if a.NrSegments != b.NrSegments {
+		add("segment_count", "", "changed", strconv.FormatUint(a.NrSegments, 10), strconv.FormatUint(b.NrSegments, 10))
+	}
+	cs = append(cs, payloadChanges(a.Payloads, b.Payloads)...)
+	if a.Purgatory != b.Purgatory {
+		add("purgatory", "", "changed", orNone(a.Purgatory), orNone(b.Purgatory))
+	}
+	if a.resultKey() != b.resultKey() {
+		add("result", "", "changed", a.ResultText(), b.ResultText())
+	}
+	return cs
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func kernelChanges(a, b []string) []Change {
+	lost := setMinus(a, b)
+	gained := setMinus(b, a)
+	if len(lost) == 1 && len(gained) == 1 {
+		return []Change{{Field: "kernel_version", Op: "changed", From: lost[0], To: gained[0]}}
+	}
+	var cs []Change
+	for _, v := range lost {
+		cs = append(cs, Change{Field: "kernel_version", Op: "lost", From: v})
+	}
+	for _, v := range gained {
+		cs = append(cs, Change{Field: "kernel_version", Op: "gained", To: v})
+	}
+	return cs
+}
+
+func setMinus(a, b []string) []string {
+	var out []string
+	for _, v := range a {
+		if !slices.Contains(b, v) && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// CmdlineChanges compares two kernel command lines parameter by parameter:
+// "init=/bin/sh" gained, "quiet" lost, "root=/dev/sda1 -> root=/dev/sdb1"
+// changed (one parameter name lost once and gained once).
+func CmdlineChanges(a, b string) []Change {
+	ta, tb := strings.Fields(a), strings.Fields(b)
+	lost := multisetMinus(ta, tb)
+	gained := multisetMinus(tb, ta)
+	name := func(t string) string { n, _, _ := strings.Cut(t, "="); return n }
+	count := func(ts []string, n string) int {
+		k := 0
+		for _, t := range ts {
+			if name(t) == n {
+				k++
+			}
+		}
+		return k
+	}
+	var cs []Change
+	paired := map[string]bool{}
+	for _, l := range lost {
+		n := name(l)
+		if count(lost, n) == 1 && count(gained, n) == 1 {
+			for _, g := range gained {
+				if name(g) == n {
+					cs = append(cs, Change{Field: "cmdline", Item: n, Op: "changed", From: l, To: g})
+					paired[n] = true
+				}
+			}
+			continue
+		}
+		cs = append(cs, Change{Field: "cmdline", Item: n, Op: "lost", From: l})
+	}
+	for _, g := range gained {
+		if !paired[name(g)] {
+			cs = append(cs, Change{Field: "cmdline", Item: name(g), Op: "gained", To: g})
+		}
+	}
+	return cs
+}
+
+// multisetMinus returns the elements of a not matched by one in b, in a's order.
+func multisetMinus(a, b []string) []string {
+	left := map[string]int{}
+	for _, t := range b {
+		left[t]++
+	}
+	var out []string
+	for _, t := range a {
+		if left[t] > 0 {
+			left[t]--
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// initramfsFiles maps each file path of a call's initramfs archives to what
+// identifies its content (later archives override earlier ones, as the
+// kernel unpacks them in order).
+func initramfsFiles(ls []*identify.Initramfs) map[string]string {
+	m := map[string]string{}
+	for _, l := range ls {
+		for _, ar := range l.Archives {
+			for _, f := range ar.Files {
+				m[rootedPath(f.Path)] = fmt.Sprintf("mode %o size %d sha256 %s link %s", f.Mode, f.Size, f.SHA256, f.Link)
+			}
+		}
+	}
+	return m
+}
+
+// rootedPath shows a cpio path ("init", "./bin/sh") as the path it unpacks
+// to ("/init", "/bin/sh").
+func rootedPath(p string) string {
+	p = strings.TrimPrefix(p, "./")
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return p
+}
+
+func initramfsChanges(a, b []*identify.Initramfs) []Change {
+	if len(a) == 0 || len(b) == 0 {
+		return nil // no listing on one side: the payload hashes say it all
+	}
+	fa, fb := initramfsFiles(a), initramfsFiles(b)
+	var changed, lost, gained []string
+	for p, da := range fa {
+		db, ok := fb[p]
+		switch {
+		case !ok:
+			lost = append(lost, p)
+		case da != db:
+			changed = append(changed, p)
+		}
+	}
+	for p := range fb {
+		if _, ok := fa[p]; !ok {
+			gained = append(gained, p)
+		}
+	}
+	slices.Sort(changed)
+	slices.Sort(lost)
+	slices.Sort(gained)
+	var cs []Change
+	emit := func(paths []string, op string, from, to map[string]string) {
+		for i, p := range paths {
+			if i == maxInitramfsChanges {
+				cs = append(cs, Change{Field: "initramfs", Item: fmt.Sprintf("(%d more files)", len(paths)-i), Op: op})
+				return
+			}
+			cs = append(cs, Change{Field: "initramfs", Item: p, Op: op, From: from[p], To: to[p]})
+		}
+	}
+	emit(changed, "changed", fa, fb)
+	emit(gained, "gained", nil, fb)
+	emit(lost, "lost", fa, nil)
+	return cs
+}
+
+func payloadChanges(a, b []PayloadDigest) []Change {
+	var cs []Change
+	byName := func(ps []PayloadDigest, n string) *PayloadDigest {
+		for i := range ps {
+			if ps[i].Name == n {
+				return &ps[i]
+			}
+		}
+		return nil
+	}
+	for _, pa := range a {
+		pb := byName(b, pa.Name)
+		switch {
+		case pb == nil:
+			cs = append(cs, Change{Field: "payload", Item: pa.Name, Op: "lost", From: pa.SHA256})
+		case pb.SHA256 != pa.SHA256:
+			cs = append(cs, Change{Field: "payload", Item: pa.Name, Op: "changed", From: pa.SHA256, To: pb.SHA256})
+		}
+	}
+	for _, pb := range b {
+		if byName(a, pb.Name) == nil {
+			cs = append(cs, Change{Field: "payload", Item: pb.Name, Op: "gained", To: pb.SHA256})
+		}
+	}
+	return cs
+}

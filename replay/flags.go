@@ -1,0 +1,228 @@
+package replay
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/kexecrec/kexecrec/bpf/layout"
+	"golang.org/x/sys/unix"
+)
+
+// Names below follow ../shared/design/kexec-facts.md (kernel UAPI headers):
+// every known bit by name, every unknown bit as hex, never dropped, because
+// an unknown bit is itself evidence (a newer tool, a probe, an exploit).
+
+type flagBit struct {
+	bit  uint64
+	name string
+}
+
+var kexecLoadBits = []flagBit{
+	{0x1, "KEXEC_ON_CRASH"},
+	{0x2, "KEXEC_PRESERVE_CONTEXT"},
+	{0x4, "KEXEC_UPDATE_ELFCOREHDR"},
+	{0x8, "KEXEC_CRASH_HOTPLUG_SUPPORT"},
+	// Not in any kernel: a proposed patch that kexec-tools -d already sends.
+	{0x10, "KEXEC_DEBUG(proposed)"},
+}
+
+var kexecFileLoadBits = []flagBit{
+	{0x1, "KEXEC_FILE_UNLOAD"},
+	{0x2, "KEXEC_FILE_ON_CRASH"},
+	{0x4, "KEXEC_FILE_NO_INITRAMFS"},
+	{0x8, "KEXEC_FILE_DEBUG"},
+	{0x10, "KEXEC_FILE_NO_CMA"},
+	{0x20, "KEXEC_FILE_FORCE_DTB"},
+}
+
+// kexecArchMask selects kexec_load's architecture field (KEXEC_ARCH_MASK).
+const kexecArchMask = 0xffff0000
+
+var kexecArchNames = map[uint64]string{
+	0x0:       "KEXEC_ARCH_DEFAULT",
+	0x30000:   "KEXEC_ARCH_386",
+	0x40000:   "KEXEC_ARCH_68K",
+	0x80000:   "KEXEC_ARCH_MIPS",
+	0xA0000:   "KEXEC_ARCH_MIPS_LE",
+	0xF0000:   "KEXEC_ARCH_PARISC",
+	0x140000:  "KEXEC_ARCH_PPC",
+	0x150000:  "KEXEC_ARCH_PPC64",
+	0x160000:  "KEXEC_ARCH_S390",
+	0x280000:  "KEXEC_ARCH_ARM",
+	0x2A0000:  "KEXEC_ARCH_SH",
+	0x320000:  "KEXEC_ARCH_IA_64",
+	0x3E0000:  "KEXEC_ARCH_X86_64",
+	0xB70000:  "KEXEC_ARCH_AARCH64",
+	0xF30000:  "KEXEC_ARCH_RISCV",
+	0x1020000: "KEXEC_ARCH_LOONGARCH",
+}
+
+func hexBits(v uint64) string { return "0x" + strconv.FormatUint(v, 16) }
+
+func bitNames(flags uint64, bits []flagBit) []string {
+	names := []string{}
+	for _, b := range bits {
+		if flags&b.bit != 0 {
+			names = append(names, b.name)
+			flags &^= b.bit
+		}
+	}
+	// Remaining bits one by one, lowest first, so each unknown bit is visible.
+	for bit := uint64(1); flags != 0 && bit != 0; bit <<= 1 {
+		if flags&bit != 0 {
+			names = append(names, hexBits(bit))
+			flags &^= bit
+		}
+	}
+	return names
+}
+
+// KexecLoadFlags names kexec_load flags: the architecture field first (by
+// name, or "KEXEC_ARCH_0x..." when unknown), then the known bits, then
+// unknown bits in hex (bits 32-63 included: the kernel ignores them, but a
+// caller set them). It returns the names and the architecture name.
+func KexecLoadFlags(flags uint64) (names []string, arch string) {
+	archVal := flags & kexecArchMask
+	arch, ok := kexecArchNames[archVal]
+	if !ok {
+		arch = "KEXEC_ARCH_" + hexBits(archVal)
+	}
+	names = append([]string{arch}, bitNames(flags&^kexecArchMask, kexecLoadBits)...)
+	return names, arch
+}
+
+// KexecFileLoadFlags names kexec_file_load flags; unknown bits in hex.
+func KexecFileLoadFlags(flags uint64) []string {
+	return bitNames(flags, kexecFileLoadBits)
+}
+
+// ErrnoName returns "EPERM" for 1 and so on ("errno 4000" when unknown).
+// Linux errno numbers are the same on x86 and arm (only alpha, mips, parisc
+// and sparc differ, and kexecrec does not record those).
+func ErrnoName(errno int64) string {
+	if errno > 0 && errno < 4096 {
+		if n := unix.ErrnoName(unix.Errno(errno)); n != "" {
+			return n
+		}
+		switch errno {
+		case 512:
+			return "ERESTARTSYS"
+		case 513:
+			return "ERESTARTNOINTR"
+		case 514:
+			return "ERESTARTNOHAND"
+		case 516:
+			return "ERESTART_RESTARTBLOCK"
+		}
+	}
+	return fmt.Sprintf("errno %d", errno)
+}
+
+// SyscallName names a syscall number of an ABI (layout.ABI*), or "" when it
+// is not a kexec syscall there.
+func SyscallName(abi uint32, nr uint32) string {
+	switch abi {
+	case layout.ABIX64:
+		switch nr {
+		case 246:
+			return "kexec_load"
+		case 320:
+			return "kexec_file_load"
+		}
+	case layout.ABIIA32:
+		if nr == 283 {
+			return "kexec_load"
+		}
+	case layout.ABIX32:
+		switch nr &^ 0x40000000 { // __X32_SYSCALL_BIT
+		case 528:
+			return "kexec_load"
+		case 320:
+			return "kexec_file_load"
+		}
+	case layout.ABIARM64:
+		switch nr {
+		case 104:
+			return "kexec_load"
+		case 294:
+			return "kexec_file_load"
+		}
+	}
+	return ""
+}
+
+// ABIName names a layout.ABI* value.
+func ABIName(abi uint32) string {
+	switch abi {
+	case layout.ABIX64:
+		return "x86_64"
+	case layout.ABIIA32:
+		return "ia32"
+	case layout.ABIX32:
+		return "x32"
+	case layout.ABIARM64:
+		return "arm64"
+	}
+	return fmt.Sprintf("abi-%d", abi)
+}
+
+// HookName names a layout.Hook* value as the header's AttachMode does.
+func HookName(hook uint32) string {
+	switch hook {
+	case layout.HookFentry:
+		return "fentry"
+	case layout.HookKprobe:
+		return "kprobe"
+	case layout.HookRawSyscall:
+		return "raw"
+	}
+	return fmt.Sprintf("hook-%d", hook)
+}
+
+// KindName names a payload kind (layout.Kind*).
+func KindName(kind uint32) string {
+	switch kind {
+	case layout.KindSegment:
+		return "segment"
+	case layout.KindKernel:
+		return "kernel"
+	case layout.KindInitrd:
+		return "initrd"
+	case layout.KindCmdline:
+		return "cmdline"
+	}
+	return fmt.Sprintf("kind-%d", kind)
+}
+
+// SourceName names where payload bytes were read (layout.Src*).
+func SourceName(src uint16) string {
+	switch src {
+	case layout.SrcSyscallEntry:
+		return "syscall-entry"
+	case layout.SrcKernelRead:
+		return "kernel-read"
+	}
+	return fmt.Sprintf("source-%d", src)
+}
+
+// payloadEndReasons turns KR_PF_* flags into the reason words RecPayload uses.
+func payloadEndReasons(f uint32) []string {
+	var r []string
+	for _, b := range []struct {
+		bit  uint32
+		name string
+	}{
+		{layout.PFSnaplen, "snaplen"}, {layout.PFNoPayload, "no-payload"},
+		{layout.PFReadError, "read-error"}, {layout.PFRingFull, "ring-full"},
+		{layout.PFLoopLimit, "loop-limit"},
+	} {
+		if f&b.bit != 0 {
+			r = append(r, b.name)
+			f &^= b.bit
+		}
+	}
+	if f != 0 {
+		r = append(r, "flags-"+hexBits(uint64(f)))
+	}
+	return r
+}

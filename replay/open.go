@@ -1,0 +1,476 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kexecrec/kexecrec/bpf/layout"
+	"github.com/kexecrec/kexecrec/format"
+	"github.com/kexecrec/kexecrec/replay/identify"
+)
+
+// OpenOptions say how much work Open and Calls do besides decoding.
+type OpenOptions struct {
+	// Salvage: read past damaged chunks (format.ReaderOptions.Salvage); the
+	// damage is still reported by Trouble and Status.
+	Salvage bool
+	// Identify: say what every captured payload is (identify.Identify) and,
+	// for kexec_load, recompute the purgatory digest. Reads payload bytes.
+	Identify bool
+	// IdentifyOptions bound identification (zero: identify's defaults).
+	IdentifyOptions identify.Options
+	// NoCmdline: do not read kexec_file_load command lines from their
+	// payload blobs (they need the payload index: one extra pass over the file).
+	NoCmdline bool
+	// PublicKey checks the trailer's signature (format.ReaderOptions.PublicKey).
+	PublicKey ed25519.PublicKey
+	// Follow: keep reading as the file grows (like tail -f) until the
+	// trailer is read or Context is done.
+	Follow bool
+	// Context stops a Follow (nil: never).
+	Context context.Context
+	// PollInterval is how often a Follow looks for new data (default 200 ms).
+	PollInterval time.Duration
+}
+
+// Capture is an open capture file: its header, its calls (streamed through
+// the Decoder), its status and random access to its payload bytes.
+type Capture struct {
+	path    string
+	f       *os.File
+	opts    OpenOptions
+	r       *format.Reader
+	dec     *Decoder
+	readErr error
+	read    bool
+
+	ix    *format.Index
+	ixErr error
+	ixAt  int64 // file size when ix was built (Follow re-indexes when it grew)
+
+	idCache  map[string]*identify.Report
+	purCache map[string]*identify.PurgatoryVerdict
+}
+
+// Open opens a capture and reads its header. The error is one line that
+// names the file.
+func Open(path string, o OpenOptions) (*Capture, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s: is a directory", path)
+	}
+	var src io.Reader = f
+	var tail *tailReader
+	if o.Follow {
+		ctx := o.Context
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		poll := o.PollInterval
+		if poll <= 0 {
+			poll = 200 * time.Millisecond
+		}
+		tail = &tailReader{f: f, ctx: ctx, poll: poll}
+		src = tail
+	}
+	r, err := format.NewReader(src, format.ReaderOptions{Salvage: o.Salvage, PublicKey: o.PublicKey})
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if tail != nil {
+		// The format reader peeks past the trailer to make sure nothing
+		// follows it; a follower must not wait for bytes that never come.
+		tail.done = func() bool { return r.Status().Clean }
+	}
+	return &Capture{
+		path:     path,
+		f:        f,
+		opts:     o,
+		r:        r,
+		dec:      NewDecoder(r.Header()),
+		idCache:  make(map[string]*identify.Report),
+		purCache: make(map[string]*identify.PurgatoryVerdict),
+	}, nil
+}
+
+// Path is the file name given to Open.
+func (c *Capture) Path() string { return c.path }
+
+// Header is the capture's header.
+func (c *Capture) Header() format.Header { return c.r.Header() }
+
+// Status is what the format reader checked (complete once Calls returned).
+func (c *Capture) Status() format.Status { return c.r.Status() }
+
+// Stats are the recorder's counters from the last STATS chunk read (nil when none).
+func (c *Capture) Stats() format.Stats { return c.r.Stats() }
+
+// DecodeStats are the decoder's counts.
+func (c *Capture) DecodeStats() DecodeStats { return c.dec.Stats() }
+
+// Decoder gives access to capture-level problems and notes.
+func (c *Capture) Decoder() *Decoder { return c.dec }
+
+// ReadErr is the error that stopped reading early (nil when the file was
+// read to its end).
+func (c *Capture) ReadErr() error { return c.readErr }
+
+// Close closes the file.
+func (c *Capture) Close() error { return c.f.Close() }
+
+// ErrStop may be returned by a Calls callback to stop early without error.
+var ErrStop = errors.New("stop")
+
+// Calls streams every call in file order to fn: completed calls as their
+// exit is read, then the unfinished ones. Memory stays bounded (one chunk
+// plus the open calls). It returns the first error from fn (except ErrStop),
+// or the format error that stopped reading: the calls before the damage
+// have been passed to fn already. Calls reads the file once.
+func (c *Capture) Calls(fn func(*Call) error) error {
+	if c.read {
+		return errors.New("replay: Calls called twice")
+	}
+	c.read = true
+	emit := func(calls []*Call) error {
+		for _, call := range calls {
+			c.enrich(call)
+			if err := fn(call); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for {
+		rec, err := c.r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			c.readErr = err
+			break
+		}
+		calls, err := c.dec.Add(rec)
+		if err != nil {
+			c.readErr = err
+			break
+		}
+		if err := emit(calls); err != nil {
+			if err == ErrStop {
+				return nil
+			}
+			return err
+		}
+	}
+	if err := emit(c.dec.Flush()); err != nil && err != ErrStop {
+		return err
+	}
+	if c.readErr != nil {
+		return fmt.Errorf("%s: %w", c.path, c.readErr)
+	}
+	return nil
+}
+
+// index opens the payload index on first use.
+func (c *Capture) index() (*format.Index, error) {
+	st, err := c.f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if c.ix != nil && (!c.opts.Follow || st.Size() == c.ixAt) {
+		return c.ix, nil
+	}
+	if c.ixErr != nil && !c.opts.Follow {
+		return nil, c.ixErr
+	}
+	c.ix, c.ixErr = format.OpenIndex(c.f, st.Size(), format.ReaderOptions{Salvage: true})
+	c.ixAt = st.Size()
+	return c.ix, c.ixErr
+}
+
+// Payload returns a reader of a payload's captured bytes by its SHA-256
+// (hex, as in Payload.SHA256). Bytes are checked against the piece hashes
+// as they are read.
+func (c *Capture) Payload(sha string) (io.ReadCloser, error) {
+	var sum [32]byte
+	b, err := hex.DecodeString(sha)
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("payload %q: not a SHA-256", sha)
+	}
+	copy(sum[:], b)
+	ix, err := c.index()
+	if err != nil {
+		return nil, fmt.Errorf("payload index: %w", err)
+	}
+	rc, _, err := ix.Blob(sum)
+	if err != nil {
+		return nil, fmt.Errorf("payload %s: %w", short(sha), err)
+	}
+	return rc, nil
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// maxCmdline caps the command line read back from a blob (the kernel's
+// COMMAND_LINE_SIZE is at most 4096 on x86 and 2048 on arm64).
+const maxCmdline = 64 << 10
+
+// enrich adds what needs payload bytes: the kexec_file_load command line,
+// identification and the purgatory verdict. Failures become problems.
+func (c *Capture) enrich(call *Call) {
+	if !c.opts.NoCmdline && call.Cmdline == nil {
+		for _, p := range call.Payloads {
+			if p.Kind != "cmdline" || p.SHA256 == "" {
+				continue
+			}
+			rc, err := c.Payload(p.SHA256)
+			if err != nil {
+				call.Problems = append(call.Problems, "cmdline: "+err.Error())
+				break
+			}
+			b, err := io.ReadAll(io.LimitReader(rc, maxCmdline))
+			rc.Close()
+			if err != nil {
+				call.Problems = append(call.Problems, "cmdline: "+err.Error())
+				break
+			}
+			s := string(bytes.TrimRight(b, "\x00"))
+			call.Cmdline = &s
+			break
+		}
+	}
+	if !c.opts.Identify {
+		return
+	}
+	spools := map[string]*spooled{}
+	defer func() {
+		for _, s := range spools {
+			s.Close()
+		}
+	}()
+	get := func(p *Payload) (*spooled, error) {
+		if s, ok := spools[p.SHA256]; ok {
+			return s, nil
+		}
+		rc, err := c.Payload(p.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		s, err := spool(rc)
+		if err != nil {
+			return nil, err
+		}
+		spools[p.SHA256] = s
+		return s, nil
+	}
+	for _, p := range call.Payloads {
+		if p.SHA256 == "" || p.Captured == 0 {
+			continue
+		}
+		if r, ok := c.idCache[p.SHA256]; ok {
+			p.Identity = r
+			continue
+		}
+		s, err := get(p)
+		if err != nil {
+			call.Problems = append(call.Problems, fmt.Sprintf("identify %s %d: %v", p.Kind, p.Index, err))
+			continue
+		}
+		p.Identity = identify.Identify(s, s.size, c.opts.IdentifyOptions)
+		if len(c.idCache) > 1024 {
+			clear(c.idCache)
+		}
+		c.idCache[p.SHA256] = p.Identity
+	}
+	if call.Syscall != "kexec_load" || len(call.Segments) == 0 || call.Args.Entry == nil {
+		return
+	}
+	var key strings.Builder
+	fmt.Fprintf(&key, "%x", *call.Args.Entry)
+	for _, s := range call.Segments {
+		sha := ""
+		if s.Payload != nil {
+			sha = s.Payload.SHA256
+		}
+		fmt.Fprintf(&key, "|%x,%x,%s", s.Mem, s.MemSz, sha)
+	}
+	if v, ok := c.purCache[key.String()]; ok {
+		call.Purgatory = v
+		return
+	}
+	segs := make([]identify.Segment, 0, len(call.Segments))
+	for _, s := range call.Segments {
+		is := identify.Segment{Index: s.Index, Mem: s.Mem, MemSz: s.MemSz}
+		if s.Payload != nil && s.Payload.SHA256 != "" && s.Payload.Captured > 0 {
+			if sp, err := get(s.Payload); err == nil {
+				is.Data, is.Size = sp, sp.size
+			}
+		}
+		segs = append(segs, is)
+	}
+	v := identify.CheckPurgatory(segs, *call.Args.Entry)
+	call.Purgatory = &v
+	if len(c.purCache) > 1024 {
+		clear(c.purCache)
+	}
+	c.purCache[key.String()] = &v
+}
+
+// spoolMem is the largest payload kept in memory for identification; larger
+// ones go to an unlinked temporary file so memory stays bounded.
+const spoolMem = 1 << 20
+
+type spooled struct {
+	io.ReaderAt
+	size int64
+	f    *os.File
+}
+
+func (s *spooled) Close() {
+	if s.f != nil {
+		s.f.Close()
+	}
+}
+
+func spool(r io.Reader) (*spooled, error) {
+	buf := make([]byte, 0, 64<<10)
+	b := bytes.NewBuffer(buf)
+	n, err := io.CopyN(b, r, spoolMem+1)
+	if err == io.EOF || (err == nil && n <= spoolMem) {
+		return &spooled{ReaderAt: bytes.NewReader(b.Bytes()), size: int64(b.Len())}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp("", "kexecrec-payload-*")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name()) // unlinked: nothing left behind whatever happens
+	if _, err := f.Write(b.Bytes()); err != nil {
+		f.Close()
+		return nil, err
+	}
+	m, err := io.Copy(f, r)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &spooled{ReaderAt: f, size: int64(b.Len()) + m, f: f}, nil
+}
+
+// Trouble sorts what went wrong into damage (the file could not be read
+// entirely or failed a check: exit ExitTrouble) and warnings (the file is
+// intact but the recording is not clean or not complete). Call it after Calls.
+func (c *Capture) Trouble() (damage, warnings []string) {
+	st := c.r.Status()
+	if c.readErr != nil {
+		damage = append(damage, "reading stopped: "+c.readErr.Error())
+	}
+	for _, d := range st.Damage {
+		if c.readErr != nil && d.Error() == c.readErr.Error() {
+			continue
+		}
+		damage = append(damage, d.Error())
+	}
+	for _, g := range st.Gaps {
+		damage = append(damage, fmt.Sprintf("chunks %d..%d missing", g.From, g.To))
+	}
+	// An unclean file has no trailer head to check the chain against (the
+	// reader then says ChainOK false); broken links show up in Damage.
+	if st.Clean && !st.ChainOK && c.readErr == nil && len(st.Damage) == 0 {
+		damage = append(damage, "hash chain does not verify")
+	}
+	if st.Signed && !st.SignatureOK {
+		damage = append(damage, "signature does not verify")
+	}
+	ds := c.dec.Stats()
+	if ds.Malformed > 0 {
+		damage = append(damage, fmt.Sprintf("%d malformed records", ds.Malformed))
+	}
+	if !st.Clean {
+		warnings = append(warnings, "no trailer: the recorder did not stop cleanly (data up to the last sealed chunk is intact)")
+	}
+	for _, p := range c.dec.Problems() {
+		if !strings.HasPrefix(p, "malformed ") {
+			warnings = append(warnings, p)
+		}
+	}
+	if n := ds.Problems - len(c.dec.Problems()); n > 0 {
+		warnings = append(warnings, fmt.Sprintf("%d more decoder problems not listed", n))
+	}
+	if ds.Orphans > 0 {
+		warnings = append(warnings, fmt.Sprintf("%d records belonged to calls whose entry record was lost", ds.Orphans))
+	}
+	if ds.Unfinished > 0 {
+		warnings = append(warnings, fmt.Sprintf("%d calls have no exit record (unfinished)", ds.Unfinished))
+	}
+	if s := c.r.Stats(); s != nil {
+		keys := make([]string, 0)
+		for _, k := range layout.CounterNames {
+			if strings.HasSuffix(k, "_dropped") || k == "read_errors" {
+				if s[k] > 0 {
+					keys = append(keys, k)
+				}
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			warnings = append(warnings, fmt.Sprintf("recorder counted %s = %d", k, s[k]))
+		}
+	}
+	for _, n := range c.dec.Notes() {
+		if n.Level == "warn" || n.Level == "error" {
+			warnings = append(warnings, "recorder note: "+n.Message)
+		}
+	}
+	return damage, warnings
+}
+
+// tailReader reads a file that is still being written: at EOF it waits for
+// more bytes instead of ending, until ctx is done (then it reports EOF).
+type tailReader struct {
+	f    *os.File
+	ctx  context.Context
+	poll time.Duration
+	done func() bool // true once the trailer was read: EOF is final
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	for {
+		n, err := t.f.Read(p)
+		if n > 0 {
+			return n, nil
+		}
+		if err != nil && err != io.EOF {
+			return 0, err
+		}
+		if t.done != nil && t.done() {
+			return 0, io.EOF
+		}
+		select {
+		case <-t.ctx.Done():
+			return 0, io.EOF
+		case <-time.After(t.poll):
+		}
+	}
+}

@@ -1,0 +1,199 @@
+package replay
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kexecrec/kexecrec/format"
+)
+
+// BenchmarkSummarizeMillion measures what `kexecrec summarize` does (hash
+// the file, decode every call, identify distinct payloads, count) over a
+// generated capture of 1,000,000 kexec_load calls (KEXECREC_BENCH_CALLS
+// overrides the number), and reports:
+//
+//	calls/s      calls summarized per second (wall clock)
+//	x-zstd       summarize / `zstd -d -c FILE >/dev/null`, wall clock (target <= 2)
+//	x-zstd-cpu   the same ratio in CPU time (user+system): on a shared,
+//	             busy machine wall clock mostly measures waiting for a core
+//	peak-RSS-MiB peak RSS of a child process that summarizes the file (target < 64)
+//
+// Run: go test ./replay -run '^$' -bench SummarizeMillion -benchtime 1x
+func BenchmarkSummarizeMillion(b *testing.B) {
+	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("KEXECREC_BENCH_CALLS")); err == nil && v > 0 {
+		n = v
+	}
+	// KEXECREC_BENCH_FILE keeps the generated capture (and reuses it when
+	// it exists) for profiling outside the benchmark.
+	path := os.Getenv("KEXECREC_BENCH_FILE")
+	if path == "" {
+		path = filepath.Join(b.TempDir(), "million.kxr")
+	}
+	if _, err := os.Stat(path); err != nil {
+		genStart := time.Now()
+		writeBenchCapture(b, path, n)
+		b.Logf("generated %d calls in %s", n, time.Since(genStart).Round(time.Millisecond))
+	}
+	st, _ := os.Stat(path)
+	b.Logf("capture: %d bytes", st.Size())
+
+	b.ResetTimer()
+	var elapsed time.Duration
+	cpuStart := cpuTime()
+	for range b.N {
+		start := time.Now()
+		s := benchSummarize(b, path)
+		elapsed += time.Since(start)
+		if s.Calls != n {
+			b.Fatalf("summarized %d calls, want %d", s.Calls, n)
+		}
+	}
+	b.StopTimer()
+	perCPU := (cpuTime() - cpuStart) / time.Duration(b.N)
+	per := elapsed / time.Duration(b.N)
+	b.ReportMetric(float64(n)/per.Seconds(), "calls/s")
+
+	if zstd, err := exec.LookPath("zstd"); err == nil {
+		start := time.Now()
+		cmd := exec.Command(zstd, "-d", "-c", "-q", path)
+		cmd.Stdout = io.Discard
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("zstd -d: %v", err)
+		}
+		z := time.Since(start)
+		zCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		b.ReportMetric(per.Seconds()/z.Seconds(), "x-zstd")
+		b.ReportMetric(perCPU.Seconds()/zCPU.Seconds(), "x-zstd-cpu")
+		b.Logf("summarize %s wall %s cpu; zstd -d %s wall %s cpu", per.Round(time.Millisecond),
+			perCPU.Round(time.Millisecond), z.Round(time.Millisecond), zCPU.Round(time.Millisecond))
+	} else {
+		b.Log("zstd not installed: no ratio")
+	}
+
+	// Peak RSS, measured in a fresh process so that this one's generation
+	// buffers do not count.
+	child := exec.Command(os.Args[0], "-test.run", "^TestSummaryRSSChild$", "-test.count=1")
+	child.Env = append(os.Environ(), "KEXECREC_RSS_CAPTURE="+path, fmt.Sprintf("KEXECREC_RSS_CALLS=%d", n))
+	out, err := child.CombinedOutput()
+	if err != nil {
+		b.Fatalf("child: %v\n%s", err, out)
+	}
+	b.Logf("%s", bytes.TrimSpace(out))
+	// The child reports its own VmHWM: wait4's ru_maxrss is not usable
+	// here, since Linux counts the parent's pages shared up to the exec.
+	var hwm float64
+	for l := range strings.Lines(string(out)) {
+		if v, ok := strings.CutPrefix(l, "child: VmHWM "); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				hwm = kb / 1024
+			}
+		}
+	}
+	if hwm == 0 {
+		b.Fatalf("child did not report its peak RSS:\n%s", out)
+	}
+	b.ReportMetric(hwm, "peak-RSS-MiB")
+}
+
+// cpuTime is this process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestSummaryRSSChild is the benchmark's child process; it does nothing
+// unless the benchmark started it.
+func TestSummaryRSSChild(t *testing.T) {
+	path := os.Getenv("KEXECREC_RSS_CAPTURE")
+	if path == "" {
+		return
+	}
+	// The summarize command runs under this soft limit (summarizeMemLimit
+	// in cmd/kexecrec/summarize.go) unless GOMEMLIMIT is set.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(40 << 20)
+	}
+	want, _ := strconv.Atoi(os.Getenv("KEXECREC_RSS_CALLS"))
+	if s := benchSummarize(t, path); s.Calls != want {
+		t.Fatalf("summarized %d calls, want %d", s.Calls, want)
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if st, err := os.ReadFile("/proc/self/status"); err == nil {
+		for l := range strings.Lines(string(st)) {
+			if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+				fmt.Fprintf(os.Stderr, "child: VmHWM %s\n", strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			}
+		}
+	}
+	fmt.Fprintf(os.Stderr, "child: heap in use %.1f MiB, peak heap goal %.1f MiB, Go runtime total %.1f MiB, %d GCs\n",
+		float64(ms.HeapInuse)/(1<<20), float64(ms.NextGC)/(1<<20), float64(ms.Sys)/(1<<20), ms.NumGC)
+}
+
+// benchSummarize does what the summarize command does for one file.
+func benchSummarize(tb testing.TB, path string) *Summary {
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		tb.Fatal(err)
+	}
+	f.Close()
+	c, err := Open(path, OpenOptions{Salvage: true, Identify: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer c.Close()
+	s := NewSummary()
+	s.SetHeader(c.Header())
+	if err := c.Calls(func(call *Call) error { s.AddCall(call); return nil }); err != nil {
+		tb.Fatal(err)
+	}
+	s.SetStatus(c.Status())
+	s.SetStats(c.Stats())
+	s.SetTrouble(c.Trouble())
+	return s.Finish()
+}
+
+// writeBenchCapture writes n kexec_load calls: most by kexec with the same
+// purgatory and kernel, some failing, a few by other processes, so the
+// summary has several keys in every table.
+func writeBenchCapture(tb testing.TB, path string, n int) {
+	sw, f := newSynthWriter(tb, path)
+	purg := make([]byte, 512)
+	copy(purg, "purgatory")
+	kernels := [][]byte{make([]byte, 16<<10), make([]byte, 16<<10)}
+	copy(kernels[0], "kernel one")
+	copy(kernels[1], "kernel two")
+	for i := range n {
+		c := synthCall{id: uint64(i + 1), comm: "kexec", exe: "/usr/sbin/kexec", flags: 0x3e0000,
+			segs: [][]byte{purg, kernels[i%2]}, trunc: -1}
+		switch {
+		case i%10 == 9:
+			c.ret = -1
+		case i%1000 == 999:
+			c.comm, c.exe, c.uid = "evil", "/tmp/evil", 1000
+		}
+		sw.call(tb, c)
+	}
+	sw.finish(tb, f, format.Stats{"calls": uint64(n)}, true)
+}
