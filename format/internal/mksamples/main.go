@@ -313,10 +313,10 @@ func kexecFileLoadCall(g *gen) {
 	g.enter(c, nrKexecFileLoad, [6]uint64{3, 4, uint64(len(cmdline)), 0x7ffd_5678_0000, 0})
 	kernel := fakeBzImageKernel(60000)
 	initrd := fakeInitrd()
-	g.raw(layout.File{Header: g.hdr(), Kind: layout.KindKernel, Dev: 0xfe01, Ino: 131075, Size: uint64(len(kernel)),
+	g.raw(layout.File{Header: g.hdr(), Kind: layout.KindKernel, Dev: 254<<20 | 1, Ino: 131075, Size: uint64(len(kernel)),
 		ISize: uint64(len(kernel)), Path: "/boot/vmlinuz-6.12.48+deb13-amd64"}.Marshal(le))
 	g.payload(layout.KindKernel, 0, layout.SrcKernelRead, kernel)
-	g.raw(layout.File{Header: g.hdr(), Kind: layout.KindInitrd, Dev: 0xfe01, Ino: 131080, Size: uint64(len(initrd)),
+	g.raw(layout.File{Header: g.hdr(), Kind: layout.KindInitrd, Dev: 254<<20 | 1, Ino: 131080, Size: uint64(len(initrd)),
 		ISize: uint64(len(initrd)), Path: "/boot/initrd.img-6.12.48+deb13-amd64"}.Marshal(le))
 	g.payload(layout.KindInitrd, 0, layout.SrcKernelRead, initrd)
 	g.payload(layout.KindCmdline, 0, layout.SrcSyscallEntry, cmdline)
