@@ -1,0 +1,380 @@
+// Package vmtest is the real-kernel test bed: it boots Debian's kexec-enabled
+// kernels under qemu TCG with an initramfs holding the kexecrec binary,
+// Debian's kexec-tools and a guest agent (guest/) as /init, records real
+// kexec_load and kexec_file_load calls in every attach mode, and brings the
+// captures back on a raw virtio disk for the host to check (vmtest_test.go).
+package vmtest
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/recorder/vmtest/plan"
+)
+
+// Guest paths.
+const (
+	guestKexec      = "/usr/sbin/kexec"
+	guestKexecrec   = "/usr/bin/kexecrec"
+	guestVmlinuz    = "/payload/vmlinuz"
+	guestInitrd     = "/payload/initrd.small"
+	guestExecInitrd = "/payload/initrd.exec"
+	guestOutDevice  = "/dev/vda"
+	guestOutDir     = "/out"
+)
+
+// Bed is what is shared by the boots of one test run.
+type Bed struct {
+	WorkDir  string // scratch space of this run
+	Kexecrec string // static kexecrec built for the guest
+	Agent    string // static guest agent
+	Kexec    string // host kexec-tools binary (Debian package kexec-tools)
+	Libs     []string
+	Record   bool // kexecrec record works: scenarios are recorded
+}
+
+// Boot is one kernel's run: inputs, and what came back.
+type Boot struct {
+	Kernel   testenv.Kernel
+	Dir      string
+	Modes    []string
+	Modules  []module
+	Plan     plan.Plan
+	Payloads Payloads
+
+	Console  string // console log path
+	Disk     string // results disk image
+	Elapsed  time.Duration
+	QemuErr  error
+	Boot     *plan.Boot
+	Results  []plan.Result
+	Captures map[string]string // capture name -> host path
+}
+
+// Payloads are the host copies of what the guest loads, with the bytes the
+// recorder must report for them.
+type Payloads struct {
+	Vmlinuz, Initrd, ExecInitrd string
+	// KernelSegment is vmlinuz after its (setup_sects+1)*512 setup bytes:
+	// what kexec-tools passes as the kernel segment of a bzImage.
+	KernelSegment []byte
+	Append        string
+	ExecAppend    string
+}
+
+// BuildStatic builds a Go main package as a static binary (CGO off).
+func BuildStatic(goTool, pkg, out string) error {
+	cmd := exec.Command(goTool, "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+// SharedLibs returns the shared libraries and the dynamic loader a binary
+// needs, as ldd resolves them on this host.
+func SharedLibs(bin string) ([]string, error) {
+	out, err := exec.Command("ldd", bin).Output()
+	if err != nil {
+		return nil, fmt.Errorf("ldd %s: %v", bin, err)
+	}
+	var libs []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+			libs = append(libs, f[2])
+		case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+			libs = append(libs, f[0]) // the loader, e.g. /lib64/ld-linux-x86-64.so.2
+		}
+	}
+	if len(libs) == 0 {
+		return nil, fmt.Errorf("ldd %s: no libraries found (static?)", bin)
+	}
+	return libs, nil
+}
+
+// ExpectedModes are the attach modes a kernel's configuration offers, best
+// first: fentry needs direct-call ftrace and BTF, kprobe needs kprobes,
+// raw syscalls only need BTF (tp_btf).
+func ExpectedModes(configPath string) ([]string, error) {
+	b, err := os.ReadFile(configPath)
+	if err != nil {
+		return nil, err
+	}
+	has := func(opt string) bool {
+		return regexp.MustCompile(`(?m)^` + opt + `=y$`).Match(b)
+	}
+	var modes []string
+	if has("CONFIG_DEBUG_INFO_BTF") && has("CONFIG_BPF_JIT") && has("CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS") {
+		modes = append(modes, "fentry")
+	}
+	if has("CONFIG_KPROBES") && has("CONFIG_KPROBE_EVENTS") {
+		modes = append(modes, "kprobe")
+	}
+	if has("CONFIG_DEBUG_INFO_BTF") {
+		modes = append(modes, "raw")
+	}
+	return modes, nil
+}
+
+// SetupSize is the number of bytes before a bzImage's protected-mode kernel.
+func SetupSize(bz []byte) (int, error) {
+	if len(bz) < 0x203+4 || string(bz[0x202:0x206]) != "HdrS" {
+		return 0, errors.New("not a bzImage (no HdrS)")
+	}
+	sects := int(bz[0x1f1])
+	if sects == 0 {
+		sects = 4
+	}
+	return (sects + 1) * 512, nil
+}
+
+// smallInitrd is the initrd the load scenarios pass: a tiny newc archive,
+// so that the captures committed as samples stay small.
+func smallInitrd(series string) []byte {
+	var b bytes.Buffer
+	w := newNewcWriter(&b)
+	w.Bytes("etc/kexecrec-vmtest", 0o644, []byte("kexecrec vmtest initrd for Debian "+series+"\n"))
+	if err := w.Close(); err != nil {
+		panic(err) // writing to a bytes.Buffer cannot fail
+	}
+	return b.Bytes()
+}
+
+// Prepare writes the payloads, the plan and the initramfs of one boot.
+func (bed *Bed) Prepare(k testenv.Kernel, modes []string, stopTimeout int) (*Boot, error) {
+	bt := &Boot{Kernel: k, Dir: filepath.Join(bed.WorkDir, k.Series), Modes: modes}
+	if err := os.MkdirAll(bt.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	mods, err := resolveModules(k.ModulesDir(), "virtio_pci", "virtio_blk")
+	if err != nil {
+		return nil, err
+	}
+	bt.Modules = mods
+
+	vmlinuz, err := os.ReadFile(k.Vmlinuz)
+	if err != nil {
+		return nil, err
+	}
+	setup, err := SetupSize(vmlinuz)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", k.Vmlinuz, err)
+	}
+	pl := Payloads{
+		Vmlinuz:       k.Vmlinuz,
+		Initrd:        filepath.Join(bt.Dir, "initrd.small"),
+		ExecInitrd:    filepath.Join(bt.Dir, "initrd.exec"),
+		KernelSegment: vmlinuz[setup:],
+		Append:        "console=ttyS0 panic=-1 " + plan.BootArg + "=loaded",
+		ExecAppend:    "console=ttyS0 panic=-1 loglevel=4 " + plan.BootArg + "=second",
+	}
+	if err := os.WriteFile(pl.Initrd, smallInitrd(k.Series), 0o644); err != nil {
+		return nil, err
+	}
+	// The kernel started by kexec -e boots this: the agent alone, which
+	// prints the second-boot marker and powers off.
+	if err := writeCpio(pl.ExecInitrd, func(w *newcWriter) {
+		w.CharDev("dev/console", 5, 1)
+		w.Dir("proc")
+		w.Dir("sys")
+		w.File("init", 0o755, bed.Agent)
+	}); err != nil {
+		return nil, err
+	}
+	bt.Payloads = pl
+
+	p := plan.Plan{
+		Series: k.Series, Release: k.Release, Modes: modes,
+		Kexec: guestKexec, Kexecrec: guestKexecrec,
+		Vmlinuz: guestVmlinuz, Initrd: guestInitrd, Append: pl.Append,
+		ExecInitrd: guestExecInitrd, ExecAppend: pl.ExecAppend,
+		OutDevice: guestOutDevice, OutDir: guestOutDir,
+		ReadyTimeout: 90, StopTimeout: stopTimeout, Exec: true,
+	}
+	for i, m := range mods {
+		p.Modules = append(p.Modules, fmt.Sprintf("/modules/%02d-%s.ko", i, m.Name))
+	}
+	bt.Plan = p
+	planJSON, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+
+	err = writeCpio(filepath.Join(bt.Dir, "initramfs.cpio"), func(w *newcWriter) {
+		w.CharDev("dev/console", 5, 1)
+		for _, d := range []string{"proc", "sys", "tmp", "out", "lib64", "lib/x86_64-linux-gnu"} {
+			w.Dir(d)
+		}
+		w.File("init", 0o755, bed.Agent)
+		w.File(guestKexecrec, 0o755, bed.Kexecrec)
+		w.File(guestKexec, 0o755, bed.Kexec)
+		for _, lib := range bed.Libs {
+			w.File(lib, 0o755, lib)
+		}
+		for i, m := range mods {
+			w.Bytes(p.Modules[i], 0o644, m.Data)
+		}
+		w.File(guestVmlinuz, 0o644, pl.Vmlinuz)
+		w.File(guestInitrd, 0o644, pl.Initrd)
+		w.File(guestExecInitrd, 0o644, pl.ExecInitrd)
+		w.Bytes(plan.Path, 0o644, planJSON)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return bt, nil
+}
+
+func writeCpio(path string, fill func(*newcWriter)) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := newNewcWriter(f)
+	fill(w)
+	err = w.Close()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Run boots the kernel under qemu TCG, waits for the guest to power off (or
+// the timeout), and reads back what the guest wrote on the results disk.
+func (bt *Boot) Run(ctx context.Context, qemu string, timeout time.Duration, smp int) error {
+	bt.Console = filepath.Join(bt.Dir, "console.log")
+	bt.Disk = filepath.Join(bt.Dir, "results.img")
+	// A sparse, all-zero disk: whatever the agent appended is a valid tar.
+	os.Remove(bt.Disk)
+	disk, err := os.Create(bt.Disk)
+	if err != nil {
+		return err
+	}
+	if err := disk.Truncate(2 << 30); err != nil {
+		disk.Close()
+		return err
+	}
+	disk.Close()
+
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	args := []string{
+		"-accel", "tcg", "-m", "1G", "-smp", fmt.Sprint(smp),
+		"-nodefaults", "-display", "none", "-no-reboot", "-nic", "none",
+		"-serial", "file:" + bt.Console, "-monitor", "none",
+		"-kernel", bt.Kernel.Vmlinuz,
+		"-initrd", filepath.Join(bt.Dir, "initramfs.cpio"),
+		// crashkernel= for kexec -p; panic=-1 with -no-reboot ends qemu on a
+		// panic, and a soft lockup (a BPF program spinning) panics at once
+		// instead of hanging until the host's timeout.
+		"-append", "console=ttyS0 crashkernel=192M panic=-1 softlockup_panic=1 loglevel=4 " + plan.BootArg + "=first",
+		"-drive", "file=" + bt.Disk + ",format=raw,if=virtio,cache=unsafe",
+	}
+	cmd := exec.CommandContext(ctx, qemu, args...)
+	var qout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &qout, &qout
+	start := time.Now()
+	err = cmd.Run()
+	bt.Elapsed = time.Since(start)
+	if ctx.Err() != nil {
+		bt.QemuErr = fmt.Errorf("qemu timed out after %s", timeout)
+	} else if err != nil {
+		bt.QemuErr = fmt.Errorf("qemu: %v: %s", err, strings.TrimSpace(qout.String()))
+	}
+	if rerr := bt.readDisk(); rerr != nil {
+		return errors.Join(bt.QemuErr, rerr)
+	}
+	return bt.QemuErr
+}
+
+// readDisk extracts the agent's tar stream: boot.json (last copy wins),
+// results/*.json and captures/*.
+func (bt *Boot) readDisk() error {
+	f, err := os.Open(bt.Disk)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	bt.Captures = map[string]string{}
+	capDir := filepath.Join(bt.Dir, "captures")
+	if err := os.MkdirAll(capDir, 0o755); err != nil {
+		return err
+	}
+	tr := tar.NewReader(bufio.NewReaderSize(f, 1<<20))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("results disk: %v", err)
+		}
+		switch {
+		case h.Name == plan.BootEntry:
+			var b plan.Boot
+			if err := json.NewDecoder(tr).Decode(&b); err != nil {
+				return fmt.Errorf("results disk: %s: %v", h.Name, err)
+			}
+			bt.Boot = &b
+		case strings.HasPrefix(h.Name, plan.ResultsDir):
+			var r plan.Result
+			if err := json.NewDecoder(tr).Decode(&r); err != nil {
+				return fmt.Errorf("results disk: %s: %v", h.Name, err)
+			}
+			bt.Results = append(bt.Results, r)
+		case strings.HasPrefix(h.Name, plan.CapturesDir):
+			name := filepath.Base(h.Name)
+			path := filepath.Join(capDir, name)
+			out, err := os.Create(path)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(out, tr)
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("results disk: %s: %v", h.Name, err)
+			}
+			bt.Captures[name] = path
+		}
+	}
+	if bt.Boot == nil {
+		return errors.New("results disk: the guest wrote nothing (see the console log)")
+	}
+	return nil
+}
+
+// ConsoleLog returns the guest's serial console output.
+func (bt *Boot) ConsoleLog() string {
+	b, err := os.ReadFile(bt.Console)
+	if err != nil {
+		return "(no console log: " + err.Error() + ")"
+	}
+	return string(b)
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}

@@ -1,0 +1,735 @@
+package vmtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kexecrec/kexecrec/bpf/layout"
+	"github.com/kexecrec/kexecrec/recorder/vmtest/plan"
+)
+
+// kernelReport is one kernel's row block of the results table.
+type kernelReport struct {
+	Series, Package, Release string
+	Modes                    []string
+	Elapsed                  time.Duration
+	SecondBoot               string // the marker line, or "" when not seen
+	Cells                    map[string]*cell
+	BootProblems             []string
+	Captures                 map[string]string
+	Results                  []plan.Result
+	Payloads                 string   // what was loaded, for the table's caption
+	NotOffered               []string // modes the kernel's config has but kexecrec cannot use, and why
+}
+
+// cell is one kernel x mode x scenario outcome.
+type cell struct {
+	Ran      bool
+	Problems []string
+	Calls    int
+	Bytes    int64
+	Seconds  float64
+}
+
+func cellKey(mode, scenario string) string { return mode + "/" + scenario }
+
+// expectations holds the hashes the recorder must report, computed on the host.
+type expectations struct {
+	kernelSeg, vmlinuz, initrd, execInitrd, cmdline, badSeg, badCmdline string
+}
+
+func expect(t *testing.T, bt *Boot) expectations {
+	read := func(p string) []byte {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	seg := make([]byte, plan.BadFlagsSegment)
+	for i := range seg {
+		seg[i] = plan.BadFlagsByte(i)
+	}
+	return expectations{
+		kernelSeg:  Sha256Hex(bt.Payloads.KernelSegment),
+		vmlinuz:    Sha256Hex(read(bt.Payloads.Vmlinuz)),
+		initrd:     Sha256Hex(read(bt.Payloads.Initrd)),
+		execInitrd: Sha256Hex(read(bt.Payloads.ExecInitrd)),
+		cmdline:    Sha256Hex([]byte(bt.Payloads.Append + "\x00")),
+		badSeg:     Sha256Hex(seg),
+		badCmdline: Sha256Hex([]byte(plan.BadFlagsCmdline)),
+	}
+}
+
+// wantPayload: a complete payload of this kind (and source, when not 0)
+// with this SHA-256 must be among the call's payloads.
+type wantPayload struct {
+	what   string
+	kind   uint16
+	source uint16
+	sha    string
+}
+
+type wantCall struct {
+	nr        uint32
+	ret       int64
+	comm      string
+	flagsArg  int    // index of the flags argument
+	flagsMask uint64 // bits of flags that must equal flags
+	flags     uint64
+	nrSegs    *uint64 // kexec_load nr_segments argument
+	payloads  []wantPayload
+	noPayload bool // the call must carry no payload at all
+	// purgatory: kexec-tools' purgatory is among the segments, and the
+	// digest it will check at boot, recomputed over the captured segments
+	// by `kexecrec show`, matches (the captured bytes are the booted ones).
+	purgatory bool
+}
+
+const (
+	nrLoad = 246
+	nrFile = 320
+	eperm  = -1
+	einval = -22
+	// kexec-tools passes KEXEC_ARCH_X86_64 in the top 16 bits of kexec_load's flags.
+	archMask = 0xffff0000
+	archX86  = 0x3e0000
+)
+
+func u64(v uint64) *uint64 { return &v }
+
+// wants lists the calls a scenario must produce, in order.
+func (e expectations) wants(scenario string) []wantCall {
+	kload := func(ret int64, flagBits uint64, initrd string) wantCall {
+		return wantCall{nr: nrLoad, ret: ret, comm: "kexec", flagsArg: 3, flagsMask: archMask | 0xffff, flags: archX86 | flagBits, purgatory: true,
+			payloads: []wantPayload{
+				{"kernel segment (vmlinuz after setup)", layout.KindSegment, layout.SrcSyscallEntry, e.kernelSeg},
+				{"initrd segment", layout.KindSegment, layout.SrcSyscallEntry, initrd},
+			}}
+	}
+	cmdline := wantPayload{"command line", layout.KindCmdline, 0, e.cmdline}
+	switch scenario {
+	case plan.Load, plan.NoPerm:
+		ret := int64(0)
+		if scenario == plan.NoPerm {
+			ret = eperm
+		}
+		return []wantCall{kload(ret, 0, e.initrd)}
+	case plan.ExecLoad:
+		return []wantCall{kload(0, 0, e.execInitrd)}
+	case plan.Crash:
+		return []wantCall{kload(0, 1 /* KEXEC_ON_CRASH */, e.initrd)}
+	case plan.FileLoad:
+		return []wantCall{{nr: nrFile, ret: 0, comm: "kexec", flagsArg: 4, flagsMask: ^uint64(0), flags: 0,
+			payloads: []wantPayload{
+				{"kernel as the kernel read it", layout.KindKernel, layout.SrcKernelRead, e.vmlinuz},
+				{"initrd as the kernel read it", layout.KindInitrd, layout.SrcKernelRead, e.initrd},
+				cmdline,
+			}}}
+	case plan.Unload:
+		return []wantCall{{nr: nrLoad, ret: 0, comm: "kexec", flagsArg: 3, flagsMask: 0xffff, flags: 0, nrSegs: u64(0), noPayload: true}}
+	case plan.BadFlags:
+		return []wantCall{
+			{nr: nrLoad, ret: einval, comm: "init", flagsArg: 3, flagsMask: ^uint64(0), flags: plan.BadLoadFlags, nrSegs: u64(1),
+				payloads: []wantPayload{{"the one segment", layout.KindSegment, layout.SrcSyscallEntry, e.badSeg}}},
+			{nr: nrFile, ret: einval, comm: "init", flagsArg: 4, flagsMask: ^uint64(0), flags: plan.BadFileLoadFlags,
+				payloads: []wantPayload{{"command line", layout.KindCmdline, 0, e.badCmdline}}},
+		}
+	case plan.Disabled:
+		return []wantCall{
+			kload(eperm, 0, e.initrd),
+			{nr: nrFile, ret: eperm, comm: "kexec", flagsArg: 4, flagsMask: ^uint64(0), flags: 0, payloads: []wantPayload{cmdline}},
+		}
+	}
+	return nil
+}
+
+// evaluate checks every result the guest brought back and returns the
+// kernel's block of the results table. Every problem is also a t.Errorf.
+func evaluate(t *testing.T, bt *Boot, cli cliState) *kernelReport {
+	rep := &kernelReport{Series: bt.Kernel.Series, Package: bt.Kernel.Package, Release: bt.Kernel.Release,
+		Modes: bt.Modes, Elapsed: bt.Elapsed, Cells: map[string]*cell{}, Captures: bt.Captures, Results: bt.Results}
+	bootProblem := func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		rep.BootProblems = append(rep.BootProblems, msg)
+		t.Errorf("%s: %s", bt.Kernel.Series, msg)
+	}
+	if bt.Boot == nil {
+		bootProblem("no results came back from the guest")
+		return rep
+	}
+	if bt.Boot.Release != bt.Kernel.Release {
+		bootProblem("guest runs %q, want %q", bt.Boot.Release, bt.Kernel.Release)
+	}
+	for _, e := range bt.Boot.Errors {
+		bootProblem("guest: %s", e)
+	}
+	if !bt.Boot.ExecStarted {
+		bootProblem("the guest did not reach kexec -e")
+	}
+	for _, line := range strings.Split(bt.ConsoleLog(), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), plan.SecondBootMarker) {
+			rep.SecondBoot = strings.TrimSpace(line)
+		}
+	}
+	if want := plan.SecondBootMarker + " release=" + bt.Kernel.Release; rep.SecondBoot != want {
+		bootProblem("second kernel (kexec -e) did not report booting: want console line %q, got %q", want, rep.SecondBoot)
+	}
+
+	exp := expect(t, bt)
+	if st, err := os.Stat(bt.Payloads.Vmlinuz); err == nil {
+		rep.Payloads = fmt.Sprintf("vmlinuz %d bytes (sha256 %s…), kernel segment %d bytes after %d setup bytes (sha256 %s…), small initrd sha256 %s…",
+			st.Size(), exp.vmlinuz[:12], len(bt.Payloads.KernelSegment), st.Size()-int64(len(bt.Payloads.KernelSegment)), exp.kernelSeg[:12], exp.initrd[:12])
+	}
+	// Every planned cell must have run.
+	for _, mode := range bt.Modes {
+		for _, s := range append(slices.Clone(plan.PerMode), plan.Disabled) {
+			rep.Cells[cellKey(mode, s)] = &cell{}
+		}
+	}
+	// ExecLoad runs once, in the first mode whose load was recorded.
+	if !slices.ContainsFunc(bt.Results, func(r plan.Result) bool { return r.Scenario == plan.ExecLoad }) {
+		bootProblem("the load for kexec -e did not run")
+	}
+	// The payload identities each mode saw per scenario: they must agree.
+	seen := map[string]map[string]string{} // scenario -> mode -> signature
+	for _, r := range bt.Results {
+		c := rep.Cells[cellKey(r.Mode, r.Scenario)]
+		if c == nil {
+			c = &cell{}
+			rep.Cells[cellKey(r.Mode, r.Scenario)] = c
+		}
+		c.Ran = true
+		c.Seconds = r.Seconds
+		problem := func(format string, args ...any) {
+			msg := fmt.Sprintf(format, args...)
+			if !slices.Contains(c.Problems, msg) {
+				c.Problems = append(c.Problems, msg)
+			}
+			t.Errorf("%s/%s/%s: %s", bt.Kernel.Series, r.Mode, r.Scenario, msg)
+		}
+		checkGuestSide(r, problem)
+		if r.Mode == plan.ModeNone {
+			continue
+		}
+		sig := checkCapture(bt, r, exp, cli, c, problem)
+		if sig != "" {
+			if seen[r.Scenario] == nil {
+				seen[r.Scenario] = map[string]string{}
+			}
+			seen[r.Scenario][r.Mode] = sig
+		}
+	}
+	for key, c := range rep.Cells {
+		if !c.Ran {
+			c.Problems = append(c.Problems, "did not run")
+			t.Errorf("%s/%s: did not run (guest stopped early?)", bt.Kernel.Series, key)
+		}
+	}
+	for scenario, byMode := range seen {
+		var ref, refMode string
+		for _, mode := range bt.Modes {
+			sig, ok := byMode[mode]
+			if !ok {
+				continue
+			}
+			if refMode == "" {
+				ref, refMode = sig, mode
+				continue
+			}
+			if sig != ref {
+				c := rep.Cells[cellKey(mode, scenario)]
+				msg := fmt.Sprintf("payloads differ from mode %s: %s vs %s", refMode, sig, ref)
+				c.Problems = append(c.Problems, msg)
+				t.Errorf("%s/%s/%s: %s", bt.Kernel.Series, mode, scenario, msg)
+			}
+		}
+	}
+	return rep
+}
+
+// checkGuestSide checks what kexec-tools and the kernel answered, which
+// holds with or without a recorder.
+func checkGuestSide(r plan.Result, problem func(string, ...any)) {
+	for _, e := range r.Errors {
+		problem("guest: %s", e)
+	}
+	cmdOK := func(i int) {
+		if i >= len(r.Commands) {
+			problem("command %d did not run", i)
+			return
+		}
+		if c := r.Commands[i]; c.Exit != 0 {
+			problem("%s: exit %d: %s", strings.Join(c.Argv, " "), c.Exit, lastLine(c.Output))
+		}
+	}
+	cmdFails := func(i int, msg string) {
+		if i >= len(r.Commands) {
+			problem("command %d did not run", i)
+			return
+		}
+		if c := r.Commands[i]; c.Exit == 0 || !strings.Contains(c.Output, msg) {
+			problem("%s: exit %d, output %q; want a failure saying %q", strings.Join(c.Argv, " "), c.Exit, lastLine(c.Output), msg)
+		}
+	}
+	state := func(name, got, want string) {
+		if got != want {
+			problem("%s is %q after the scenario, want %q", name, got, want)
+		}
+	}
+	const notPermitted = "Operation not permitted"
+	switch r.Scenario {
+	case plan.Load, plan.FileLoad, plan.ExecLoad:
+		cmdOK(0)
+		state("kexec_loaded", r.KexecLoaded, "1")
+	case plan.Crash:
+		cmdOK(0)
+		state("kexec_crash_loaded", r.CrashLoaded, "1")
+	case plan.Unload:
+		cmdOK(0)
+		state("kexec_loaded", r.KexecLoaded, "0")
+	case plan.NoPerm:
+		cmdFails(0, notPermitted)
+	case plan.BadFlags:
+		if len(r.Triggers) != 2 || r.Triggers[0].Errno != "EINVAL" || r.Triggers[1].Errno != "EINVAL" {
+			problem("triggers answered %+v, want EINVAL twice", r.Triggers)
+		}
+	case plan.Disabled:
+		cmdFails(0, notPermitted)
+		cmdFails(1, notPermitted)
+		state("kexec_load_disabled", r.LoadDisabled, "1")
+	}
+}
+
+func hookOf(mode string) uint32 {
+	switch mode {
+	case "fentry":
+		return layout.HookFentry
+	case "kprobe":
+		return layout.HookKprobe
+	case "raw":
+		return layout.HookRawSyscall
+	}
+	return 0
+}
+
+// checkCapture checks one scenario's capture against what was done and
+// returns a signature of its calls and payload hashes (for comparing modes).
+func checkCapture(bt *Boot, r plan.Result, exp expectations, cli cliState, c *cell, problem func(string, ...any)) string {
+	if rec := r.Recorder; rec == nil {
+		problem("not recorded")
+		return ""
+	} else if rec.StoppedBy == "exited-early" || rec.StoppedBy == "not-ready" || rec.StoppedBy == "start-failed" {
+		return "" // nothing was recorded; the guest's error says why
+	} else if rec.StoppedBy != "count" || rec.Exit != 0 {
+		problem("recorder stopped by %s with exit %d: %s", rec.StoppedBy, rec.Exit, lastLine(rec.Stderr))
+	}
+	path, ok := bt.Captures[r.Capture]
+	if !ok || r.Capture == "" {
+		problem("capture %q did not come back", r.Capture)
+		return ""
+	}
+	if st, err := os.Stat(path); err == nil {
+		c.Bytes = st.Size()
+	}
+	capt, err := ReadCapture(path)
+	if err != nil {
+		problem("decode: %v", err)
+		return ""
+	}
+	if capt.Header.AttachMode != r.Mode {
+		problem("header attach mode %q, want %q", capt.Header.AttachMode, r.Mode)
+	}
+	if !capt.Status.Clean || !capt.Status.ChainOK || len(capt.Status.Damage) > 0 {
+		problem("capture not clean: clean=%v chain=%v damage=%v", capt.Status.Clean, capt.Status.ChainOK, capt.Status.Damage)
+	}
+	for _, name := range layout.CounterNames {
+		if strings.HasSuffix(name, "_dropped") && capt.Stats[name] != 0 {
+			problem("counter %s = %d", name, capt.Stats[name])
+		}
+	}
+	c.Calls = len(capt.Calls)
+	wants := exp.wants(r.Scenario)
+	if len(capt.Calls) != len(wants) {
+		problem("%d calls recorded, want %d", len(capt.Calls), len(wants))
+	}
+	var sig []string
+	for i, cc := range capt.Calls {
+		if i >= len(wants) {
+			sig = append(sig, callSignature(cc, wantCall{}))
+			continue
+		}
+		w := wants[i]
+		sig = append(sig, callSignature(cc, w))
+		checkCall(cc, w, hookOf(r.Mode), func(format string, args ...any) {
+			problem("call %d: "+format, append([]any{i}, args...)...)
+		})
+	}
+	if cli.Verify {
+		out, err := exec.Command(cli.Bin, "verify", path).CombinedOutput()
+		if err != nil {
+			problem("kexecrec verify: %v: %s", err, lastLine(string(out)))
+		}
+	}
+	if cli.Show {
+		checkShow(cli.Bin, path, wants, problem)
+	}
+	return strings.Join(sig, " | ")
+}
+
+func checkCall(cc *CapCall, w wantCall, hook uint32, problem func(string, ...any)) {
+	if cc.Enter == nil {
+		problem("no ENTER record")
+		return
+	}
+	e := cc.Enter
+	if e.SyscallNr != w.nr || e.ABI != layout.ABIX64 {
+		problem("syscall %d abi %d, want %d x86_64", e.SyscallNr, e.ABI, w.nr)
+	}
+	if e.Hook != hook {
+		problem("ENTER hook %d, want %d", e.Hook, hook)
+	}
+	if e.Comm != w.comm {
+		problem("comm %q, want %q", e.Comm, w.comm)
+	}
+	if e.PID == 0 || e.PID == 1 {
+		problem("caller pid %d", e.PID)
+	}
+	if got := e.Args[w.flagsArg] & w.flagsMask; got != w.flags {
+		problem("flags argument %#x (masked %#x), want %#x", e.Args[w.flagsArg], got, w.flags)
+	}
+	if w.nrSegs != nil && e.Args[1] != *w.nrSegs {
+		problem("nr_segments argument %d, want %d", e.Args[1], *w.nrSegs)
+	}
+	if cc.Process == nil {
+		problem("no PROCESS record")
+	}
+	if cc.Exit == nil {
+		problem("no EXIT record (call unfinished)")
+	} else {
+		if cc.Exit.Ret != w.ret {
+			problem("returned %d, want %d", cc.Exit.Ret, w.ret)
+		}
+		if cc.Exit.SyscallNr != w.nr {
+			problem("EXIT syscall %d, want %d", cc.Exit.SyscallNr, w.nr)
+		}
+	}
+	if w.nr == nrLoad && cc.Segments == nil {
+		problem("no SEGMENTS record")
+	}
+	if cc.Segments != nil {
+		if cc.Segments.NrPassed != e.Args[1] {
+			problem("segments: %d passed, argument says %d", cc.Segments.NrPassed, e.Args[1])
+		}
+		if int(cc.Segments.NrCopied) != len(cc.Payloads) && w.nr == nrLoad {
+			problem("%d segments but %d payloads", cc.Segments.NrCopied, len(cc.Payloads))
+		}
+		for _, p := range cc.Payloads {
+			if p.Kind == layout.KindSegment && int(p.Index) < len(cc.Segments.Segs) && p.Total != cc.Segments.Segs[p.Index].BufSz {
+				problem("segment %d payload total %d, bufsz %d", p.Index, p.Total, cc.Segments.Segs[p.Index].BufSz)
+			}
+		}
+	}
+	for _, p := range cc.Payloads {
+		if !p.Complete || p.Captured != p.Total || len(p.Missing) > 0 {
+			problem("payload kind %d index %d incomplete: %d of %d, reasons %v", p.Kind, p.Index, p.Captured, p.Total, p.Reasons)
+		}
+	}
+	if w.noPayload && len(cc.Payloads) > 0 {
+		problem("%d payloads, want none", len(cc.Payloads))
+	}
+	for _, wp := range w.payloads {
+		found := false
+		for _, p := range cc.Payloads {
+			if p.Kind == wp.kind && (wp.source == 0 || p.Source == wp.source) && p.SHA256 == wp.sha && p.Complete {
+				found = true
+			}
+		}
+		if !found {
+			problem("no complete %s payload with sha256 %s", wp.what, wp.sha[:16])
+		}
+	}
+	if w.nr == nrFile && w.ret == 0 {
+		kinds := map[uint32]bool{}
+		for _, f := range cc.Files {
+			kinds[f.Kind] = true
+		}
+		if !kinds[layout.KindKernel] || !kinds[layout.KindInitrd] {
+			problem("FILE records for kernel and initrd missing: %d records", len(cc.Files))
+		}
+	}
+}
+
+// callSignature names a call by what must be identical in every mode: the
+// syscall, its result, and every payload's kind, index, source and length,
+// plus the hashes of the payloads whose bytes are known in advance.
+// kexec-tools puts a fresh random seed (setup_data type 9, 48 bytes) in
+// every kexec_load, so that segment and purgatory (which holds its digest)
+// differ between any two runs and are compared by length only.
+func callSignature(cc *CapCall, w wantCall) string {
+	var parts []string
+	if cc.Enter != nil {
+		parts = append(parts, fmt.Sprintf("nr=%d", cc.Enter.SyscallNr))
+	}
+	if cc.Exit != nil {
+		parts = append(parts, fmt.Sprintf("ret=%d", cc.Exit.Ret))
+	}
+	var ps []string
+	for _, p := range cc.Payloads {
+		ps = append(ps, fmt.Sprintf("%d.%d.%d:%d", p.Kind, p.Index, p.Source, p.Total))
+	}
+	for _, wp := range w.payloads {
+		ps = append(ps, wp.what+"="+wp.sha[:12])
+	}
+	sort.Strings(ps)
+	return strings.Join(append(parts, ps...), ",")
+}
+
+// checkShow decodes the capture with `kexecrec show --format json` and
+// compares the calls it lists with what the raw decode found.
+func checkShow(bin, path string, wants []wantCall, problem func(string, ...any)) {
+	out, err := exec.Command(bin, "show", "--format", "json", path).Output()
+	if err != nil {
+		problem("kexecrec show --format json: %v", err)
+		return
+	}
+	calls, err := showCalls(out)
+	if err != nil {
+		problem("kexecrec show --format json: %v", err)
+		return
+	}
+	if len(calls) != len(wants) {
+		problem("show lists %d calls, want %d", len(calls), len(wants))
+		return
+	}
+	for i, c := range calls {
+		if c.SyscallNr != wants[i].nr || c.Ret == nil || *c.Ret != wants[i].ret {
+			problem("show call %d: syscall %d ret %v, want %d ret %d", i, c.SyscallNr, c.Ret, wants[i].nr, wants[i].ret)
+		}
+		if p := c.Purgatory; wants[i].purgatory && (p == nil || !p.Found || !p.Match || !p.EntryInPurgatory) {
+			problem("show call %d: purgatory digest not confirmed over the captured segments: %+v", i, p)
+		}
+	}
+}
+
+type showCall struct {
+	SyscallNr uint32 `json:"syscall_nr"`
+	Ret       *int64 `json:"ret"`
+	Outcome   string `json:"outcome"`
+	Purgatory *struct {
+		Found            bool   `json:"found"`
+		Match            bool   `json:"match"`
+		EntryInPurgatory bool   `json:"entry_in_purgatory"`
+		Detail           string `json:"detail"`
+	} `json:"purgatory"`
+}
+
+// showCalls accepts what `show --format json` prints (an array with one
+// object per file, each with a "calls" array), NDJSON call objects, or any
+// nesting of these.
+func showCalls(out []byte) ([]showCall, error) {
+	var calls []showCall
+	var walk func(v json.RawMessage) error
+	walk = func(v json.RawMessage) error {
+		v = bytes.TrimSpace(v)
+		if len(v) == 0 {
+			return nil
+		}
+		switch v[0] {
+		case '[':
+			var elems []json.RawMessage
+			if err := json.Unmarshal(v, &elems); err != nil {
+				return err
+			}
+			for _, e := range elems {
+				if err := walk(e); err != nil {
+					return err
+				}
+			}
+		case '{':
+			var obj struct {
+				Calls   json.RawMessage `json:"calls"`
+				Outcome *string         `json:"outcome"`
+			}
+			if err := json.Unmarshal(v, &obj); err != nil {
+				return err
+			}
+			if obj.Calls != nil {
+				return walk(obj.Calls)
+			}
+			if obj.Outcome != nil {
+				var c showCall
+				if err := json.Unmarshal(v, &c); err != nil {
+					return err
+				}
+				calls = append(calls, c)
+			}
+		}
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var v json.RawMessage
+		if err := dec.Decode(&v); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, err
+		}
+		if err := walk(v); err != nil {
+			return nil, err
+		}
+	}
+	return calls, nil
+}
+
+// writeResults writes the kernel x mode x scenario table of this run.
+func writeResults(path string, reps []*kernelReport, cli cliState, total time.Duration) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# qemu test bed results\n\n")
+	fmt.Fprintf(&b, "Generated by `go test ./recorder/vmtest -run TestVM -v -update-results` on %s "+
+		"(qemu TCG, -smp %d, 1 GiB, kernels booted in parallel: %v; one boot per kernel runs every mode and scenario) "+
+		"on a 2-core host shared with other builds. Total wall time including building: %s.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), *flagSMP, *flagParallel, total.Round(time.Second))
+	fmt.Fprintf(&b, "Commands checked live in this run: record=%v, verify=%v, show --format json=%v.\n\n", cli.Record, cli.Verify, cli.Show)
+	scen := append(append(slices.Clone(plan.PerMode), plan.ExecLoad), plan.Disabled)
+	for _, rep := range reps {
+		fmt.Fprintf(&b, "## Debian %s: %s (%s)\n\n", rep.Series, rep.Package, rep.Release)
+		fmt.Fprintf(&b, "Payloads: %s.\n\n", rep.Payloads)
+		fmt.Fprintf(&b, "Boot, %d scenarios and kexec -e: %s. ", len(rep.Results), rep.Elapsed.Round(time.Second))
+		if rep.SecondBoot != "" {
+			fmt.Fprintf(&b, "Second kernel after `kexec -e`: `%s`.\n\n", rep.SecondBoot)
+		} else {
+			fmt.Fprintf(&b, "Second kernel after `kexec -e`: **not seen**.\n\n")
+		}
+		fmt.Fprintf(&b, "| mode | %s |\n|---|%s\n", strings.Join(scen, " | "), strings.Repeat("---|", len(scen)))
+		// Failures are numbered by their text, so that one cause shared by
+		// many cells (a mode that cannot attach) is listed once.
+		var notes []string
+		noteCells := map[string][]string{}
+		noteNo := func(text, where string) int {
+			if _, ok := noteCells[text]; !ok {
+				notes = append(notes, text)
+			}
+			noteCells[text] = append(noteCells[text], where)
+			return slices.Index(notes, text) + 1
+		}
+		for _, mode := range rep.Modes {
+			row := []string{mode}
+			for _, s := range scen {
+				c := rep.Cells[cellKey(mode, s)]
+				switch {
+				case c == nil:
+					row = append(row, "-")
+				case len(c.Problems) > 0:
+					n := noteNo(shorten(strings.Join(c.Problems, "; "), 400), mode+"/"+s)
+					row = append(row, fmt.Sprintf("**FAIL** [%d]", n))
+				case mode == plan.ModeNone:
+					row = append(row, fmt.Sprintf("ok, unrecorded (%.1fs)", c.Seconds))
+				default:
+					row = append(row, fmt.Sprintf("ok: %d call(s), %s (%.1fs)", c.Calls, sizeString(c.Bytes), c.Seconds))
+				}
+			}
+			fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
+		}
+		b.WriteString("\n")
+		for _, n := range rep.NotOffered {
+			fmt.Fprintf(&b, "Not offered: %s.\n\n", n)
+		}
+		for _, p := range rep.BootProblems {
+			noteNo(p, "boot")
+		}
+		if len(notes) > 0 {
+			b.WriteString("Failures:\n\n")
+			for i, n := range notes {
+				fmt.Fprintf(&b, "%d. %s: %s\n", i+1, strings.Join(noteCells[n], ", "), n)
+			}
+			b.WriteString("\n")
+		}
+	}
+	b.WriteString(resultsLegend)
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+const resultsLegend = `## What each cell checks
+
+Guest side (always): kexec-tools' exit status and message, the kernel's answer to the agent's own calls,
+/sys/kernel/kexec_loaded, kexec_crash_loaded and kernel.kexec_load_disabled after the scenario.
+
+Recorded (each mode): the recorder attached before the scenario and stopped by itself on --count; the
+capture decodes (format + bpf/layout, no replay code), is clean (trailer, chain), has no dropped counters;
+the calls, their syscall numbers, hooks, callers (comm), flags, nr_segments and return values are the
+expected ones; every payload is complete and its stored blob re-hashes to its recorded SHA-256; the
+kernel segment equals vmlinuz after its (setup_sects+1)*512 setup bytes, the initrd segment equals the
+initrd file, kexec_file_load's kernel and initrd (as the kernel read them) equal the files, the command line
+equals --append plus its NUL; for every kexec-tools kexec_load, ` + "`kexecrec show`" + ` finds the purgatory and the
+SHA-256 digest purgatory checks at boot, recomputed over the captured segments, matches; all modes saw the same calls, results and payload lengths and the same bytes
+for every payload known in advance (kexec-tools puts a fresh random seed, setup_data type 9, in a 48-byte
+segment of every kexec_load, so that segment and purgatory, which holds the digest over all segments,
+differ between any two loads and are compared by length); ` + "`kexecrec verify`" + ` passes and
+` + "`kexecrec show --format json`" + ` lists the same calls and return values (when those commands are live).
+
+Scenarios: load = ` + "`kexec -l --kexec-syscall`" + `; fileload = ` + "`kexec -l --kexec-file-syscall`" + `;
+crash = ` + "`kexec -p --kexec-syscall`" + ` (crashkernel=192M); unload = ` + "`kexec -u`" + `; noperm = kexec -l without
+CAP_SYS_BOOT (EPERM); badflags = kexec_load and kexec_file_load with an unknown flag bit (EINVAL);
+execload = the load later started with ` + "`kexec -e`" + ` (once per kernel); disabled = kexec -l and kexec -s -l after
+kernel.kexec_load_disabled=1 (EPERM).
+`
+
+func shorten(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + " ..."
+	}
+	return s
+}
+
+func sizeString(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// updateSamples copies a few real captures for the reader tests: a
+// kexec_load by kexec-tools (real segments, purgatory, RNG seed), a
+// kexec_file_load (FILE records, kernel-read payloads) and the two EINVAL
+// calls (small). Only captures whose checks passed in this run are copied.
+func updateSamples(dir string, reps []*kernelReport) error {
+	picks := []struct{ series, mode, scenario, name string }{
+		{"6.1", "kprobe", plan.Load, "real-6.1-kprobe-kexec_load.zst"},
+		{"6.1", "raw", plan.FileLoad, "real-6.1-raw-kexec_file_load.zst"},
+		{"6.12", "fentry", plan.BadFlags, "real-6.12-fentry-einval.zst"},
+	}
+	for _, p := range picks {
+		for _, rep := range reps {
+			if rep.Series != p.series {
+				continue
+			}
+			c := rep.Cells[cellKey(p.mode, p.scenario)]
+			src, ok := rep.Captures[plan.CaptureName(p.series, p.mode, p.scenario)]
+			if c == nil || len(c.Problems) > 0 || !ok {
+				return fmt.Errorf("%s/%s/%s did not pass in this run: sample not updated", p.series, p.mode, p.scenario)
+			}
+			b, err := os.ReadFile(src)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(dir, p.name), b, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,155 @@
+// Package plan is the contract between the host side of the qemu test bed
+// (recorder/vmtest) and the guest agent (recorder/vmtest/guest): what the
+// host asks the guest to do (Plan, written into the initramfs as JSON) and
+// what the guest reports back (Result, written to the results disk).
+// Both sides are built from this one package so they cannot drift apart.
+package plan
+
+// Paths and markers shared by host and guest.
+const (
+	// Path of the plan inside the initramfs.
+	Path = "/vmtest/plan.json"
+	// BootArg is the kernel command line key that tells the agent which boot
+	// it is in: "first" (run the plan), "second" (booted by kexec -e).
+	BootArg = "kexecrec.vmtest"
+	// SecondBootMarker is printed on the console by the agent when it runs
+	// in the kernel started by `kexec -e`; the host looks for it in the log.
+	SecondBootMarker = "KEXECREC-VMTEST-SECOND-BOOT-OK"
+	// DoneMarker is printed when the first boot finished its scenarios.
+	DoneMarker = "KEXECREC-VMTEST-SCENARIOS-DONE"
+
+	// Names of the entries the agent appends to the results disk (a tar
+	// stream written straight onto the raw block device).
+	BootEntry     = "boot.json"
+	ResultsDir    = "results/"
+	CapturesDir   = "captures/"
+	RecorderLogFn = "recorder.log"
+
+	// ModeNone runs a scenario without a recorder (kexecrec record not
+	// available yet): the kexec side of the bed is still exercised.
+	ModeNone = "none"
+)
+
+// Scenario names, in the order the agent runs them within one mode.
+const (
+	Load     = "load"     // kexec -l -c: kexec_load of vmlinuz + small initrd + cmdline
+	FileLoad = "fileload" // kexec -s -l: kexec_file_load of the same
+	Crash    = "crash"    // kexec -p -c: crash kernel via kexec_load
+	Unload   = "unload"   // kexec -u: kexec_load with nr_segments 0
+	NoPerm   = "noperm"   // kexec -l -c without CAP_SYS_BOOT: EPERM
+	BadFlags = "badflags" // agent's own kexec_load and kexec_file_load with unknown flag bits: EINVAL
+	ExecLoad = "execload" // kexec -l -c of the kernel later started with kexec -e (once, first mode)
+	Disabled = "disabled" // kernel.kexec_load_disabled=1, then kexec -l -c and kexec -s -l: EPERM (last: one way)
+)
+
+// PerMode are the scenarios run in every mode before ExecLoad.
+var PerMode = []string{Load, FileLoad, Crash, Unload, NoPerm, BadFlags}
+
+// Calls is how many kexec syscalls each scenario makes (the recorder's --count).
+var Calls = map[string]int{
+	Load: 1, FileLoad: 1, Crash: 1, Unload: 1, NoPerm: 1, BadFlags: 2, ExecLoad: 1, Disabled: 2,
+}
+
+// Bad flag values for BadFlags: an unknown bit on top of the x86_64 arch
+// field for kexec_load, and an unknown bit for kexec_file_load.
+const (
+	BadLoadFlags     = 0x3e0000 | 0x100
+	BadFileLoadFlags = 0x100
+	// BadFlagsSegment is the size of the one segment BadFlags passes; its
+	// bytes are BadFlagsPattern(i).
+	BadFlagsSegment = 4096
+	BadFlagsMem     = 0x1000000
+	BadFlagsCmdline = "kexecrec badflags\x00"
+)
+
+// BadFlagsByte is byte i of the BadFlags segment (a recognisable pattern).
+func BadFlagsByte(i int) byte { return byte(i*7 + i/256) }
+
+// Plan is what the host asks of one boot.
+type Plan struct {
+	Series  string   `json:"series"`  // "6.1", "6.12": prefix of capture names
+	Release string   `json:"release"` // uname -r expected in the guest
+	Modes   []string `json:"modes"`   // attach modes to record in; [ModeNone] when no recorder
+	Modules []string `json:"modules"` // guest paths of .ko files, dependencies first
+
+	Kexec    string `json:"kexec"`    // Debian's /usr/sbin/kexec
+	Kexecrec string `json:"kexecrec"` // the static kexecrec binary
+
+	Vmlinuz    string `json:"vmlinuz"`     // kernel payload (the booted vmlinuz)
+	Initrd     string `json:"initrd"`      // small initrd payload
+	Append     string `json:"append"`      // command line given to loads
+	ExecInitrd string `json:"exec_initrd"` // initrd for the kernel started by kexec -e (this agent as /init)
+	ExecAppend string `json:"exec_append"` // its command line (BootArg=second)
+
+	OutDevice string `json:"out_device"` // results disk, e.g. /dev/vda
+	OutDir    string `json:"out_dir"`    // where captures are written before being copied to the disk
+
+	// Seconds to wait for the recorder to report it is attached, and for
+	// it to stop by itself after the scenario (then SIGINT, then SIGKILL).
+	ReadyTimeout int `json:"ready_timeout"`
+	StopTimeout  int `json:"stop_timeout"`
+	// Exec: run kexec -e at the end (false only for debugging the bed).
+	Exec bool `json:"exec"`
+}
+
+// CaptureName is the file name of a scenario's capture.
+func CaptureName(series, mode, scenario string) string {
+	return series + "-" + mode + "-" + scenario + ".zst"
+}
+
+// Command is one process the agent ran for a scenario.
+type Command struct {
+	Argv     []string `json:"argv"`
+	Exit     int      `json:"exit"` // exit status; -1 when killed or not started
+	Output   string   `json:"output,omitempty"`
+	Seconds  float64  `json:"seconds"`
+	StartErr string   `json:"start_err,omitempty"`
+}
+
+// Trigger is a kexec syscall the agent issued itself.
+type Trigger struct {
+	Syscall string `json:"syscall"` // "kexec_load" or "kexec_file_load"
+	Nr      int    `json:"nr"`
+	Flags   uint64 `json:"flags"`
+	Ret     int64  `json:"ret"`   // raw return value
+	Errno   string `json:"errno"` // errno name for a failure, "" on success
+}
+
+// Recorder is how the recorder run around a scenario went.
+type Recorder struct {
+	Argv         []string `json:"argv"`
+	ReadySeconds float64  `json:"ready_seconds"` // start until it reported being attached
+	Exit         int      `json:"exit"`          // exit status, -1 when killed
+	StoppedBy    string   `json:"stopped_by"`    // "count" (exited by itself), "sigint", "sigkill", "start-failed", "not-ready"
+	Stderr       string   `json:"stderr"`
+	Seconds      float64  `json:"seconds"`
+	CaptureBytes int64    `json:"capture_bytes"`
+}
+
+// Result is one scenario in one mode, as the guest saw it.
+type Result struct {
+	Seq          int       `json:"seq"`
+	Mode         string    `json:"mode"`
+	Scenario     string    `json:"scenario"`
+	Capture      string    `json:"capture,omitempty"` // entry name under CapturesDir
+	Commands     []Command `json:"commands,omitempty"`
+	Triggers     []Trigger `json:"triggers,omitempty"`
+	Recorder     *Recorder `json:"recorder,omitempty"`
+	KexecLoaded  string    `json:"kexec_loaded"`       // /sys/kernel/kexec_loaded after the scenario
+	CrashLoaded  string    `json:"kexec_crash_loaded"` // /sys/kernel/kexec_crash_loaded after
+	LoadDisabled string    `json:"kexec_load_disabled"`
+	Errors       []string  `json:"errors,omitempty"` // what went wrong in the guest
+	Seconds      float64   `json:"seconds"`
+}
+
+// Boot describes the first boot as a whole.
+type Boot struct {
+	Release       string   `json:"release"` // uname -r
+	Cmdline       string   `json:"cmdline"`
+	Modules       []string `json:"modules"`         // modules loaded
+	UptimeAtStart float64  `json:"uptime_at_start"` // seconds since boot when the agent started
+	UptimeAtEnd   float64  `json:"uptime_at_end"`
+	Scenarios     int      `json:"scenarios"`
+	Errors        []string `json:"errors,omitempty"`
+	ExecStarted   bool     `json:"exec_started"` // kexec -e is about to run
+}
