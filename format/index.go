@@ -39,6 +39,12 @@ func openIndex(ra io.ReaderAt, size int64, o ReaderOptions) (*Index, error) {
 		return nil, err
 	}
 	r.onPiece = func(h chunkHeader, frameOff int64) {
+		// Same bound as the reader's own piece set: in salvage mode the
+		// reader records "too many pieces" as damage and goes on, so the
+		// index must stop growing by itself.
+		if len(ix.pieces) >= maxTrackedPieces {
+			return
+		}
 		if _, ok := ix.pieces[h.BodySHA256]; !ok {
 			ix.pieces[h.BodySHA256] = pieceLoc{frameOff, h.CompSize, h.RawSize}
 		}
@@ -134,6 +140,11 @@ func (b *blobReader) load() error {
 		return &FormatError{Off: loc.off, Err: ErrChecksum, Msg: fmt.Sprintf("blob piece: %v", err)}
 	}
 	b.body = body
+	if b.n+uint64(len(body)) > b.info.Ref.Size {
+		// A crafted map can list one highly compressible piece many times:
+		// stop at the size the map declares instead of decompressing on.
+		return &FormatError{Off: loc.off, Err: ErrChecksum, Msg: fmt.Sprintf("blob %x: pieces exceed the %d bytes its map declares", b.info.Ref.SHA256[:8], b.info.Ref.Size)}
+	}
 	if uint64(len(body)) != loc.rawSize || sha256.Sum256(body) != id {
 		return &FormatError{Off: loc.off, Err: ErrChecksum, Msg: fmt.Sprintf("blob piece %d SHA-256 mismatch", b.next)}
 	}
