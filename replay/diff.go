@@ -144,7 +144,9 @@ type CallBody struct {
 	Identity string `json:"identity"`
 
 	initramfs []*identify.Initramfs
-	fullKey   string
+	fullKey   string // interning key: everything above
+	exactKey  string // identity and result (pass 1)
+	weakKey   string // syscall and caller exe (pass 3)
 }
 
 // PayloadDigest is a payload as diff sees it.
@@ -232,6 +234,8 @@ func newCallBody(c *Call) *CallBody {
 		fmt.Fprintf(&k, " %d %d %t %q %q", p.Size, p.Total, p.Complete, p.Type, p.What)
 	}
 	d.fullKey = k.String()
+	d.exactKey = d.Identity + " " + d.resultKey()
+	d.weakKey = d.Syscall + "\x00" + d.Exe
 	return d
 }
 
@@ -279,8 +283,6 @@ func (d *CallBody) ResultText() string {
 
 func (d *CallBody) resultKey() string { return d.Outcome + " " + d.ResultText() }
 
-func (d *CallDigest) weakKey() string { return d.Syscall + "\x00" + d.Exe }
-
 // FlagsText is "0x3e0000 (KEXEC_ARCH_X86_64)".
 func (d *CallBody) FlagsText() string {
 	if len(d.FlagNames) == 0 {
@@ -295,12 +297,11 @@ func Diff(a, b []*CallDigest) *DiffResult {
 	restA, restB := a, b
 
 	// Pass 1: identical calls (identity and result).
-	restA, restB, same := pairBy(restA, restB, func(d *CallDigest) string { return d.Identity + " " + d.resultKey() })
-	r.Same = len(same)
+	restA, restB, _, r.Same = pairBy(restA, restB, func(d *CallDigest) string { return d.exactKey }, false)
 	// Pass 2: same identity, another result.
-	restA, restB, pairs := pairBy(restA, restB, func(d *CallDigest) string { return d.Identity })
+	restA, restB, pairs, _ := pairBy(restA, restB, func(d *CallDigest) string { return d.Identity }, true)
 	// Pass 3: the same caller doing the same syscall, in order.
-	restA, restB, weak := pairBy(restA, restB, (*CallDigest).weakKey)
+	restA, restB, weak, _ := pairBy(restA, restB, func(d *CallDigest) string { return d.weakKey }, true)
 	for _, p := range append(pairs, weak...) {
 		r.Changed = append(r.Changed, ChangedCall{A: p[0], B: p[1], Changes: Changes(p[0], p[1])})
 	}
@@ -320,8 +321,9 @@ func Diff(a, b []*CallDigest) *DiffResult {
 
 // pairBy pairs calls of a and b with equal keys, in order of appearance (the
 // k-th A call with a key pairs with the k-th B call with that key), and
-// returns what is left of each, still in order.
-func pairBy(a, b []*CallDigest, key func(*CallDigest) string) (restA, restB []*CallDigest, pairs [][2]*CallDigest) {
+// returns what is left of each, still in order, and the pairs (only when
+// keep: identical calls are only counted, a million of them cost nothing).
+func pairBy(a, b []*CallDigest, key func(*CallDigest) string, keep bool) (restA, restB []*CallDigest, pairs [][2]*CallDigest, n int) {
 	queue := map[string][]int{}
 	for i, d := range b {
 		k := key(d)
@@ -331,7 +333,10 @@ func pairBy(a, b []*CallDigest, key func(*CallDigest) string) (restA, restB []*C
 	for _, d := range a {
 		k := key(d)
 		if q := queue[k]; len(q) > 0 {
-			pairs = append(pairs, [2]*CallDigest{d, b[q[0]]})
+			n++
+			if keep {
+				pairs = append(pairs, [2]*CallDigest{d, b[q[0]]})
+			}
 			usedB[q[0]] = true
 			queue[k] = q[1:]
 			continue
@@ -343,7 +348,7 @@ func pairBy(a, b []*CallDigest, key func(*CallDigest) string) (restA, restB []*C
 			restB = append(restB, d)
 		}
 	}
-	return restA, restB, pairs
+	return restA, restB, pairs, n
 }
 
 // maxInitramfsChanges caps the initramfs lines of one changed call: an

@@ -471,8 +471,15 @@ func (s *Summary) Finish() *Summary {
 	s.ByUser = sortedCounts(a.byUser)
 	s.TruncatedByReason = sortedCounts(a.truncByReason)
 	s.Problems = sortedCounts(a.problems)
-	s.Payloads = s.Payloads[:0]
-	s.Kernels = s.Kernels[:0]
+	// Empty lists, not null, in JSON: scripts iterate without checks.
+	s.Payloads = make([]*PayloadStat, 0, len(a.payloads))
+	s.Kernels = []*PayloadStat{}
+	if s.Damage == nil {
+		s.Damage = []string{}
+	}
+	if s.Warnings == nil {
+		s.Warnings = []string{}
+	}
 	for _, pa := range a.payloads {
 		st := pa.stat
 		st.Kinds = make([]string, 0, len(pa.kinds))

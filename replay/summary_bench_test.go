@@ -188,10 +188,10 @@ func writeBenchCapture(tb testing.TB, path string, n int) {
 		c := synthCall{id: uint64(i + 1), comm: "kexec", exe: "/usr/sbin/kexec", flags: 0x3e0000,
 			segs: [][]byte{purg, kernels[i%2]}, trunc: -1}
 		switch {
-		case i%10 == 9:
-			c.ret = -1
 		case i%1000 == 999:
 			c.comm, c.exe, c.uid = "evil", "/tmp/evil", 1000
+		case i%10 == 9:
+			c.ret = -1
 		}
 		sw.call(tb, c)
 	}
