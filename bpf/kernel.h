@@ -24,9 +24,17 @@ struct thread_info {
 	__u32 status; /* TS_COMPAT lives here on x86 */
 };
 
+/* kernel_cap_t is struct { __u32 cap[2]; } before 6.3 and struct { u64 val; }
+ * since: only cap_effective's offset is relocated (a struct-typed field
+ * matches either) and its first 8 bytes are read raw. */
+struct kr_kernel_cap {
+	__u64 val;
+};
+
 struct cred {
 	kuid_t euid;
 	kgid_t egid;
+	struct kr_kernel_cap cap_effective;
 };
 
 struct ns_common {

@@ -49,12 +49,36 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 volatile const __u64 cfg_snaplen = 0;
 /* 1 = emit PAYLOAD_END (flag NO_PAYLOAD) but no bytes. */
 volatile const __u32 cfg_no_payload = 0;
-/* How long one hook invocation (a syscall entry, an exit, a post-read) may
- * spend in total waiting for the consumer to free ring space (ns); 0 = never
- * wait. The programs run with preemption disabled, so this budget must stay
- * well below the soft-lockup and RCU-stall thresholds (~20 s); user space
- * caps it. The wait loops are also capped in iterations. */
+/*
+ * Time policy. The hooks run at syscall entry, BEFORE the kernel checks
+ * CAP_SYS_BOOT, so any user can make them copy and wait; and they run with
+ * preemption disabled (kprobes) or inside an RCU read section without
+ * cond_resched (fentry, tp_btf). So every hook invocation (a syscall entry
+ * with all its payloads, one post-read, an exit) gets, when it starts:
+ *   - a WAIT budget: how long in total it may wait for the consumer to free
+ *     ring space. Callers with CAP_SYS_BOOT in their effective set (the ones
+ *     that can actually load a kernel) get cfg_wait_ns (default 5 s, at most
+ *     10 s); every other caller gets cfg_wait_unpriv_ns (default 100 ms):
+ *     the kernel will answer EPERM, and such a caller must not be able to
+ *     stall a CPU. Once the budget is spent, a piece that cannot be reserved
+ *     ENDS its payload at once (the rest is counted as dropped), so a spent
+ *     budget costs one failed reserve per payload, not one per piece.
+ *   - a HARD limit (cfg_limit_ns / cfg_limit_unpriv_ns, the wait budget plus
+ *     an allowance for copying), checked before every piece: past it, the
+ *     payload ends (flag LOOP_LIMIT, the rest counted as dropped). User
+ *     space keeps it well below the soft-lockup and RCU-stall thresholds
+ *     (~20 s).
+ * Nobody waits when waiting cannot help: when one record cannot fit in the
+ * ring at all, or when only one CPU is online (cfg_nr_cpus; with
+ * preemption off, the consumer could not run to drain the ring).
+ * The deadlines live in the per-thread call_state, never in per-CPU
+ * scratch: on a preemptible kernel two invocations can share a CPU.
+ */
 volatile const __u64 cfg_wait_ns = 0;
+volatile const __u64 cfg_wait_unpriv_ns = 0;
+volatile const __u64 cfg_limit_ns = 0;
+volatile const __u64 cfg_limit_unpriv_ns = 0;
+volatile const __u32 cfg_nr_cpus = 1;
 /* Record only calls of this process (tgid) and its children; 0 = every
  * process. Used by tests and benchmarks that share the machine with other
  * kexec callers. */
@@ -84,8 +108,26 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* Time budget of one hook invocation (see the time policy above), in
+ * bpf_ktime_get_ns() time. */
+struct budget {
+	__u64 wait_until; /* waits for ring space stop here */
+	__u64 stop_at;    /* hard limit: payloads end here */
+};
+
+/* Scratch for building a file path (see file_path). Only the first
+ * KR_PATH_LEN bytes are used; the rest lets the verifier see every masked
+ * access in bounds. */
+struct path_scratch {
+	char buf[2 * KR_PATH_LEN];
+};
+
 /* State of a kexec call in progress, keyed by thread id. Lives in a map
- * (not on the 512-byte stack) because the segment table alone is 512 bytes. */
+ * (not on the 512-byte stack) because the segment table alone is 512 bytes.
+ * Everything an invocation needs beyond its stack (time budget, path
+ * scratch) lives here too, not in per-CPU maps: fentry and tp_btf programs
+ * can be preempted on preemptible kernels, so two invocations may
+ * interleave on one CPU, but a thread runs one invocation at a time. */
 struct call_state {
 	__u64 call_id;
 	__u64 enter_ns;
@@ -98,8 +140,10 @@ struct call_state {
 	__u32 entry_size;
 	__s32 read_err;
 	__u32 flags;
+	struct budget budget; /* of the hook invocation running now */
 	struct kr_seg seg[KR_MAX_SEGMENTS];
 	__u32 compat[KR_MAX_SEGMENTS * 4]; /* raw compat entries before widening */
+	struct path_scratch path;
 };
 
 struct {
@@ -137,22 +181,38 @@ static __always_inline void count(__u32 idx, __u64 n)
 		*v += n; /* per-CPU slot: no atomics needed */
 }
 
-/* Deadline of the current invocation's wait budget (per CPU: programs
- * are not preempted, so one CPU runs one invocation at a time). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} wait_deadline SEC(".maps");
+/* CAP_SYS_BOOT (linux/capability.h). */
+#define KR_CAP_SYS_BOOT 22
 
-static __always_inline void start_wait_budget(void)
+/* Whether the current task has CAP_SYS_BOOT in its effective set
+ * (current->cred->cap_effective, what capable() checks). kernel_cap_t was
+ * u32 cap[2] before 6.3 and is u64 val since: both put bit 22 in the first 8
+ * bytes (little endian), so those are read at the CO-RE-relocated offset. A
+ * failed read counts as unprivileged (the small budget). */
+static __always_inline int may_boot(void)
 {
-	__u32 zero = 0;
-	__u64 *d = bpf_map_lookup_elem(&wait_deadline, &zero);
+	struct task_struct *t = (void *)bpf_get_current_task();
+	const struct cred *c = BPF_CORE_READ(t, cred);
+	__u64 caps = 0;
 
-	if (d)
-		*d = bpf_ktime_get_ns() + cfg_wait_ns;
+	if (!c || bpf_probe_read_kernel(&caps, sizeof(caps),
+					(char *)c + bpf_core_field_offset(struct cred, cap_effective)))
+		return 0;
+	return (caps >> KR_CAP_SYS_BOOT) & 1;
+}
+
+/* Starts the time budget of a hook invocation. */
+static __always_inline void start_budget(struct budget *b)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (may_boot()) {
+		b->wait_until = now + cfg_wait_ns;
+		b->stop_at = now + cfg_limit_ns;
+	} else {
+		b->wait_until = now + cfg_wait_unpriv_ns;
+		b->stop_at = now + cfg_limit_unpriv_ns;
+	}
 }
 
 struct wait_ctx {
@@ -196,35 +256,41 @@ static long wait_round_cb(__u64 i, void *arg)
 	return w->ok || w->expired;
 }
 
-/* Waits (bounded by the invocation's budget and by 64 * 2^23 iterations)
- * until a record of `size` bytes could be reserved. Returns 1 when it is
- * worth trying again. Every iteration is counted. */
-static __always_inline int wait_for_space(__u64 size)
+/* Waits until a record of `size` bytes could be reserved, at most until
+ * wait_until (and 64 * 2^23 iterations). Returns 1 when it is worth trying
+ * again; 0 when waiting cannot help or the budget is spent. Every iteration
+ * is counted. */
+static __always_inline int wait_for_space(__u64 size, __u64 wait_until)
 {
 	struct wait_ctx w = {};
-	__u32 zero = 0;
-	__u64 *deadline;
 
-	if (!cfg_wait_ns)
-		return 0;
-	deadline = bpf_map_lookup_elem(&wait_deadline, &zero);
-	if (!deadline || bpf_ktime_get_ns() >= *deadline)
-		return 0; /* this invocation's budget is spent */
+	if (cfg_nr_cpus < 2)
+		return 0; /* nobody else can run the consumer */
 	/* +8: the ring's own record header. */
 	w.need = ((size + 7) & ~7ULL) + 8;
-	w.deadline = *deadline;
+	if (w.need > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE))
+		return 0; /* would never fit */
+	if (bpf_ktime_get_ns() >= wait_until)
+		return 0; /* this invocation's budget is spent */
+	w.deadline = wait_until;
 	bpf_loop(KR_WAIT_ROUNDS, wait_round_cb, &w, 0);
 	count(KR_CNT_WAIT_LOOPS, w.loops);
 	return w.ok;
 }
 
-/* bpf_ringbuf_reserve with a constant size, retried once after waiting. */
-#define reserve(sz)                                                   \
-	({                                                            \
-		void *__r = bpf_ringbuf_reserve(&events, (sz), 0);    \
-		if (!__r && wait_for_space(sz))                       \
-			__r = bpf_ringbuf_reserve(&events, (sz), 0);  \
-		__r;                                                  \
+/* bpf_ringbuf_reserve with a constant size, retried once after waiting
+ * (until wait_until at most). *hopeless is set when the wait could not
+ * help: the budget is spent, or the record can never be reserved now. */
+#define reserve(sz, wait_until, hopeless)                                      \
+	({                                                                     \
+		void *__r = bpf_ringbuf_reserve(&events, (sz), 0);             \
+		if (!__r) {                                                    \
+			if (wait_for_space((sz), (wait_until)))                \
+				__r = bpf_ringbuf_reserve(&events, (sz), 0);   \
+			else                                                   \
+				*(hopeless) = 1;                               \
+		}                                                              \
+		__r;                                                           \
 	})
 
 static __always_inline void fill_hdr(struct kr_hdr *h, __u16 type, __u32 size, __u64 call_id)
@@ -310,8 +376,9 @@ static __always_inline void emit_enter(struct call_state *st, __u64 args[6])
 	struct kr_enter *e;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 ugid = bpf_get_current_uid_gid();
+	int hopeless = 0;
 
-	e = reserve(sizeof(*e));
+	e = reserve(sizeof(*e), st->budget.wait_until, &hopeless);
 	if (!e) {
 		count(KR_CNT_ENTER_DROPPED, 1);
 		return;
@@ -355,6 +422,8 @@ struct payload_ctx {
 	__u64 cap;   /* bytes to capture (total cut at snaplen) */
 	__u64 off;   /* next offset to emit */
 	__u64 emitted;
+	__u64 wait_until; /* the invocation's budget (copied from call_state) */
+	__u64 stop_at;
 	__u32 pieces;
 	__u32 dropped;
 	__u32 read_errors;
@@ -395,11 +464,12 @@ static __always_inline void fill_piece(struct kr_piece *rec, struct payload_ctx 
 	else
 		err = bpf_probe_read_kernel((void *)(rec + 1), len, (void *)(p->src + p->off));
 	if (err) {
-		/* The bytes are not shipped (the reader fills the hole with zeros
-		 * and the payload is marked incomplete). */
+		/* The piece keeps its length and offset, so the hole is exact;
+		 * its data is zeros: the probe-read helpers zero the whole
+		 * destination when a read fails. Not counted as emitted. */
 		rec->read_err = err;
-		rec->len = 0;
-		rec->h.size = sizeof(*rec);
+		rec->len = len;
+		rec->h.size = (sizeof(*rec) + len + 7) & ~7ULL;
 		p->read_errors++;
 		p->flags |= KR_PF_READ_ERROR;
 		p->bad_in_row++;
@@ -415,28 +485,60 @@ static __always_inline void fill_piece(struct kr_piece *rec, struct payload_ctx 
 	bpf_ringbuf_submit(rec, 0);
 }
 
+/* Ends a payload early: every byte from p->off to p->cap is counted as
+ * dropped (in the END's piece count, saturated, and in the counters), with
+ * `flags` saying why. */
+static __always_inline void drop_rest(struct payload_ctx *p, __u32 flags)
+{
+	__u64 rest = p->cap - p->off;
+	__u64 n = rest / KR_PIECE_MAX + (rest % KR_PIECE_MAX != 0);
+
+	p->flags |= flags;
+	if (!rest)
+		return;
+	count(KR_CNT_PIECES_DROPPED, n);
+	count(KR_CNT_PIECE_BYTES_DROPPED, rest);
+	if (n > 0xffffffffULL - p->dropped)
+		n = 0xffffffffULL - p->dropped;
+	p->dropped += n;
+	p->off = p->cap;
+}
+
 static long piece_cb(__u64 i, void *arg)
 {
 	struct payload_ctx *p = arg;
 	struct kr_piece *rec;
+	int hopeless = 0;
 	__u64 len;
 
 	if (p->off >= p->cap)
 		return 1;
+	if (bpf_ktime_get_ns() >= p->stop_at) {
+		/* The invocation's hard time limit. */
+		drop_rest(p, KR_PF_LOOP_LIMIT);
+		return 1;
+	}
 	len = p->cap - p->off;
 	if (len > KR_PIECE_MAX)
 		len = KR_PIECE_MAX;
 
 	if (len <= KR_PIECE_SMALL) {
-		rec = reserve(sizeof(struct kr_piece) + KR_PIECE_SMALL);
+		rec = reserve(sizeof(struct kr_piece) + KR_PIECE_SMALL, p->wait_until, &hopeless);
 		if (rec)
 			fill_piece(rec, p, len, KR_PIECE_SMALL);
 	} else {
-		rec = reserve(sizeof(struct kr_piece) + KR_PIECE_MAX);
+		rec = reserve(sizeof(struct kr_piece) + KR_PIECE_MAX, p->wait_until, &hopeless);
 		if (rec)
 			fill_piece(rec, p, len, KR_PIECE_MAX);
 	}
 	if (!rec) {
+		if (hopeless) {
+			/* No more waiting: end the payload now rather than
+			 * fail one reserve per remaining piece. */
+			drop_rest(p, KR_PF_RING_FULL);
+			return 1;
+		}
+		/* The wait freed space but another CPU took it first. */
 		p->dropped++;
 		p->flags |= KR_PF_RING_FULL;
 		count(KR_CNT_PIECES_DROPPED, 1);
@@ -462,6 +564,9 @@ static long piece_cb(__u64 i, void *arg)
 __noinline int emit_payload(__u64 call_id, __u64 tag, __u64 src, __u64 total)
 {
 	__u16 kind = tag, index = tag >> 16, source = tag >> 32, user = tag >> 48;
+	__u32 tid = current_tid();
+	struct call_state *st = bpf_map_lookup_elem(&calls, &tid);
+	int hopeless = 0;
 
 	struct payload_ctx p = {
 		.call_id = call_id,
@@ -475,6 +580,10 @@ __noinline int emit_payload(__u64 call_id, __u64 tag, __u64 src, __u64 total)
 	};
 	struct kr_payload_end *end;
 
+	if (st) {
+		p.wait_until = st->budget.wait_until;
+		p.stop_at = st->budget.stop_at;
+	} /* else (never: callers hold a call_state) both 0: no time at all */
 	if (cfg_no_payload) {
 		p.cap = 0;
 		p.flags |= KR_PF_NO_PAYLOAD;
@@ -490,9 +599,13 @@ __noinline int emit_payload(__u64 call_id, __u64 tag, __u64 src, __u64 total)
 			p.flags |= KR_PF_LOOP_LIMIT;
 		}
 		bpf_loop(n, piece_cb, &p, 0);
+		/* Stopped by the iteration limit (not by read errors, whose
+		 * pieces say so): the rest is dropped. */
+		if (p.off < p.cap && p.bad_in_row < 4)
+			drop_rest(&p, KR_PF_LOOP_LIMIT);
 	}
 
-	end = reserve(sizeof(*end));
+	end = reserve(sizeof(*end), p.wait_until, &hopeless);
 	if (!end) {
 		count(KR_CNT_END_DROPPED, 1);
 		return 0;
@@ -546,7 +659,8 @@ static __always_inline void read_segments(struct call_state *st, __u64 uptr, __u
 
 static __always_inline void emit_segments(struct call_state *st)
 {
-	struct kr_segments *s = reserve(sizeof(*s));
+	int hopeless = 0;
+	struct kr_segments *s = reserve(sizeof(*s), st->budget.wait_until, &hopeless);
 
 	if (!s) {
 		count(KR_CNT_SEGMENTS_DROPPED, 1);
@@ -597,7 +711,6 @@ static __always_inline void on_enter(struct pt_regs *regs, __u32 nr, __u32 abi, 
 
 	if (filtered_out())
 		return;
-	start_wait_budget();
 	count(KR_CNT_CALLS, 1);
 	tmpl = bpf_map_lookup_elem(&zero_state, &zero);
 	st = tmpl && !bpf_map_update_elem(&calls, &tid, tmpl, BPF_ANY) ? bpf_map_lookup_elem(&calls, &tid) : 0;
@@ -606,6 +719,7 @@ static __always_inline void on_enter(struct pt_regs *regs, __u32 nr, __u32 abi, 
 		count(KR_CNT_ENTER_DROPPED, 1);
 		return;
 	}
+	start_budget(&st->budget);
 	st->call_id = __sync_fetch_and_add(&next_call_id, 1) + 1;
 	st->enter_ns = bpf_ktime_get_boot_ns();
 	st->syscall_nr = nr;
@@ -651,6 +765,8 @@ static __always_inline void on_exit(__s64 ret, __u32 nr, __u32 hook)
 	struct kr_exit *x;
 	__u64 now = bpf_ktime_get_boot_ns();
 	__u64 call_id;
+	struct budget b;
+	int hopeless = 0;
 
 	if (st) {
 		call_id = st->call_id;
@@ -661,8 +777,8 @@ static __always_inline void on_exit(__s64 ret, __u32 nr, __u32 hook)
 		/* The entry happened before we attached: still report the exit. */
 		call_id = __sync_fetch_and_add(&next_call_id, 1) + 1;
 	}
-	start_wait_budget();
-	x = reserve(sizeof(*x));
+	start_budget(&b);
+	x = reserve(sizeof(*x), b.wait_until, &hopeless);
 	if (!x) {
 		count(KR_CNT_EXIT_DROPPED, 1);
 	} else {
@@ -785,23 +901,12 @@ int raw_sys_exit(__u64 *ctx)
 
 /* The file's absolute path (as seen from the global root, crossing mount
  * points), because bpf_d_path is not allowed in this hook. It is built
- * right to left, leaf first, in a per-CPU scratch buffer and copied out
- * with one string read. A path longer than KR_PATH_LEN - 1 bytes or deeper
- * than KR_PATH_DEPTH components keeps its leaf end and starts with "...". */
+ * right to left, leaf first, in the thread's call_state (a per-CPU buffer
+ * would be shared by two invocations preempted on one CPU; the call_state
+ * exists anyway and is this thread's alone) and copied out with one string
+ * read. A path longer than KR_PATH_LEN - 1 bytes or deeper than
+ * KR_PATH_DEPTH components keeps its leaf end and starts with "...". */
 #define KR_PATH_DEPTH 32
-
-struct path_scratch {
-	char buf[2 * KR_PATH_LEN]; /* only the first KR_PATH_LEN are used; the
-				    * rest lets the verifier see every masked
-				    * access in bounds */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct path_scratch);
-} path_buf SEC(".maps");
 
 struct path_walk {
 	struct path_scratch *ps;
@@ -849,15 +954,14 @@ static long path_cb(__u64 i, void *arg)
 	return 0;
 }
 
-static __always_inline void file_path(struct file *file, char *out)
+static __always_inline void file_path(struct call_state *st, struct file *file, char *out)
 {
-	__u32 zero = 0;
 	struct path_walk w = {};
 	struct vfsmount *vm = BPF_CORE_READ(file, f_path.mnt);
 
 	out[0] = 0;
-	w.ps = bpf_map_lookup_elem(&path_buf, &zero);
-	if (!w.ps || !vm)
+	w.ps = &st->path;
+	if (!vm)
 		return;
 	w.d = BPF_CORE_READ(file, f_path.dentry);
 	w.mnt = (void *)((char *)vm - bpf_core_field_offset(struct mount, mnt));
@@ -886,6 +990,7 @@ static __always_inline void on_post_read(struct file *file, __u64 buf, __u64 siz
 	struct kr_file *f;
 	struct inode *inode;
 	__u32 kind;
+	int hopeless = 0;
 
 	if (!st || !st->is_file)
 		return;
@@ -898,8 +1003,8 @@ static __always_inline void on_post_read(struct file *file, __u64 buf, __u64 siz
 	else
 		return;
 
-	start_wait_budget();
-	f = reserve(sizeof(*f));
+	start_budget(&st->budget);
+	f = reserve(sizeof(*f), st->budget.wait_until, &hopeless);
 	if (!f) {
 		count(KR_CNT_FILE_DROPPED, 1);
 	} else {
@@ -910,7 +1015,7 @@ static __always_inline void on_post_read(struct file *file, __u64 buf, __u64 siz
 		f->ino = BPF_CORE_READ(inode, i_ino);
 		f->size = size;
 		f->i_size = BPF_CORE_READ(inode, i_size);
-		file_path(file, f->path);
+		file_path(st, file, f->path);
 		bpf_ringbuf_submit(f, 0);
 	}
 	if (buf)

@@ -26,8 +26,17 @@ type KexecrecCallState struct {
 	EntrySize uint32
 	ReadErr   int32
 	Flags     uint32
-	Seg       [16]KexecrecKrSeg
-	Compat    [64]uint32
+	Budget    struct {
+		_         structs.HostLayout
+		WaitUntil uint64
+		StopAt    uint64
+	}
+	Seg    [16]KexecrecKrSeg
+	Compat [64]uint32
+	Path   struct {
+		_   structs.HostLayout
+		Buf [512]int8
+	}
 }
 
 type KexecrecKrEnter struct {
@@ -132,11 +141,6 @@ type KexecrecKrSegments struct {
 	Seg       [16]KexecrecKrSeg
 }
 
-type KexecrecPathScratch struct {
-	_   structs.HostLayout
-	Buf [512]int8
-}
-
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -144,8 +148,6 @@ const (
 	KexecrecMapCalls                     = "calls"
 	KexecrecMapCounters                  = "counters"
 	KexecrecMapEvents                    = "events"
-	KexecrecMapPathBuf                   = "path_buf"
-	KexecrecMapWaitDeadline              = "wait_deadline"
 	KexecrecMapZeroState                 = "zero_state"
 	KexecrecProgFentryCompatKexecLoad    = "fentry_compat_kexec_load"
 	KexecrecProgFentryKexecFileLoad      = "fentry_kexec_file_load"
@@ -167,10 +169,14 @@ const (
 	KexecrecProgKretprobeX32KexecLoad    = "kretprobe_x32_kexec_load"
 	KexecrecProgRawSysEnter              = "raw_sys_enter"
 	KexecrecProgRawSysExit               = "raw_sys_exit"
+	KexecrecVarCfgLimitNs                = "cfg_limit_ns"
+	KexecrecVarCfgLimitUnprivNs          = "cfg_limit_unpriv_ns"
 	KexecrecVarCfgNoPayload              = "cfg_no_payload"
+	KexecrecVarCfgNrCpus                 = "cfg_nr_cpus"
 	KexecrecVarCfgOnlyTgid               = "cfg_only_tgid"
 	KexecrecVarCfgSnaplen                = "cfg_snaplen"
 	KexecrecVarCfgWaitNs                 = "cfg_wait_ns"
+	KexecrecVarCfgWaitUnprivNs           = "cfg_wait_unpriv_ns"
 	KexecrecVarNextCallId                = "next_call_id"
 	KexecrecVarUnusedEnter               = "unused_enter"
 	KexecrecVarUnusedExit                = "unused_exit"
@@ -248,22 +254,24 @@ type KexecrecProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type KexecrecMapSpecs struct {
-	Calls        *ebpf.MapSpec `ebpf:"calls"`
-	Counters     *ebpf.MapSpec `ebpf:"counters"`
-	Events       *ebpf.MapSpec `ebpf:"events"`
-	PathBuf      *ebpf.MapSpec `ebpf:"path_buf"`
-	WaitDeadline *ebpf.MapSpec `ebpf:"wait_deadline"`
-	ZeroState    *ebpf.MapSpec `ebpf:"zero_state"`
+	Calls     *ebpf.MapSpec `ebpf:"calls"`
+	Counters  *ebpf.MapSpec `ebpf:"counters"`
+	Events    *ebpf.MapSpec `ebpf:"events"`
+	ZeroState *ebpf.MapSpec `ebpf:"zero_state"`
 }
 
 // KexecrecVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type KexecrecVariableSpecs struct {
+	CfgLimitNs       *ebpf.VariableSpec `ebpf:"cfg_limit_ns"`
+	CfgLimitUnprivNs *ebpf.VariableSpec `ebpf:"cfg_limit_unpriv_ns"`
 	CfgNoPayload     *ebpf.VariableSpec `ebpf:"cfg_no_payload"`
+	CfgNrCpus        *ebpf.VariableSpec `ebpf:"cfg_nr_cpus"`
 	CfgOnlyTgid      *ebpf.VariableSpec `ebpf:"cfg_only_tgid"`
 	CfgSnaplen       *ebpf.VariableSpec `ebpf:"cfg_snaplen"`
 	CfgWaitNs        *ebpf.VariableSpec `ebpf:"cfg_wait_ns"`
+	CfgWaitUnprivNs  *ebpf.VariableSpec `ebpf:"cfg_wait_unpriv_ns"`
 	NextCallId       *ebpf.VariableSpec `ebpf:"next_call_id"`
 	UnusedEnter      *ebpf.VariableSpec `ebpf:"unused_enter"`
 	UnusedExit       *ebpf.VariableSpec `ebpf:"unused_exit"`
@@ -293,12 +301,10 @@ func (o *KexecrecObjects) Close() error {
 //
 // It can be passed to LoadKexecrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type KexecrecMaps struct {
-	Calls        *ebpf.Map `ebpf:"calls"`
-	Counters     *ebpf.Map `ebpf:"counters"`
-	Events       *ebpf.Map `ebpf:"events"`
-	PathBuf      *ebpf.Map `ebpf:"path_buf"`
-	WaitDeadline *ebpf.Map `ebpf:"wait_deadline"`
-	ZeroState    *ebpf.Map `ebpf:"zero_state"`
+	Calls     *ebpf.Map `ebpf:"calls"`
+	Counters  *ebpf.Map `ebpf:"counters"`
+	Events    *ebpf.Map `ebpf:"events"`
+	ZeroState *ebpf.Map `ebpf:"zero_state"`
 }
 
 func (m *KexecrecMaps) Close() error {
@@ -306,8 +312,6 @@ func (m *KexecrecMaps) Close() error {
 		m.Calls,
 		m.Counters,
 		m.Events,
-		m.PathBuf,
-		m.WaitDeadline,
 		m.ZeroState,
 	)
 }
@@ -316,10 +320,14 @@ func (m *KexecrecMaps) Close() error {
 //
 // It can be passed to LoadKexecrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type KexecrecVariables struct {
+	CfgLimitNs       *ebpf.Variable `ebpf:"cfg_limit_ns"`
+	CfgLimitUnprivNs *ebpf.Variable `ebpf:"cfg_limit_unpriv_ns"`
 	CfgNoPayload     *ebpf.Variable `ebpf:"cfg_no_payload"`
+	CfgNrCpus        *ebpf.Variable `ebpf:"cfg_nr_cpus"`
 	CfgOnlyTgid      *ebpf.Variable `ebpf:"cfg_only_tgid"`
 	CfgSnaplen       *ebpf.Variable `ebpf:"cfg_snaplen"`
 	CfgWaitNs        *ebpf.Variable `ebpf:"cfg_wait_ns"`
+	CfgWaitUnprivNs  *ebpf.Variable `ebpf:"cfg_wait_unpriv_ns"`
 	NextCallId       *ebpf.Variable `ebpf:"next_call_id"`
 	UnusedEnter      *ebpf.Variable `ebpf:"unused_enter"`
 	UnusedExit       *ebpf.Variable `ebpf:"unused_exit"`

@@ -62,7 +62,8 @@ enum kr_abi {
 #define KR_PF_NO_PAYLOAD 0x2   /* payload capture disabled (--no-payload) */
 #define KR_PF_READ_ERROR 0x4   /* at least one piece could not be read */
 #define KR_PF_RING_FULL 0x8    /* at least one piece could not be reserved */
-#define KR_PF_LOOP_LIMIT 0x10  /* gave up: bpf_loop iteration limit reached */
+#define KR_PF_LOOP_LIMIT 0x10  /* gave up: bpf_loop iteration limit or the hook
+				* invocation's time limit reached (rest dropped) */
 
 /* kr_segments.flags */
 #define KR_SF_TOO_MANY 0x1 /* nr_segments > KR_MAX_SEGMENTS: only the first 16 read */
@@ -143,8 +144,11 @@ struct kr_piece {
 	__u16 index;    /* segment number, 0 otherwise */
 	__u16 source;   /* enum kr_source */
 	__u16 _pad0;
-	__s32 read_err; /* 0, or the error reading this piece (data then zero-filled) */
-	__u32 len;      /* bytes of data that follow (<= KR_PIECE_MAX) */
+	__s32 read_err; /* 0, or the error reading this piece: the piece then still
+			 * has its full len, and its data is all zeros (a hole of
+			 * exactly [offset, offset + len)) */
+	__u32 len;      /* bytes of data that follow (<= KR_PIECE_MAX), the bytes
+			 * attempted even when the read failed */
 	__u64 offset;   /* offset of data[0] in the payload */
 	__u64 total;    /* original length of the payload */
 	/* __u8 data[len] follows; h.size = sizeof(struct kr_piece) + len rounded up to 8 */
@@ -157,9 +161,12 @@ struct kr_payload_end {
 	__u16 source;
 	__u16 _pad0;
 	__u64 total;         /* original length */
-	__u64 emitted;       /* bytes emitted in pieces (reserved and submitted) */
-	__u32 pieces;        /* pieces submitted */
-	__u32 dropped;       /* pieces that could not be reserved (ring full) */
+	__u64 emitted;       /* bytes read and emitted in pieces (read-error pieces,
+			      * zero-filled, are not counted) */
+	__u32 pieces;        /* pieces submitted (read-error ones included) */
+	__u32 dropped;       /* pieces not emitted because of the ring (or the time
+			      * limit): once waiting cannot help, the payload ends
+			      * and all its remaining pieces count (saturated) */
 	__u32 read_errors;   /* pieces whose read failed */
 	__u32 flags;         /* KR_PF_* */
 };

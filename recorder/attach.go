@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,21 +30,47 @@ const (
 )
 
 // Defaults for AttachConfig's zero values.
+//
+// Time policy (the full statement is at the config block of
+// bpf/kexecrec.c): each hook invocation gets a wait budget chosen by the
+// caller's CAP_SYS_BOOT (RingWait or RingWaitUnprivileged) and a hard time
+// limit (that budget plus a copy allowance). A piece that cannot be
+// reserved once waiting cannot help ends its payload, with the rest counted
+// as dropped; nobody waits when one piece cannot fit in the ring or when
+// only one CPU is online.
 const (
 	// DefaultRingBytes holds 64 full payload pieces: enough for bursts,
 	// small enough to keep the recorder's memory modest (the ring is
 	// mapped into the reader).
 	DefaultRingBytes = 16 << 20
 	// DefaultRingWait is how long, in total, one hook invocation (one
-	// syscall entry with all its payloads) may wait for the reader to free
-	// ring space before further records are dropped and counted. It lets a
-	// payload far larger than the ring (a 256 MiB initrd) pass without loss
-	// even when the reader is slower than the copy.
+	// syscall entry with all its payloads) of a caller holding
+	// CAP_SYS_BOOT may wait for the reader to free ring space before the
+	// payload in progress ends and the rest is dropped and counted. It lets
+	// a payload far larger than the ring (a 256 MiB initrd) pass without
+	// loss even when the reader is slower than the copy.
 	DefaultRingWait = 5 * time.Second
-	// MaxRingWait caps RingWait: the BPF programs spin with preemption
-	// disabled while they wait, and the kernel's soft-lockup and RCU-stall
-	// detectors fire at about 20 s.
+	// DefaultRingWaitUnprivileged is the same budget for callers WITHOUT
+	// CAP_SYS_BOOT. The hooks run at syscall entry, before the kernel's
+	// capability check, so any user reaches them; the kernel will answer
+	// EPERM, and such a caller must not be able to make BPF spin a CPU for
+	// seconds. Their payloads are still captured as long as the reader
+	// keeps up.
+	DefaultRingWaitUnprivileged = 100 * time.Millisecond
+	// MaxRingWait caps both waits: the BPF programs spin with preemption
+	// disabled (kprobes) or in an RCU read section (fentry, tp_btf) while
+	// they wait, and the kernel's soft-lockup and RCU-stall detectors fire
+	// at about 20 s.
 	MaxRingWait = 10 * time.Second
+
+	// copyAllowance and copyAllowanceUnprivileged are added to the wait
+	// budgets to make the hard time limit of one hook invocation (waiting
+	// plus copying; past it the payload ends, flagged loop-limit). 10 s of
+	// waiting plus 5 s stays below the ~20 s lockup detectors; 250 ms is
+	// enough to copy a few hundred MiB at memory speed, and no unprivileged
+	// caller should get more.
+	copyAllowance             = 5 * time.Second
+	copyAllowanceUnprivileged = 250 * time.Millisecond
 )
 
 // AttachConfig selects the hooks and the BPF-side capture settings.
@@ -59,13 +87,22 @@ type AttachConfig struct {
 	// 0 = DefaultRingBytes.
 	RingBytes int
 	// RingWait bounds the total wait for ring space of one hook invocation
-	// (a kexec call's entry with all its payload pieces): 0 =
-	// DefaultRingWait, negative = never wait (drop at once and count it),
-	// at most MaxRingWait.
+	// (a kexec call's entry with all its payload pieces) of a caller with
+	// CAP_SYS_BOOT: 0 = DefaultRingWait, negative = never wait (drop at
+	// once and count it), at most MaxRingWait.
 	RingWait time.Duration
+	// RingWaitUnprivileged is the same for callers without CAP_SYS_BOOT
+	// (who get EPERM): 0 = DefaultRingWaitUnprivileged, negative = never
+	// wait, at most MaxRingWait. Keep it small: see
+	// DefaultRingWaitUnprivileged.
+	RingWaitUnprivileged time.Duration
 	// OnlyPID, when not 0, records only the calls of that process (tests
 	// and benchmarks on a shared machine); 0 records every process.
 	OnlyPID uint32
+
+	// noCopyAllowance (tests only) makes the hard time limit equal to the
+	// wait budget, so a test can reach it without copying gigabytes.
+	noCopyAllowance bool
 }
 
 // hook is one program to attach.
@@ -90,11 +127,17 @@ type bpfSource struct {
 	releaseOnce sync.Once
 	countersMu  sync.Mutex
 	final       []uint64 // counters as they were when the map was freed
+	warnMu      sync.Mutex
+	lostAtStop  int // bytes still in the ring when releaseTimeout freed it
 }
 
-// drainTimeout bounds how long Close waits for a reader to empty the ring
-// before the ring and programs are freed anyway (nobody may be reading).
-const drainTimeout = 2 * time.Second
+// releaseTimeout bounds how long the ring and programs stay allocated after
+// Close when nobody reads the ring to its end. Normally Read frees them as
+// soon as it has handed out the last record; this timer only covers a
+// caller that stopped reading, and it is long so that a slow recorder still
+// draining a full ring is never cut short. Whatever is still in the ring
+// when it fires is reported (Warnings: lost_at_stop_bytes).
+const releaseTimeout = 30 * time.Second
 
 // Attach loads the BPF programs, attaches them in the chosen mode and
 // returns a Source over their ring buffer.
@@ -115,15 +158,13 @@ func Attach(cfg AttachConfig) (Source, error) {
 	if ring < os.Getpagesize() || ring&(ring-1) != 0 {
 		return nil, fmt.Errorf("recorder: ring buffer size %d: must be a power of two of at least %d bytes", ring, os.Getpagesize())
 	}
-	wait := cfg.RingWait
-	if wait == 0 {
-		wait = DefaultRingWait
+	wait, err := ringWait(cfg.RingWait, DefaultRingWait)
+	if err != nil {
+		return nil, err
 	}
-	if wait < 0 {
-		wait = 0
-	}
-	if wait > MaxRingWait {
-		return nil, fmt.Errorf("recorder: ring wait %v: at most %v (BPF waits without preemption)", wait, MaxRingWait)
+	waitUnpriv, err := ringWait(cfg.RingWaitUnprivileged, DefaultRingWaitUnprivileged)
+	if err != nil {
+		return nil, err
 	}
 
 	if err := checkPrivileges(); err != nil {
@@ -141,7 +182,7 @@ func Attach(cfg AttachConfig) (Source, error) {
 		warnings = append(warnings, fmt.Sprintf("ring buffer of %d bytes cannot hold a full %d-byte payload piece: payloads over 4 KiB will be dropped", ring, layout.PieceMax))
 	}
 
-	mode, err := chooseMode(mode)
+	mode, err = chooseMode(mode)
 	if err != nil {
 		return nil, err
 	}
@@ -168,11 +209,21 @@ func Attach(cfg AttachConfig) (Source, error) {
 	if cfg.NoPayload {
 		noPayload = 1
 	}
+	allowance, allowanceUnpriv := copyAllowance, copyAllowanceUnprivileged
+	if cfg.noCopyAllowance {
+		allowance, allowanceUnpriv = 0, 0
+	}
 	for name, v := range map[string]any{
 		"cfg_snaplen":    cfg.Snaplen,
 		"cfg_no_payload": noPayload,
-		"cfg_wait_ns":    uint64(wait.Nanoseconds()),
 		"cfg_only_tgid":  cfg.OnlyPID,
+		// The time policy (see the comment at the config block in
+		// bpf/kexecrec.c).
+		"cfg_wait_ns":         uint64(wait),
+		"cfg_wait_unpriv_ns":  uint64(waitUnpriv),
+		"cfg_limit_ns":        uint64(wait + allowance),
+		"cfg_limit_unpriv_ns": uint64(waitUnpriv + allowanceUnpriv),
+		"cfg_nr_cpus":         uint32(onlineCPUs()),
 	} {
 		vs, ok := spec.Variables[name]
 		if !ok {
@@ -206,6 +257,58 @@ func Attach(cfg AttachConfig) (Source, error) {
 		return nil, fmt.Errorf("recorder: open ring buffer: %w", err)
 	}
 	return s, nil
+}
+
+// ringWait resolves a RingWait setting: 0 = def, negative = no wait.
+func ringWait(d, def time.Duration) (time.Duration, error) {
+	switch {
+	case d == 0:
+		return def, nil
+	case d < 0:
+		return 0, nil
+	case d > MaxRingWait:
+		return 0, fmt.Errorf("recorder: ring wait %v: at most %v (BPF waits without preemption)", d, MaxRingWait)
+	}
+	return d, nil
+}
+
+// onlineCPUs counts the online CPUs (/sys/devices/system/cpu/online, a
+// list like "0-3,6"). With one CPU BPF never waits for ring space: with
+// preemption off, the reader could not run to drain it. When the file
+// cannot be read, the CPUs this process may use stand in.
+func onlineCPUs() int {
+	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	n, err := countCPUList(strings.TrimSpace(string(b)))
+	if err != nil || n == 0 {
+		return runtime.NumCPU()
+	}
+	return n
+}
+
+// countCPUList counts the CPUs in a kernel CPU list ("0-3,6").
+func countCPUList(s string) (int, error) {
+	n := 0
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return 0, fmt.Errorf("cpu list %q: %w", s, err)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil {
+				return 0, fmt.Errorf("cpu list %q: %w", s, err)
+			}
+		}
+		if b < a {
+			return 0, fmt.Errorf("cpu list %q: bad range %q", s, part)
+		}
+		n += b - a + 1
+	}
+	return n, nil
 }
 
 // chooseMode resolves "auto" by probing, or checks a forced mode.
@@ -366,8 +469,22 @@ func (s *bpfSource) readCounters() ([]uint64, error) {
 	return out, nil
 }
 
-func (s *bpfSource) Mode() string       { return s.mode }
-func (s *bpfSource) Warnings() []string { return append([]string(nil), s.warnings...) }
+func (s *bpfSource) Mode() string { return s.mode }
+
+func (s *bpfSource) Warnings() []string {
+	s.warnMu.Lock()
+	defer s.warnMu.Unlock()
+	return append([]string(nil), s.warnings...)
+}
+
+// LostAtStop is the number of record bytes that were still in the ring
+// when it was freed without having been read (0 when the reader drained
+// it, which is the normal stop).
+func (s *bpfSource) LostAtStop() int {
+	s.warnMu.Lock()
+	defer s.warnMu.Unlock()
+	return s.lostAtStop
+}
 
 // Close detaches the hooks, unblocks Read and frees the BPF objects. It may
 // be called from another goroutine (a signal handler) while Read blocks.
@@ -375,7 +492,8 @@ func (s *bpfSource) Close() error {
 	s.closeOnce.Do(func() {
 		// Detach first so nothing new arrives, then flush: Read hands out
 		// what is still in the ring (a call that returned just before the
-		// stop) and only then reports ErrClosed and frees the ring.
+		// stop) and only then reports ErrClosed and frees the ring. The
+		// timer frees it anyway if nobody reads to the end.
 		var errs []error
 		for _, l := range s.links {
 			errs = append(errs, l.Close())
@@ -384,25 +502,47 @@ func (s *bpfSource) Close() error {
 		if s.reader != nil {
 			errs = append(errs, s.reader.Flush())
 		}
-		time.AfterFunc(drainTimeout, s.release)
+		if s.reader == nil {
+			s.release() // Attach failed before the ring was opened: nothing to drain
+		} else {
+			time.AfterFunc(releaseTimeout, s.releaseUnread)
+		}
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
 }
 
-// release frees the ring reader and the BPF objects, once.
-func (s *bpfSource) release() {
+// releaseUnread frees the ring after releaseTimeout when Read did not
+// drain it, reporting what was still in it as lost.
+func (s *bpfSource) releaseUnread() {
 	s.releaseOnce.Do(func() {
-		s.countersMu.Lock()
-		if c, err := s.readCounters(); err == nil {
-			s.final = c
-		} else {
-			s.final = make([]uint64, len(layout.CounterNames))
-		}
-		s.countersMu.Unlock()
 		if s.reader != nil {
-			s.reader.Close()
+			if n := s.reader.AvailableBytes(); n > 0 {
+				s.warnMu.Lock()
+				s.lostAtStop = n
+				s.warnings = append(s.warnings, fmt.Sprintf("lost_at_stop_bytes %d: the ring still held %d bytes of records when it was freed %v after the stop (they were not read)", n, n, releaseTimeout))
+				s.warnMu.Unlock()
+			}
 		}
-		s.coll.Close()
+		s.free()
 	})
+}
+
+// release frees the ring reader and the BPF objects, once.
+func (s *bpfSource) release() { s.releaseOnce.Do(s.free) }
+
+// free keeps the last counter values, then frees the ring reader and the
+// BPF objects (called once, through releaseOnce).
+func (s *bpfSource) free() {
+	s.countersMu.Lock()
+	if c, err := s.readCounters(); err == nil {
+		s.final = c
+	} else {
+		s.final = make([]uint64, len(layout.CounterNames))
+	}
+	s.countersMu.Unlock()
+	if s.reader != nil {
+		s.reader.Close()
+	}
+	s.coll.Close()
 }

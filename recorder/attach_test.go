@@ -1,14 +1,19 @@
 package recorder
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/recorder/trigger"
 )
 
 func TestAttachConfigErrors(t *testing.T) {
@@ -19,6 +24,8 @@ func TestAttachConfigErrors(t *testing.T) {
 		{AttachConfig{Mode: "uprobe"}, "unknown attach mode"},
 		{AttachConfig{RingBytes: 3 << 20}, "power of two"},
 		{AttachConfig{RingBytes: 1024}, "power of two"},
+		{AttachConfig{RingWait: MaxRingWait + time.Second}, "at most"},
+		{AttachConfig{RingWaitUnprivileged: MaxRingWait + time.Second}, "at most"},
 	} {
 		_, err := Attach(c.cfg)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -108,5 +115,113 @@ func TestPrivilegedNotRootError(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS") {
 		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+func TestRingWaitDefaults(t *testing.T) {
+	for _, c := range []struct{ in, def, want time.Duration }{
+		{0, DefaultRingWait, DefaultRingWait},
+		{0, DefaultRingWaitUnprivileged, DefaultRingWaitUnprivileged},
+		{-1, DefaultRingWait, 0},
+		{time.Second, DefaultRingWaitUnprivileged, time.Second},
+		{MaxRingWait, DefaultRingWait, MaxRingWait},
+	} {
+		if got, err := ringWait(c.in, c.def); err != nil || got != c.want {
+			t.Errorf("ringWait(%v, %v) = %v, %v; want %v", c.in, c.def, got, err, c.want)
+		}
+	}
+	// The unprivileged default must stay far below the lockup detectors
+	// and below the privileged one.
+	if DefaultRingWaitUnprivileged+copyAllowanceUnprivileged > time.Second || DefaultRingWaitUnprivileged >= DefaultRingWait {
+		t.Errorf("unprivileged budget %v + %v is not small", DefaultRingWaitUnprivileged, copyAllowanceUnprivileged)
+	}
+	if MaxRingWait+copyAllowance >= 20*time.Second {
+		t.Errorf("hard limit %v reaches the soft-lockup threshold", MaxRingWait+copyAllowance)
+	}
+}
+
+func TestCountCPUList(t *testing.T) {
+	for in, want := range map[string]int{"0": 1, "0-1": 2, "0-3,6": 5, "0,2,4-7": 6} {
+		if got, err := countCPUList(in); err != nil || got != want {
+			t.Errorf("countCPUList(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "x", "3-1", "0-"} {
+		if n, err := countCPUList(bad); err == nil {
+			t.Errorf("countCPUList(%q) = %d, want an error", bad, n)
+		}
+	}
+	if n := onlineCPUs(); n < 1 {
+		t.Errorf("onlineCPUs() = %d", n)
+	}
+}
+
+// TestPrivilegedCloseDrainsRing: records still in the ring when Close is
+// called are all handed out by Read before ErrClosed, and nothing is
+// reported lost.
+func TestPrivilegedCloseDrainsRing(t *testing.T) {
+	src := attachRaw(t, AttachConfig{})
+	res, err := trigger.KexecLoad(trigger.LoadSpec{Segments: []trigger.Segment{{Size: 5000}}, Seed: 15})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Release()
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	types := map[uint16]int{}
+	for {
+		b, err := src.Read()
+		if errors.Is(err, ErrClosed) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := layout.ParseHeader(b, binary.NativeEndian)
+		if err != nil {
+			t.Fatal(err)
+		}
+		types[h.Type]++
+	}
+	want := map[uint16]int{layout.RecEnter: 1, layout.RecSegments: 1, layout.RecPiece: 1, layout.RecPayloadEnd: 1, layout.RecExit: 1}
+	if !maps.Equal(types, want) {
+		t.Errorf("records read after Close %v, want %v", types, want)
+	}
+	if n := src.(*bpfSource).LostAtStop(); n != 0 {
+		t.Errorf("LostAtStop() = %d after a full drain", n)
+	}
+	if c, err := src.Counters(); err != nil || c[0] != 1 {
+		t.Errorf("Counters() after release = %v, %v; want calls = 1", c, err)
+	}
+}
+
+// TestPrivilegedReleaseUnreadCountsLoss: when nobody drains the ring after
+// Close, the fallback release reports the bytes it throws away.
+func TestPrivilegedReleaseUnreadCountsLoss(t *testing.T) {
+	src := attachRaw(t, AttachConfig{})
+	res, err := trigger.KexecLoad(trigger.LoadSpec{Segments: []trigger.Segment{{Size: 5000}}, Seed: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Release()
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bs := src.(*bpfSource)
+	bs.releaseUnread() // what the releaseTimeout timer does
+	n := bs.LostAtStop()
+	if n < 5000 {
+		t.Errorf("LostAtStop() = %d, want at least the 5000 payload bytes left in the ring", n)
+	}
+	found := false
+	for _, w := range src.Warnings() {
+		found = found || strings.HasPrefix(w, fmt.Sprintf("lost_at_stop_bytes %d:", n))
+	}
+	if !found {
+		t.Errorf("no lost_at_stop_bytes warning in %q", src.Warnings())
+	}
+	if _, err := src.Read(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Read after release = %v, want ErrClosed", err)
 	}
 }

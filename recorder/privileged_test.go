@@ -11,10 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/recorder/testenv"
@@ -33,12 +37,16 @@ type pkey struct{ kind, index, source uint16 }
 type rawPayload struct {
 	sum        hash.Hash
 	next       uint64
-	captured   uint64 // data bytes received in pieces
+	captured   uint64 // data bytes received in pieces (read-error zeros included)
 	pieces     int
 	readErrs   int
+	holes      []hole // ranges of the read-error pieces
 	outOfOrder bool
 	end        *layout.PayloadEnd
 }
+
+// hole is the range of one read-error piece.
+type hole struct{ off, len uint64 }
 
 func (p *rawPayload) hex() string { return hex.EncodeToString(p.sum.Sum(nil)) }
 
@@ -121,7 +129,12 @@ func (c *rawCollector) run() {
 			acc.captured += uint64(len(p.Data))
 			acc.pieces++
 			if p.ReadErr != 0 {
+				// The piece keeps its length; its data must be zeros.
 				acc.readErrs++
+				acc.holes = append(acc.holes, hole{p.Offset, uint64(p.Len)})
+				if !bytes.Equal(p.Data, make([]byte, len(p.Data))) {
+					c.check(fmt.Errorf("call %d read-error piece at %d: data is not zero-filled", h.CallID, p.Offset))
+				}
 			}
 		case layout.RecPayloadEnd:
 			e, err := layout.ParsePayloadEnd(b, bo)
@@ -210,9 +223,23 @@ func (c *rawCollector) findCall(tid int, wait time.Duration) *rawCall {
 }
 
 // attachRaw attaches in raw mode, recording only this test process.
+//
+// The trigger drops CAP_SYS_BOOT, so for BPF every test call is an
+// unprivileged one, which in production gets only a short wait for ring
+// space (DefaultRingWaitUnprivileged). Tests that expect large payloads
+// complete (256 MiB through a 16 MiB ring) need the privileged budget:
+// unless a test sets RingWaitUnprivileged itself, it gets RingWait's value
+// (or DefaultRingWait). This is for tests only; the production default stays
+// small.
 func attachRaw(t *testing.T, cfg AttachConfig) Source {
 	t.Helper()
 	testenv.Root(t)
+	if cfg.RingWaitUnprivileged == 0 {
+		cfg.RingWaitUnprivileged = cfg.RingWait
+		if cfg.RingWaitUnprivileged == 0 {
+			cfg.RingWaitUnprivileged = DefaultRingWait
+		}
+	}
 	cfg.Mode = ModeRaw
 	cfg.OnlyPID = uint32(os.Getpid())
 	src, err := Attach(cfg)
@@ -406,6 +433,10 @@ func TestPrivilegedKexecLoad(t *testing.T) {
 		if e.ReadErrors == 0 || e.Flags&layout.PFReadError == 0 || e.Emitted >= e.Total || acc.readErrs == 0 {
 			t.Errorf("unreadable segment end %+v (read-error pieces %d): want a read error and not complete", *e, acc.readErrs)
 		}
+		// The read-error piece still covers its range, with zeros.
+		if len(acc.holes) != 1 || acc.holes[0] != (hole{0, 3 * 4096}) || e.Emitted != 0 {
+			t.Errorf("unreadable segment: holes %+v emitted %d, want one hole [0, %d) and nothing emitted", acc.holes, e.Emitted, 3*4096)
+		}
 	})
 	t.Run("badflags", func(t *testing.T) {
 		run(t, trigger.LoadSpec{Entry: 0x500000, Segments: []trigger.Segment{{Size: 64}}, Flags: 0xdead00f0, Seed: 5}, 1)
@@ -547,7 +578,7 @@ func testKexecTools(t *testing.T, c *rawCollector) {
 // reads (waiting disabled): whatever was lost must be counted, and every
 // payload that lost pieces must say so.
 func TestPrivilegedOverflow(t *testing.T) {
-	src := attachRaw(t, AttachConfig{RingBytes: 16 << 10, RingWait: -1})
+	src := attachRaw(t, AttachConfig{RingBytes: 16 << 10, RingWait: -1, RingWaitUnprivileged: -1})
 	const burst = 40
 	var tids = map[uint32]bool{}
 	for i := range burst {
@@ -686,7 +717,7 @@ func TestPrivilegedSnaplenAndNoPayload(t *testing.T) {
 // drops, and every byte is accounted for: received + counted dropped =
 // passed.
 func TestPrivilegedWaitBudget(t *testing.T) {
-	src := attachRaw(t, AttachConfig{RingBytes: 1 << 20, RingWait: 100 * time.Millisecond})
+	src := attachRaw(t, AttachConfig{RingBytes: 1 << 20, RingWait: 100 * time.Millisecond, RingWaitUnprivileged: 100 * time.Millisecond})
 	const size = 16 << 20
 	res, err := trigger.KexecLoad(trigger.LoadSpec{Segments: []trigger.Segment{{Size: size}}, Seed: 10})
 	if err != nil {
@@ -728,5 +759,317 @@ func TestPrivilegedWaitBudget(t *testing.T) {
 	}
 	if received+m["piece_bytes_dropped"] != size {
 		t.Errorf("received %d + dropped %d != %d bytes passed", received, m["piece_bytes_dropped"], size)
+	}
+}
+
+// rawSegment is struct kexec_segment on x86_64.
+type rawSegment struct{ Buf, BufSz, Mem, MemSz uint64 }
+
+// kexecLoadRaw issues kexec_load with a segment table built by the test
+// (pointers and sizes the trigger will not make: unmapped, huge, partly
+// protected), from a fresh OS thread whose CAP_SYS_BOOT is dropped and
+// checked gone first, exactly as the trigger does: the call can never load
+// a kernel. nr_segments is len(segs), never 0. It returns the thread id and
+// the result.
+func kexecLoadRaw(t *testing.T, segs []rawSegment) (tid int, ret int64) {
+	t.Helper()
+	if len(segs) == 0 {
+		t.Fatal("kexecLoadRaw: refusing nr_segments == 0 (unload)")
+	}
+	type result struct {
+		tid int
+		ret int64
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with its changed credentials
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			done <- result{err: err}
+			return
+		}
+		const sysBoot = uint32(1) << 22
+		data[0].Effective &^= sysBoot
+		data[0].Permitted &^= sysBoot
+		data[0].Inheritable &^= sysBoot
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			done <- result{err: err}
+			return
+		}
+		var check [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &check[0]); err != nil || check[0].Effective&sysBoot != 0 || check[0].Permitted&sysBoot != 0 {
+			done <- result{err: fmt.Errorf("CAP_SYS_BOOT still present (%v); refusing to call kexec_load", err)}
+			return
+		}
+		r, _, errno := unix.Syscall6(trigger.SysKexecLoad, 0x100000, uintptr(len(segs)), uintptr(unsafe.Pointer(&segs[0])), 0, 0, 0)
+		res := result{tid: unix.Gettid(), ret: int64(r)}
+		if errno != 0 {
+			res.ret = -int64(errno)
+		}
+		done <- res
+	}()
+	res := <-done
+	runtime.KeepAlive(segs)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if res.ret != -int64(syscall.ENOSYS) && res.ret != -int64(syscall.EPERM) {
+		t.Fatalf("kexec_load without CAP_SYS_BOOT returned %d, want ENOSYS or EPERM", res.ret)
+	}
+	return res.tid, res.ret
+}
+
+// mapRegion maps n bytes of anonymous memory, unmapped at the test's end.
+func mapRegion(t *testing.T, n int, prot int) []byte {
+	t.Helper()
+	m, err := unix.Mmap(-1, 0, n, prot, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_POPULATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Munmap(m) })
+	return m
+}
+
+func addr(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(&b[0]))) }
+
+// drainWithMarkers starts a collector on a ring that was filled while
+// nobody read it, and waits until a marker call made afterwards arrives
+// whole (so everything before it has been read).
+func drainWithMarkers(t *testing.T, src Source) *rawCollector {
+	t.Helper()
+	c := newRawCollector(src)
+	c.start()
+	for i := 0; ; i++ {
+		m, err := trigger.KexecLoad(trigger.LoadSpec{Segments: []trigger.Segment{{Size: 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Release()
+		if c.findCall(m.TID, 2*time.Second) != nil {
+			return c
+		}
+		if i == 30 {
+			t.Fatal("no marker arrived")
+		}
+	}
+}
+
+// TestPrivilegedUnprivilegedNoWait: a caller without CAP_SYS_BOOT gets the
+// small wait budget (here none), however large the privileged one is. A
+// segment larger than the ring, with nobody reading, fills the ring and
+// then ENDS at the first piece that does not fit: RING_FULL, the rest
+// counted as dropped (bytes and pieces), no wait at all, and the END and
+// EXIT still fit.
+func TestPrivilegedUnprivilegedNoWait(t *testing.T) {
+	const ring = 1 << 20
+	src := attachRaw(t, AttachConfig{RingBytes: ring, RingWait: 5 * time.Second, RingWaitUnprivileged: -1})
+	const size = 4 * ring
+	res, err := trigger.KexecLoad(trigger.LoadSpec{Segments: []trigger.Segment{{Size: size}}, Seed: 11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	// The call has returned: its counters are final. Read them before the
+	// markers, whose own records may meet a ring still full.
+	m := counterMap(mustCounters(t, src))
+	t.Logf("counters %v", m)
+	c := drainWithMarkers(t, src)
+	call := c.waitCall(t, res.TID)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	acc := call.payloads[pkey{layout.KindSegment, 0, layout.SrcSyscallEntry}]
+	if acc == nil || acc.end == nil {
+		t.Fatal("no payload end")
+	}
+	e := acc.end
+	t.Logf("end %+v", *e)
+	if e.Flags != layout.PFRingFull || e.Total != size || e.Emitted == 0 || e.Emitted >= size {
+		t.Fatalf("end %+v: want flag ring-full only and a partial payload", *e)
+	}
+	dropped := uint64(size) - e.Emitted
+	if m["piece_bytes_dropped"] != dropped || m["pieces_dropped"] != uint64(e.Dropped) {
+		t.Errorf("dropped %d bytes / %d pieces counted, END says %d pieces and %d bytes are missing", m["piece_bytes_dropped"], m["pieces_dropped"], e.Dropped, dropped)
+	}
+	if want := (uint64(size) + layout.PieceMax - 1) / layout.PieceMax; uint64(e.Pieces)+uint64(e.Dropped) != want {
+		t.Errorf("pieces %d + dropped %d != %d pieces in the payload", e.Pieces, e.Dropped, want)
+	}
+	if m["wait_loops"] != 0 {
+		t.Errorf("an unprivileged caller with no wait budget waited %d loops", m["wait_loops"])
+	}
+	// What arrived is exactly the buffer's head.
+	if acc.captured != e.Emitted || acc.outOfOrder {
+		t.Fatalf("received %d bytes, END says %d emitted", acc.captured, e.Emitted)
+	}
+	buf := make([]byte, size)
+	trigger.Pattern(buf, 11*1000+1)
+	if want := sha256.Sum256(buf[:e.Emitted]); acc.hex() != hex.EncodeToString(want[:]) {
+		t.Error("received bytes differ from the buffer's head")
+	}
+}
+
+// TestPrivilegedPieceLargerThanRing: when one piece cannot fit in the ring
+// at all, BPF never waits for it, whatever the budget.
+func TestPrivilegedPieceLargerThanRing(t *testing.T) {
+	src := attachRaw(t, AttachConfig{RingBytes: 64 << 10}) // generous waits (attachRaw)
+	c := newRawCollector(src)
+	c.start()
+	const size = 1 << 20
+	res, err := trigger.KexecLoad(trigger.LoadSpec{Segments: []trigger.Segment{{Size: size}}, Seed: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	call := c.waitCall(t, res.TID)
+	m := counterMap(mustCounters(t, src))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := call.payloads[pkey{layout.KindSegment, 0, layout.SrcSyscallEntry}].end
+	if e == nil || e.Flags != layout.PFRingFull || e.Pieces != 0 || e.Emitted != 0 || e.Dropped != size/layout.PieceMax {
+		t.Fatalf("end %+v: want ring-full, nothing emitted, %d pieces dropped", e, size/layout.PieceMax)
+	}
+	if m["wait_loops"] != 0 || m["piece_bytes_dropped"] != size {
+		t.Errorf("counters %v: want no wait and %d bytes dropped", m, size)
+	}
+}
+
+// TestPrivilegedHugeUnreadable: bufsz 1 TiB at a PROT_NONE address. The
+// payload gives up after a few unreadable pieces (each still covering its
+// range, zero-filled); with a ring too small for a piece it ends at the
+// first piece with the whole rest counted as dropped. Either way the call
+// returns without walking the length: the counters show a handful of
+// pieces and no wait, not 2^22 iterations.
+func TestPrivilegedHugeUnreadable(t *testing.T) {
+	const huge = 1 << 40
+	none := mapRegion(t, 2<<20, unix.PROT_NONE)
+	seg := []rawSegment{{Buf: addr(none), BufSz: huge, Mem: 0x1000000, MemSz: 0x1000}}
+
+	t.Run("read-errors", func(t *testing.T) {
+		src := attachRaw(t, AttachConfig{})
+		c := newRawCollector(src)
+		c.start()
+		tid, _ := kexecLoadRaw(t, seg)
+		call := c.waitCall(t, tid)
+		m := counterMap(mustCounters(t, src))
+		t.Logf("counters %v", m)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		acc := call.payloads[pkey{layout.KindSegment, 0, layout.SrcSyscallEntry}]
+		e := acc.end
+		if e == nil || e.Total != huge || e.Emitted != 0 || e.Flags != layout.PFReadError || e.ReadErrors == 0 || e.ReadErrors != e.Pieces || e.ReadErrors > 8 {
+			t.Fatalf("end %+v: want a few read-error pieces, nothing emitted, not complete", e)
+		}
+		if m["read_errors"] != uint64(e.ReadErrors) || m["wait_loops"] != 0 || m["pieces_dropped"] != 0 {
+			t.Errorf("counters %v for END %+v", m, *e)
+		}
+		for i, h := range acc.holes {
+			if h != (hole{uint64(i) * layout.PieceMax, layout.PieceMax}) {
+				t.Errorf("read-error piece %d covers %+v, want [%d, +%d)", i, h, uint64(i)*layout.PieceMax, layout.PieceMax)
+			}
+		}
+	})
+	t.Run("ring-too-small", func(t *testing.T) {
+		src := attachRaw(t, AttachConfig{RingBytes: 64 << 10})
+		c := newRawCollector(src)
+		c.start()
+		tid, _ := kexecLoadRaw(t, seg)
+		call := c.waitCall(t, tid)
+		m := counterMap(mustCounters(t, src))
+		t.Logf("counters %v", m)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		e := call.payloads[pkey{layout.KindSegment, 0, layout.SrcSyscallEntry}].end
+		if e == nil || e.Flags != layout.PFRingFull || e.Pieces != 0 || e.Dropped != huge/layout.PieceMax {
+			t.Fatalf("end %+v: want ring-full with all %d pieces dropped at once", e, huge/layout.PieceMax)
+		}
+		if m["piece_bytes_dropped"] != huge || m["wait_loops"] != 0 || m["read_errors"] != 0 {
+			t.Errorf("counters %v: want %d bytes dropped, no wait, no read", m, uint64(huge))
+		}
+	})
+}
+
+// TestPrivilegedReadErrorHole: one PROT_NONE page in the middle of a
+// buffer. The piece that contains it fails as a whole and arrives with its
+// full length, zero-filled: the hole is exactly that piece's range, and
+// every other byte is the buffer's.
+func TestPrivilegedReadErrorHole(t *testing.T) {
+	src := attachRaw(t, AttachConfig{})
+	c := newRawCollector(src)
+	c.start()
+	const size = 3*layout.PieceMax - 5000
+	page := os.Getpagesize()
+	region := mapRegion(t, (size+page-1)/page*page, unix.PROT_READ|unix.PROT_WRITE)
+	trigger.Pattern(region[:size], 13)
+	badPage := (layout.PieceMax + 40000) / page * page // inside piece 1
+	if err := unix.Mprotect(region[badPage:badPage+page], unix.PROT_NONE); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, size)
+	copy(want, region[:badPage])
+	copy(want[badPage+page:], region[badPage+page:size])
+	clear(want[layout.PieceMax : 2*layout.PieceMax]) // piece 1 is lost as a whole
+	wantSum := sha256.Sum256(want)
+
+	tid, _ := kexecLoadRaw(t, []rawSegment{{Buf: addr(region), BufSz: size, Mem: 0x1000000, MemSz: 3 * layout.PieceMax}})
+	call := c.waitCall(t, tid)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	acc := call.payloads[pkey{layout.KindSegment, 0, layout.SrcSyscallEntry}]
+	e := acc.end
+	if e == nil || e.Flags != layout.PFReadError || e.ReadErrors != 1 || e.Pieces != 3 || e.Emitted != size-layout.PieceMax {
+		t.Fatalf("end %+v: want 3 pieces, 1 read error, %d bytes emitted", e, size-layout.PieceMax)
+	}
+	if len(acc.holes) != 1 || acc.holes[0] != (hole{layout.PieceMax, layout.PieceMax}) {
+		t.Errorf("holes %+v, want exactly [%d, +%d)", acc.holes, layout.PieceMax, layout.PieceMax)
+	}
+	if acc.captured != size || acc.outOfOrder || acc.hex() != hex.EncodeToString(wantSum[:]) {
+		t.Errorf("reassembled %d bytes (out of order %v): content differs from the buffer with piece 1 zeroed", acc.captured, acc.outOfOrder)
+	}
+}
+
+func mustCounters(t *testing.T, src Source) []uint64 {
+	t.Helper()
+	c, err := src.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestPrivilegedTimeLimit: past the hook invocation's hard time limit a
+// payload ends at once, flagged loop-limit, with every remaining byte
+// counted as dropped. The limit is made 1 ns after the hook starts (1 ns of
+// wait budget, no copy allowance): hundreds of instructions and several
+// clock reads later, it is past by the first piece.
+func TestPrivilegedTimeLimit(t *testing.T) {
+	src := attachRaw(t, AttachConfig{RingWait: time.Nanosecond, RingWaitUnprivileged: time.Nanosecond, noCopyAllowance: true})
+	c := newRawCollector(src)
+	c.start()
+	const size = 3 << 20
+	res, err := trigger.KexecLoad(trigger.LoadSpec{Segments: []trigger.Segment{{Size: size}, {Size: 100}}, Seed: 14})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	call := c.waitCall(t, res.TID)
+	m := counterMap(mustCounters(t, src))
+	t.Logf("counters %v", m)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var dropped uint64
+	for i, seg := range res.Segments {
+		acc := call.payloads[pkey{layout.KindSegment, uint16(i), layout.SrcSyscallEntry}]
+		if acc == nil || acc.end == nil {
+			t.Fatalf("segment %d: no payload end", i)
+		}
+		e := acc.end
+		if e.Flags != layout.PFLoopLimit || e.Emitted != 0 || e.Pieces != 0 || e.Dropped == 0 {
+			t.Errorf("segment %d end %+v: want loop-limit with nothing emitted", i, *e)
+		}
+		dropped += seg.BufSz
+	}
+	if m["piece_bytes_dropped"] != dropped {
+		t.Errorf("piece_bytes_dropped %d, want %d", m["piece_bytes_dropped"], dropped)
 	}
 }
