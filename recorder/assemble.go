@@ -3,16 +3,30 @@ package recorder
 import (
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/format"
 )
 
-// maxHole caps the zero bytes written for one payload. Offsets and totals
-// come from the BPF side and are trusted to be sane, but a broken record
-// must not make the recorder write terabytes of zeros.
-const maxHole = 4 << 30
+// Limits on what one payload may cost the recorder, whatever the ring
+// delivers. Reaching one never stops the recording: the payload is cut
+// there (captured stops, the rest is Missing with reason "recorder-limit")
+// and the next calls are recorded as usual.
+const (
+	// maxZeroFill caps the zero bytes the recorder writes on its own into
+	// one payload's holes: a single piece at a huge offset must not make it
+	// write terabytes of zeros.
+	maxZeroFill = 4 << 30
+	// maxHoles caps the holes described per payload, so that its RecPayload
+	// stays a small record whatever pattern of drops the ring produced.
+	maxHoles = 4096
+	// maxBlobPieces keeps a blob's piece list inside one format chunk
+	// (8 MiB of 32-byte piece ids, with a margin): a larger blob could not
+	// be closed.
+	maxBlobPieces = 200_000
+)
 
 // payloadKey names one payload of one call, as the contract keys blobs.
 type payloadKey struct {
@@ -32,53 +46,112 @@ func (k payloadKey) less(o payloadKey) bool {
 	return k.source < o.source
 }
 
+// Reasons a byte range of a payload is missing (the words layout.Payload uses).
+const (
+	reasonRingFull    = "ring-full"      // the ring had no room for the piece
+	reasonReadError   = "read-error"     // BPF could not read the caller's or kernel's memory
+	reasonLimit       = "recorder-limit" // the recorder stopped storing this payload (limits above, eviction)
+	reasonLostEnd     = "lost-end"       // the PAYLOAD_END record never arrived
+	reasonUnexplained = "unknown"        // short, and nothing BPF said explains it
+)
+
+// payloadHole is a missing byte range and why it is missing. Holes below next are
+// zero-filled in the blob; a hole from next on was never stored.
+type payloadHole struct {
+	off, len uint64
+	reason   string
+}
+
+// assemblyStats are the recorder-wide counters every assembly feeds.
+type assemblyStats struct {
+	zeroFilled     uint64 // zeros written for pieces the ring lost
+	readErrorBytes uint64 // zeros stored for pieces BPF could not read
+	limited        uint64 // payloads cut at a recorder limit
+	discarded      uint64 // pieces not stored (payload cut or given up)
+}
+
 // assembly streams the pieces of one payload into one blob. Only the blob's
 // current piece is held in memory (by format.BlobWriter), never the payload.
 type assembly struct {
 	key        payloadKey
 	blob       *format.BlobWriter
+	st         *assemblyStats
+	maxStored  uint64 // blob size limit (maxBlobPieces blob pieces)
 	next       uint64 // bytes written to the blob so far (the payload offset reached)
 	total      uint64 // original length, from the pieces
 	haveTotal  bool
-	missing    []layout.Range
+	holes      []payloadHole
 	readErrors uint32
 	pieces     uint32
 	stored     uint64 // bytes stored from pieces (not zero fill)
 	gapBytes   uint64 // zero bytes written for pieces that never arrived
+	limited    bool   // cut at a recorder limit: nothing is stored from next on
 	lastUse    uint64 // Recorder.useSeq when a piece last arrived
 }
 
 var zeros = make([]byte, 64<<10)
 
-// fill writes zeros up to off and records [next, off) as missing.
-func (a *assembly) fill(off uint64) error {
-	if off <= a.next {
-		return nil
+// cut stops storing the payload at next (see the limits above).
+func (a *assembly) cut() {
+	if !a.limited {
+		a.limited = true
+		a.st.limited++
 	}
-	if off > maxHole {
-		return fmt.Errorf("payload offset %d over the %d-byte limit", off, uint64(maxHole))
+}
+
+// roomFor reports whether a hole at off with reason can be described.
+func (a *assembly) roomFor(off uint64, reason string) bool {
+	if l := len(a.holes); l > 0 && a.holes[l-1].off+a.holes[l-1].len == off && a.holes[l-1].reason == reason {
+		return true // extends the last hole
 	}
-	a.addMissing(a.next, off-a.next)
-	a.gapBytes += off - a.next
-	for a.next < off {
-		n := min(uint64(len(zeros)), off-a.next)
-		if _, err := a.blob.Write(zeros[:n]); err != nil {
+	return len(a.holes) < maxHoles
+}
+
+// addHole records [off, off+n) as missing for reason. Adjacent holes with
+// the same reason merge; holes with different reasons stay apart so that
+// every range has one cause.
+func (a *assembly) addHole(off, n uint64, reason string) {
+	if n == 0 {
+		return
+	}
+	if l := len(a.holes); l > 0 && a.holes[l-1].off+a.holes[l-1].len == off && a.holes[l-1].reason == reason {
+		a.holes[l-1].len += n
+		return
+	}
+	a.holes = append(a.holes, payloadHole{off, n, reason})
+}
+
+func (a *assembly) writeZeros(n uint64) error {
+	for n > 0 {
+		k := min(uint64(len(zeros)), n)
+		if _, err := a.blob.Write(zeros[:k]); err != nil {
 			return err
 		}
-		a.next += n
+		a.next += k
+		n -= k
 	}
 	return nil
 }
 
-func (a *assembly) addMissing(off, n uint64) {
-	if n == 0 {
-		return
+// fill writes zeros up to off for pieces the ring lost and records
+// [next, off) as missing. It reports false, writing nothing, when that
+// would cross a limit: the payload is then cut at next.
+func (a *assembly) fill(off uint64) (bool, error) {
+	if a.limited {
+		return false, nil
 	}
-	if l := len(a.missing); l > 0 && a.missing[l-1].Off+a.missing[l-1].Len == off {
-		a.missing[l-1].Len += n
-		return
+	if off <= a.next {
+		return true, nil
 	}
-	a.missing = append(a.missing, layout.Range{Off: off, Len: n})
+	n := off - a.next
+	if a.gapBytes+n > maxZeroFill || off > a.maxStored || !a.roomFor(a.next, reasonRingFull) {
+		a.cut()
+		return false, nil
+	}
+	a.addHole(a.next, n, reasonRingFull)
+	a.gapBytes += n
+	a.st.zeroFilled += n
+	return true, a.writeZeros(n)
 }
 
 // errBadPiece marks a piece that contradicts its payload (the record is
@@ -88,6 +161,8 @@ type errBadPiece struct{ msg string }
 func (e *errBadPiece) Error() string { return e.msg }
 
 // add streams one piece into the blob, zero-filling the hole before it.
+// Only a failed write is an error (besides errBadPiece): a piece the
+// recorder will not store cuts the payload and is counted.
 func (a *assembly) add(p layout.Piece) error {
 	if a.haveTotal && p.Total != a.total {
 		return &errBadPiece{fmt.Sprintf("piece says payload total %d, earlier pieces said %d", p.Total, a.total)}
@@ -97,7 +172,14 @@ func (a *assembly) add(p layout.Piece) error {
 		return &errBadPiece{fmt.Sprintf("piece [%d,+%d) outside a %d-byte payload", p.Offset, p.Len, p.Total)}
 	}
 	a.total, a.haveTotal = p.Total, true
-	if err := a.fill(p.Offset); err != nil {
+	a.pieces++
+	if p.ReadErr != 0 {
+		a.readErrors++ // whether stored or not: BPF could not read it
+	}
+	if ok, err := a.fill(p.Offset); err != nil || !ok {
+		if !ok {
+			a.st.discarded++
+		}
 		return err
 	}
 	data, off := p.Data, p.Offset
@@ -108,53 +190,56 @@ func (a *assembly) add(p layout.Piece) error {
 		}
 		data, off = data[skip:], a.next
 	}
-	a.pieces++
-	if p.ReadErr != 0 {
-		// BPF zero-fills a piece it could not read; say so and write zeros
-		// ourselves so the blob never holds stale bytes.
-		a.readErrors++
-		a.addMissing(off, uint64(len(data)))
-		for len(data) > 0 {
-			n := min(len(data), len(zeros))
-			if _, err := a.blob.Write(zeros[:n]); err != nil {
-				return err
-			}
-			data = data[n:]
-			a.next += uint64(n)
-		}
+	n := uint64(len(data))
+	if a.next+n > a.maxStored || p.ReadErr != 0 && !a.roomFor(off, reasonReadError) {
+		a.cut()
+		a.st.discarded++
 		return nil
+	}
+	if p.ReadErr != 0 {
+		// BPF ships a piece it could not read as the attempted length of
+		// zeros; write zeros ourselves so the blob never holds stale bytes,
+		// and name the range: this is not ring loss.
+		a.addHole(off, n, reasonReadError)
+		a.st.readErrorBytes += n
+		return a.writeZeros(n)
 	}
 	if _, err := a.blob.Write(data); err != nil {
 		return err
 	}
-	a.next += uint64(len(data))
-	a.stored += uint64(len(data))
+	a.next += n
+	a.stored += n
 	return nil
 }
 
 // finish closes the blob after the payload's END and describes it. snaplen is
 // the configured limit (0 = none), used to know where BPF meant to stop.
+// Whatever the cause, a payload shorter than its total says where and why:
+// the Missing ranges cover every byte of [0, total) that was not captured.
 func (a *assembly) finish(end layout.PayloadEnd, snaplen uint64) (layout.Payload, error) {
-	// Where did BPF mean to stop? Pieces it could not reserve at the tail
-	// leave no trace but the END's counters: zero-fill up to that point so
-	// Captured covers what was attempted and Missing says what was lost.
-	target := end.Total
+	// Where did BPF mean to stop, and why not at the total?
+	stop, why := end.Total, ""
 	if end.Flags&layout.PFSnaplen != 0 {
-		target = a.next
+		stop, why = a.next, "snaplen"
 		if snaplen > 0 {
-			target = min(end.Total, snaplen)
+			stop = max(min(end.Total, snaplen), a.next)
 		}
 	}
-	if end.Flags&(layout.PFNoPayload|layout.PFLoopLimit) != 0 {
-		target = a.next // BPF stopped on purpose or gave up: nothing was attempted beyond
+	if end.Flags&layout.PFNoPayload != 0 {
+		stop, why = a.next, "no-payload" // nothing was attempted beyond what arrived
 	}
-	if target > a.next {
-		// Only holes the dropped pieces can explain are filled.
-		if tail := target - a.next; end.Dropped > 0 && tail <= uint64(end.Dropped)*layout.PieceMax {
-			if err := a.fill(target); err != nil {
-				return layout.Payload{}, err
-			}
-		}
+	if end.Flags&layout.PFLoopLimit != 0 {
+		stop, why = a.next, "loop-limit"
+	}
+	// Pieces BPF could not reserve at the tail are not zero-filled: the blob
+	// stops at the last byte that arrived and the tail is stated as Missing.
+	// (Filling it would only store zeros, up to the payload's full length,
+	// and a caller can make that length as large as it likes.)
+	if a.next < stop { // meant to be sent, never stored
+		a.addHole(a.next, stop-a.next, a.shortReason(end))
+	}
+	if from := max(stop, a.next); from < end.Total { // never meant to be sent
+		a.addHole(from, end.Total-from, why)
 	}
 	ref, err := a.blob.Close()
 	if err != nil {
@@ -163,20 +248,20 @@ func (a *assembly) finish(end layout.PayloadEnd, snaplen uint64) (layout.Payload
 	p := layout.Payload{
 		CallID: a.key.callID, Kind: a.key.kind, Index: a.key.index, Source: a.key.source,
 		Total: end.Total, Captured: a.next, SHA256: hex.EncodeToString(ref.SHA256[:]),
-		Missing: a.missing, ReadErrors: max(end.ReadErrors, a.readErrors),
+		Missing: a.ranges(), ReadErrors: max(end.ReadErrors, a.readErrors),
 	}
 	for _, f := range []struct {
 		bit    uint32
 		reason string
 	}{
-		{layout.PFSnaplen, "snaplen"}, {layout.PFNoPayload, "no-payload"}, {layout.PFRingFull, "ring-full"},
-		{layout.PFReadError, "read-error"}, {layout.PFLoopLimit, "loop-limit"},
+		{layout.PFSnaplen, "snaplen"}, {layout.PFNoPayload, "no-payload"}, {layout.PFRingFull, reasonRingFull},
+		{layout.PFReadError, reasonReadError}, {layout.PFLoopLimit, "loop-limit"},
 	} {
 		if end.Flags&f.bit != 0 {
 			p.Reasons = append(p.Reasons, f.reason)
 		}
 	}
-	p.Reasons = explainMissing(p.Reasons, a.gapBytes, p.ReadErrors)
+	p.Reasons = a.explain(p.Reasons, p.ReadErrors)
 	p.Complete = p.Captured == p.Total && len(p.Missing) == 0 && p.ReadErrors == 0
 	if p.Complete {
 		p.Reasons = nil
@@ -184,10 +269,34 @@ func (a *assembly) finish(end layout.PayloadEnd, snaplen uint64) (layout.Payload
 	return p, nil
 }
 
-// finishLost closes a payload whose END never arrived (lost to a full ring,
-// or the recorder stopped first). What was received is kept; it is never
-// complete since nothing says what BPF meant to emit.
-func (a *assembly) finishLost() (layout.Payload, error) {
+// shortReason says why bytes BPF meant to send up to its stop were not
+// stored.
+func (a *assembly) shortReason(end layout.PayloadEnd) string {
+	switch {
+	case a.limited:
+		return reasonLimit
+	case end.Flags&layout.PFReadError != 0:
+		// BPF gives up after several unreadable pieces in a row.
+		return reasonReadError
+	case end.Flags&layout.PFRingFull != 0 || end.Dropped > 0:
+		return reasonRingFull
+	}
+	return reasonUnexplained
+}
+
+// finishLost closes a payload whose END never came: lost to a full ring or
+// the recorder stopped first (reason "lost-end"), or given up by the
+// recorder ("recorder-limit"). What was received is kept; it is never
+// complete since nothing says what BPF meant to emit, and everything from
+// the last byte received to the total is Missing.
+func (a *assembly) finishLost(reason string) (layout.Payload, error) {
+	if a.next < a.total {
+		tail := reason
+		if a.limited {
+			tail = reasonLimit
+		}
+		a.addHole(a.next, a.total-a.next, tail)
+	}
 	ref, err := a.blob.Close()
 	if err != nil {
 		return layout.Payload{}, err
@@ -195,28 +304,34 @@ func (a *assembly) finishLost() (layout.Payload, error) {
 	p := layout.Payload{
 		CallID: a.key.callID, Kind: a.key.kind, Index: a.key.index, Source: a.key.source,
 		Total: a.total, Captured: a.next, SHA256: hex.EncodeToString(ref.SHA256[:]),
-		Missing: a.missing, ReadErrors: a.readErrors, Reasons: []string{"lost-end"},
+		Missing: a.ranges(), ReadErrors: a.readErrors, Reasons: []string{reason},
 	}
-	p.Reasons = explainMissing(p.Reasons, a.gapBytes, p.ReadErrors)
+	p.Reasons = a.explain(p.Reasons, p.ReadErrors)
 	return p, nil
 }
 
-// explainMissing makes sure a payload with holes carries a reason for them:
-// a hole that is not a failed read is a piece the ring could not take.
-func explainMissing(reasons []string, gapBytes uint64, readErrors uint32) []string {
-	has := func(r string) bool {
-		for _, x := range reasons {
-			if x == r {
-				return true
-			}
+// ranges are the holes as the RecPayload record states them.
+func (a *assembly) ranges() []layout.Range {
+	var rs []layout.Range
+	for _, h := range a.holes {
+		rs = append(rs, layout.Range{Off: h.off, Len: h.len})
+	}
+	return rs
+}
+
+// explain adds to reasons the cause of every hole (and of read errors
+// BPF counted) not named yet, so a payload with holes always says why.
+func (a *assembly) explain(reasons []string, readErrors uint32) []string {
+	add := func(r string) {
+		if !slices.Contains(reasons, r) {
+			reasons = append(reasons, r)
 		}
-		return false
 	}
-	if readErrors > 0 && !has("read-error") {
-		reasons = append(reasons, "read-error")
+	if readErrors > 0 {
+		add(reasonReadError)
 	}
-	if gapBytes > 0 && !has("ring-full") {
-		reasons = append(reasons, "ring-full")
+	for _, h := range a.holes {
+		add(h.reason)
 	}
 	return reasons
 }

@@ -12,6 +12,10 @@ import (
 // ring. Unlike a ring that is detached, Read drains what was pushed before
 // Close before it reports ErrClosed (the behaviour "stop, drain, trailer"
 // wants from every Source).
+//
+// Records must be what BPF emits: in particular a piece BPF could not read
+// carries ReadErr != 0, Len = the length it attempted and that many zero
+// bytes of data (see records.h), which is what the recorder expects.
 type FakeSource struct {
 	ch       chan fakeItem
 	done     chan struct{}

@@ -121,11 +121,13 @@ type Recorder struct {
 	files     []string
 	rotateDue bool
 
-	calls    map[uint64]*callState
-	nOpen    int                 // payloads being assembled, over all calls
-	useSeq   uint64              // orders payloads by last use, for eviction
-	evicted  map[payloadKey]bool // payloads given up before their END
-	discards uint64              // pieces of evicted payloads not stored
+	calls   map[uint64]*callState
+	nOpen   int                 // payloads being assembled, over all calls
+	useSeq  uint64              // orders payloads by last use, for eviction
+	evicted map[payloadKey]bool // payloads given up before their END
+	asm     assemblyStats       // fed by every payload assembly
+	// maxStored caps one payload's blob (see maxBlobPieces).
+	maxStored uint64
 
 	counters      []uint64
 	countersErr   bool
@@ -141,7 +143,6 @@ type Recorder struct {
 	pieces        uint64
 	payloads      uint64
 	incomplete    uint64
-	zeroFilled    uint64
 	badRecords    uint64
 	dropped       uint64
 	progressMu    sync.Mutex
@@ -168,7 +169,12 @@ func New(cfg Config) *Recorder {
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = 10 * time.Second
 	}
-	return &Recorder{cfg: cfg, bo: binary.NativeEndian, calls: make(map[uint64]*callState), evicted: make(map[payloadKey]bool)}
+	pieceSize := uint64(cfg.Writer.PieceSize)
+	if pieceSize == 0 {
+		pieceSize = 1 << 20 // format's default
+	}
+	return &Recorder{cfg: cfg, bo: binary.NativeEndian, calls: make(map[uint64]*callState), evicted: make(map[payloadKey]bool),
+		maxStored: pieceSize * maxBlobPieces}
 }
 
 // Progress returns a snapshot of the recording so far.
@@ -293,7 +299,9 @@ func (r *Recorder) countReached() bool {
 }
 
 // handle files one raw record from the ring. Malformed records are counted
-// and noted, never fatal; only write errors are returned.
+// and noted, payloads over a recorder limit are cut and noted: neither is
+// fatal (anyone can make a kexec call the recorder sees). Only write errors
+// are returned.
 func (r *Recorder) handle(rec []byte) error {
 	r.ringRecords++
 	h, err := layout.ParseHeader(rec, r.bo)
@@ -313,7 +321,7 @@ func (r *Recorder) handle(rec []byte) error {
 		}
 		key := payloadKey{h.CallID, p.Kind, p.Index, p.Source}
 		if r.evicted[key] {
-			r.discards++
+			r.asm.discarded++
 			return nil
 		}
 		a := cs.payloads[key]
@@ -323,13 +331,13 @@ func (r *Recorder) handle(rec []byte) error {
 					return err
 				}
 			}
-			a = &assembly{key: key, blob: r.w.NewBlob()}
+			a = r.newAssembly(key)
 			cs.payloads[key] = a
 			r.nOpen++
 		}
 		r.useSeq++
 		a.lastUse = r.useSeq
-		before := a.gapBytes
+		wasLimited := a.limited
 		if err := a.add(p); err != nil {
 			var bp *errBadPiece
 			if errors.As(err, &bp) {
@@ -337,7 +345,11 @@ func (r *Recorder) handle(rec []byte) error {
 			}
 			return err
 		}
-		r.zeroFilled += a.gapBytes - before
+		if !wasLimited && a.limited {
+			if err := r.noteLimited(a, p.Offset); err != nil {
+				return err
+			}
+		}
 		r.pieces++
 		if p.ReadErr == 0 {
 			r.payloadBytes += uint64(p.Len)
@@ -370,17 +382,21 @@ func (r *Recorder) handle(rec []byte) error {
 		}
 		a := cs.payloads[key]
 		if a == nil { // no piece arrived: --no-payload, empty, or all dropped
-			a = &assembly{key: key, blob: r.w.NewBlob()}
+			a = r.newAssembly(key)
 		} else {
 			delete(cs.payloads, key)
 			r.nOpen--
 		}
-		before := a.gapBytes
+		wasLimited := a.limited
 		p, err := a.finish(end, r.cfg.Snaplen)
 		if err != nil {
 			return err
 		}
-		r.zeroFilled += a.gapBytes - before
+		if !wasLimited && a.limited {
+			if err := r.noteLimited(a, end.Total); err != nil {
+				return err
+			}
+		}
 		return r.writePayload(p)
 
 	case layout.RecExit:
@@ -421,6 +437,18 @@ func (r *Recorder) handle(rec []byte) error {
 	}
 }
 
+func (r *Recorder) newAssembly(key payloadKey) *assembly {
+	return &assembly{key: key, blob: r.w.NewBlob(), st: &r.asm, maxStored: r.maxStored}
+}
+
+// noteLimited says in the capture that a payload was cut at a recorder
+// limit when a piece (or the end) reached offset upTo.
+func (r *Recorder) noteLimited(a *assembly, upTo uint64) error {
+	return r.note("warn", fmt.Sprintf("call %d: payload kind %d index %d cut at %d bytes (recorder limit: zero fill over %d bytes, "+
+		"blob over %d bytes or over %d holes, reached at offset %d); the rest is missing as \"recorder-limit\"",
+		a.key.callID, a.key.kind, a.key.index, a.next, uint64(maxZeroFill), a.maxStored, maxHoles, upTo))
+}
+
 // call returns the state of a call, creating it on its first record.
 func (r *Recorder) call(id uint64) (*callState, error) {
 	now := time.Now()
@@ -448,7 +476,7 @@ func (r *Recorder) call(id uint64) (*callState, error) {
 // closePayloads writes a "lost-end" RecPayload for every open payload of cs.
 func (r *Recorder) closePayloads(cs *callState) error {
 	for _, k := range sortedKeys(cs.payloads) {
-		p, err := cs.payloads[k].finishLost()
+		p, err := cs.payloads[k].finishLost(reasonLostEnd)
 		if err != nil {
 			return err
 		}
@@ -462,8 +490,8 @@ func (r *Recorder) closePayloads(cs *callState) error {
 }
 
 // evictPayload gives up the least recently fed payload to bound memory: what
-// it received is kept (reason "recorder-limit"), its later pieces are
-// discarded and counted.
+// it received is kept (reason "recorder-limit", the rest Missing), its
+// later pieces are discarded and counted.
 func (r *Recorder) evictPayload() error {
 	var victim *assembly
 	var owner *callState
@@ -477,11 +505,11 @@ func (r *Recorder) evictPayload() error {
 	if victim == nil {
 		return nil
 	}
-	p, err := victim.finishLost()
+	victim.cut() // counted with the payloads cut at a size limit
+	p, err := victim.finishLost(reasonLimit)
 	if err != nil {
 		return err
 	}
-	p.Reasons = append([]string{"recorder-limit"}, p.Reasons...)
 	delete(owner.payloads, victim.key)
 	r.nOpen--
 	if len(r.evicted) >= maxEvicted {
@@ -614,9 +642,11 @@ func (r *Recorder) stats() format.Stats {
 	s["payload_bytes"] = r.payloadBytes
 	s["payloads"] = r.payloads
 	s["payloads_incomplete"] = r.incomplete
-	s["zero_filled_bytes"] = r.zeroFilled
+	s["zero_filled_bytes"] = r.asm.zeroFilled // ring loss only
+	s["read_error_bytes"] = r.asm.readErrorBytes
+	s["payloads_limited"] = r.asm.limited
 	s["bad_records"] = r.badRecords
-	s["pieces_discarded"] = r.discards
+	s["pieces_discarded"] = r.asm.discarded
 	s["parts"] = uint64(r.part) + 1
 	return s
 }
@@ -659,6 +689,9 @@ func (r *Recorder) maybeRotate(now time.Time) error {
 func (r *Recorder) openPart(part uint32) error {
 	f, err := r.cfg.Sink.Create(part)
 	if err != nil {
+		// The previous part (if any) is closed: the error names the new
+		// one (the sink's errors carry its name), not the old.
+		r.file, r.w = nil, nil
 		return err
 	}
 	h := r.cfg.Header

@@ -33,6 +33,7 @@ type callSpec struct {
 	drop     map[int]map[int]bool // payload -> piece index -> dropped
 	readErr  map[int]map[int]bool
 	noEnd    map[int]bool
+	stopAt   map[int]int // payload -> piece index where BPF gives up (after unreadable pieces in a row)
 	noExit   bool
 	snaplen  uint64
 	pieceLen int
@@ -64,6 +65,9 @@ func (c callSpec) records() [][]byte {
 		var pieces, dropped, readErrs uint32
 		for off, n := uint64(0), 0; off < limit; off, n = off+uint64(pieceLen), n+1 {
 			end := min(off+uint64(pieceLen), limit)
+			if stop, ok := c.stopAt[i]; ok && n >= stop {
+				break
+			}
 			if c.drop[i][n] {
 				dropped++
 				flags |= layout.PFRingFull
@@ -72,6 +76,7 @@ func (c callSpec) records() [][]byte {
 			pc := layout.Piece{Header: hdr(c.id), Kind: layout.KindSegment, Index: uint16(i), Source: layout.SrcSyscallEntry,
 				Offset: off, Total: uint64(len(p)), Data: p[off:end]}
 			if c.readErr[i][n] {
+				// As BPF ships it: the attempted length, zero-filled.
 				pc.ReadErr = -14
 				pc.Data = make([]byte, end-off)
 				readErrs++
@@ -313,17 +318,17 @@ func TestRecordEveryRecordType(t *testing.T) {
 }
 
 func TestPayloadHolesAreZeroFilledAndReported(t *testing.T) {
-	a, b, e := randBytes(3*layout.PieceMax), randBytes(2*layout.PieceMax), randBytes(2*layout.PieceMax+10)
-	call := callSpec{id: 9, payloads: [][]byte{a, b, e},
-		drop:    map[int]map[int]bool{0: {1: true}, 1: {1: true}},
-		readErr: map[int]map[int]bool{2: {0: true}}}
+	a, b, e, f := randBytes(3*layout.PieceMax), randBytes(2*layout.PieceMax), randBytes(2*layout.PieceMax+10), randBytes(4*layout.PieceMax)
+	call := callSpec{id: 9, payloads: [][]byte{a, b, e, f},
+		drop:    map[int]map[int]bool{0: {1: true}, 1: {1: true}, 3: {1: true}},
+		readErr: map[int]map[int]bool{2: {0: true}, 3: {2: true}}}
 	sink := &FileSink{Base: filepath.Join(t.TempDir(), "cap.zst")}
 	if _, err := record(t, Config{Sink: sink}, call.records()); err != nil {
 		t.Fatal(err)
 	}
 	c := readCapture(t, sink.Base)
 	ps := c.payloads(t)
-	if len(ps) != 3 {
+	if len(ps) != 4 {
 		t.Fatalf("%d payloads", len(ps))
 	}
 	zero := func(b []byte, off, n int) []byte {
@@ -337,9 +342,13 @@ func TestPayloadHolesAreZeroFilledAndReported(t *testing.T) {
 		reasons []string
 	}{
 		{zero(a, layout.PieceMax, layout.PieceMax), []layout.Range{{Off: layout.PieceMax, Len: layout.PieceMax}}, []string{"ring-full"}},
-		// The last piece was dropped: only END's counters say so.
-		{zero(b, layout.PieceMax, layout.PieceMax), []layout.Range{{Off: layout.PieceMax, Len: layout.PieceMax}}, []string{"ring-full"}},
+		// The last piece was dropped: only END's counters say so. A tail is
+		// not zero-filled: the blob stops at the last byte that arrived.
+		{b[:layout.PieceMax], []layout.Range{{Off: layout.PieceMax, Len: layout.PieceMax}}, []string{"ring-full"}},
 		{zero(e, 0, layout.PieceMax), []layout.Range{{Off: 0, Len: layout.PieceMax}}, []string{"read-error"}},
+		// A lost piece next to an unreadable one: two ranges, one cause each.
+		{zero(f, layout.PieceMax, 2*layout.PieceMax), []layout.Range{{Off: layout.PieceMax, Len: layout.PieceMax}, {Off: 2 * layout.PieceMax, Len: layout.PieceMax}},
+			[]string{"ring-full", "read-error"}},
 	}
 	for i, w := range cases {
 		p := ps[i]
@@ -347,13 +356,14 @@ func TestPayloadHolesAreZeroFilledAndReported(t *testing.T) {
 			t.Errorf("payload %d: %+v, want captured %d missing %v reasons %v", i, p, len(w.want), w.missing, w.reasons)
 		}
 		if p.SHA256 != hexSHA(w.want) || !bytes.Equal(c.blob(t, p.SHA256), w.want) {
-			t.Errorf("payload %d: blob is not the data with the hole zero-filled", i)
+			t.Errorf("payload %d: blob is not the data with the hole zero-filled (and no tail)", i)
 		}
 	}
-	if ps[2].ReadErrors != 1 {
-		t.Errorf("read errors %d", ps[2].ReadErrors)
+	if ps[2].ReadErrors != 1 || ps[3].ReadErrors != 1 {
+		t.Errorf("read errors %d %d", ps[2].ReadErrors, ps[3].ReadErrors)
 	}
-	if c.stats["zero_filled_bytes"] != 2*layout.PieceMax || c.stats["payloads_incomplete"] != 3 {
+	// Ring loss and unreadable memory are counted apart.
+	if c.stats["zero_filled_bytes"] != 2*layout.PieceMax || c.stats["read_error_bytes"] != 2*layout.PieceMax || c.stats["payloads_incomplete"] != 4 {
 		t.Errorf("stats %v", c.stats)
 	}
 }
@@ -405,7 +415,8 @@ func TestSnaplenMarksPayloads(t *testing.T) {
 	c := readCapture(t, sink.Base)
 	ps := c.payloads(t)
 	p := ps[0]
-	if p.Complete || p.Captured != snap || p.Total != 1<<20 || len(p.Missing) > 0 || !reflect.DeepEqual(p.Reasons, []string{"snaplen"}) || p.SHA256 != hexSHA(big[:snap]) {
+	if p.Complete || p.Captured != snap || p.Total != 1<<20 || !reflect.DeepEqual(p.Missing, []layout.Range{{Off: snap, Len: 1<<20 - snap}}) ||
+		!reflect.DeepEqual(p.Reasons, []string{"snaplen"}) || p.SHA256 != hexSHA(big[:snap]) {
 		t.Errorf("snapped payload %+v", p)
 	}
 	if !ps[1].Complete || ps[1].SHA256 != hexSHA(small) {
@@ -421,7 +432,8 @@ func TestNoPayloadEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	ps := readCapture(t, sink.Base).payloads(t)
-	if len(ps) != 1 || ps[0].Captured != 0 || ps[0].Complete || !reflect.DeepEqual(ps[0].Reasons, []string{"no-payload"}) || ps[0].SHA256 != hexSHA(nil) {
+	if len(ps) != 1 || ps[0].Captured != 0 || ps[0].Complete || !reflect.DeepEqual(ps[0].Reasons, []string{"no-payload"}) || ps[0].SHA256 != hexSHA(nil) ||
+		!reflect.DeepEqual(ps[0].Missing, []layout.Range{{Off: 0, Len: 5000}}) {
 		t.Errorf("payloads %+v", ps)
 	}
 }
@@ -664,7 +676,7 @@ func TestOpenPayloadsAreBounded(t *testing.T) {
 			t.Errorf("payload %+v", p)
 		}
 	}
-	if limited != 6 || c.stats["pieces_discarded"] != 6 || c.count(layout.RecExit) != calls {
+	if limited != 6 || c.stats["pieces_discarded"] != 6 || c.stats["payloads_limited"] != 6 || c.count(layout.RecExit) != calls {
 		t.Errorf("%d evicted, %d pieces discarded, %d exits", limited, c.stats["pieces_discarded"], c.count(layout.RecExit))
 	}
 }
@@ -720,5 +732,245 @@ func TestStaleCallDoesNotBlockRotation(t *testing.T) {
 	}
 	if !found || c.stats["calls_abandoned"] != 1 {
 		t.Errorf("no note about the abandoned call; stats %v", c.stats)
+	}
+}
+
+// notes returns the messages of a capture's RecNote records.
+func (c capture) notes() []string {
+	var ms []string
+	for _, r := range c.records {
+		var n layout.Note
+		if r.Type == layout.RecNote && json.Unmarshal(r.Data, &n) == nil {
+			ms = append(ms, n.Message)
+		}
+	}
+	return ms
+}
+
+// Anyone can make a kexec call the recorder sees; no payload, however
+// broken, may stop the recording. A hole whose zero fill would cross the
+// recorder's limit cuts that payload (the rest Missing as "recorder-limit")
+// and the recording goes on.
+func TestPayloadOverZeroFillLimitIsCutNotFatal(t *testing.T) {
+	const gib = uint64(1) << 30
+	head := randBytes(4096)
+	piece := func(index uint16, off, total uint64, data []byte) []byte {
+		return layout.Piece{Header: hdr(1), Kind: layout.KindSegment, Index: index, Source: layout.SrcSyscallEntry,
+			Offset: off, Total: total, Data: data}.Marshal(bo)
+	}
+	end := func(index uint16, total uint64, pieces, dropped uint32) []byte {
+		return layout.PayloadEnd{Header: hdr(1), Kind: layout.KindSegment, Index: index, Source: layout.SrcSyscallEntry,
+			Total: total, Emitted: 4096 * uint64(pieces), Pieces: pieces, Dropped: dropped, Flags: layout.PFRingFull}.Marshal(bo)
+	}
+	recs := [][]byte{
+		layout.Enter{Header: hdr(1), PID: uint32(os.Getpid()), SyscallNr: 246}.Marshal(bo),
+		// Payload 0: a piece 5 GiB in (a hole past the zero-fill limit),
+		// then one more that must be discarded too.
+		piece(0, 0, 6*gib, head),
+		piece(0, 5*gib, 6*gib, randBytes(4096)),
+		piece(0, 5*gib+4096, 6*gib, randBytes(4096)),
+		end(0, 6*gib, 3, 20000),
+		// Payload 1: only the END's drop count explains a 5 GiB tail.
+		piece(1, 0, 5*gib, head),
+		end(1, 5*gib, 1, uint32(5*gib/layout.PieceMax)),
+		layout.Exit{Header: hdr(1), Ret: -1}.Marshal(bo),
+	}
+	later := randBytes(3000)
+	recs = append(recs, callSpec{id: 2, payloads: [][]byte{later}}.records()...)
+
+	sink := &FileSink{Base: filepath.Join(t.TempDir(), "cap.zst")}
+	sum, err := record(t, Config{Sink: sink}, recs)
+	if err != nil {
+		t.Fatalf("a payload problem ended the recording: %v", err)
+	}
+	c := readCapture(t, sink.Base)
+	if !c.status.Clean || sum.CallsCompleted != 2 || c.count(layout.RecExit) != 2 {
+		t.Fatalf("clean %v, %d calls completed, %d exits", c.status.Clean, sum.CallsCompleted, c.count(layout.RecExit))
+	}
+	ps := c.payloads(t)
+	if len(ps) != 3 {
+		t.Fatalf("%d payloads", len(ps))
+	}
+	// Payload 0 hit the zero-fill limit; payload 1's tail is simply not
+	// stored (tails are never zero-filled), so it needs no limit.
+	for i, w := range []struct {
+		total   uint64
+		reasons []string
+	}{{6 * gib, []string{"ring-full", "recorder-limit"}}, {5 * gib, []string{"ring-full"}}} {
+		p := ps[i]
+		if p.Complete || p.Captured != 4096 || p.Total != w.total || p.SHA256 != hexSHA(head) ||
+			!reflect.DeepEqual(p.Missing, []layout.Range{{Off: 4096, Len: w.total - 4096}}) ||
+			!reflect.DeepEqual(p.Reasons, w.reasons) {
+			t.Errorf("payload %d: %+v", i, p)
+		}
+	}
+	if p := ps[2]; p.CallID != 2 || !p.Complete || p.SHA256 != hexSHA(later) {
+		t.Errorf("the call after the cut one: %+v", p)
+	}
+	if c.stats["payloads_limited"] != 1 || c.stats["pieces_discarded"] != 2 || c.stats["zero_filled_bytes"] != 0 {
+		t.Errorf("stats %v", c.stats)
+	}
+	cutNotes := 0
+	for _, m := range c.notes() {
+		if strings.Contains(m, "call 1: payload kind 1 index") && strings.Contains(m, "cut at 4096 bytes") {
+			cutNotes++
+		}
+	}
+	if cutNotes != 1 {
+		t.Errorf("notes %q", c.notes())
+	}
+}
+
+// Whatever made BPF stop early, the payload's Missing ranges cover every
+// byte from what was captured up to its total, with a reason.
+func TestShortPayloadTailIsMissing(t *testing.T) {
+	const pm = layout.PieceMax
+	gaveUp, dropped := randBytes(10*pm), randBytes(4*pm)
+	call := callSpec{id: 12, payloads: [][]byte{gaveUp, dropped},
+		// Four unreadable pieces in a row, then BPF gives up.
+		readErr: map[int]map[int]bool{0: {2: true, 3: true, 4: true, 5: true}},
+		stopAt:  map[int]int{0: 6, 1: 1},
+	}
+	recs := call.records()
+	// Payload 1: one piece sent, then the END says a piece was dropped,
+	// which cannot explain a 3-piece tail.
+	for i, r := range recs {
+		h, _ := layout.ParseHeader(r, bo)
+		if h.Type == layout.RecPayloadEnd {
+			e, _ := layout.ParsePayloadEnd(r, bo)
+			if e.Index == 1 {
+				e.Dropped, e.Flags = 1, layout.PFRingFull
+				recs[i] = e.Marshal(bo)
+			}
+		}
+	}
+	// Payload 2 of a lost call: its END and the call's EXIT never come.
+	lost := callSpec{id: 13, payloads: [][]byte{randBytes(3 * pm)}, stopAt: map[int]int{0: 1}, noEnd: map[int]bool{0: true}, noExit: true}
+	recs = append(recs, lost.records()...)
+	sink := &FileSink{Base: filepath.Join(t.TempDir(), "cap.zst")}
+	if _, err := record(t, Config{Sink: sink}, recs); err != nil {
+		t.Fatal(err)
+	}
+	c := readCapture(t, sink.Base)
+	ps := c.payloads(t)
+	if len(ps) != 3 {
+		t.Fatalf("%d payloads", len(ps))
+	}
+	want := []struct {
+		captured uint64
+		missing  []layout.Range
+		reasons  []string
+	}{
+		// The unreadable pieces (stored as zeros) and the never-attempted
+		// rest are one read-error range.
+		{6 * pm, []layout.Range{{Off: 2 * pm, Len: 8 * pm}}, []string{"read-error"}},
+		{pm, []layout.Range{{Off: pm, Len: 3 * pm}}, []string{"ring-full"}},
+		{pm, []layout.Range{{Off: pm, Len: 2 * pm}}, []string{"lost-end"}},
+	}
+	for i, w := range want {
+		p := ps[i]
+		if p.Complete || p.Captured != w.captured || !reflect.DeepEqual(p.Missing, w.missing) || !reflect.DeepEqual(p.Reasons, w.reasons) {
+			t.Errorf("payload %d: %+v, want captured %d missing %v reasons %v", i, p, w.captured, w.missing, w.reasons)
+		}
+	}
+	if ps[0].ReadErrors != 4 || c.stats["read_error_bytes"] != 4*pm || c.stats["zero_filled_bytes"] != 0 {
+		t.Errorf("read errors %d, stats %v", ps[0].ReadErrors, c.stats)
+	}
+	wantBlob := bytes.Clone(gaveUp[:6*pm])
+	clear(wantBlob[2*pm:])
+	if !bytes.Equal(c.blob(t, ps[0].SHA256), wantBlob) {
+		t.Error("gave-up payload blob is not the readable head plus zeros for the unreadable pieces")
+	}
+}
+
+// A part that cannot be created ends the recording with an error naming
+// that part, after the previous part was closed with its trailer.
+func TestRotationErrorNamesTheNewPart(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "cap.zst")
+	if err := os.WriteFile(base+".1", []byte("older set"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var recs [][]byte
+	for id := uint64(1); id <= 4; id++ {
+		recs = append(recs, callSpec{id: id, payloads: [][]byte{randBytes(100 << 10)}}.records()...)
+	}
+	_, err := record(t, Config{Sink: &FileSink{Base: base}, Rotate: Rotation{Size: 32 << 10}}, recs)
+	if !errors.Is(err, ErrOutputExists) || !strings.Contains(err.Error(), base+".1") || strings.Contains(err.Error(), base+":") {
+		t.Fatalf("err %v, want ErrOutputExists naming %s.1", err, base)
+	}
+	if c := readCapture(t, base); !c.status.Clean || c.count(layout.RecExit) < 1 {
+		t.Errorf("part 0: clean %v, %d exits", c.status.Clean, c.count(layout.RecExit))
+	}
+	if b, _ := os.ReadFile(base + ".1"); string(b) != "older set" {
+		t.Error("the existing part was modified")
+	}
+}
+
+// --force must not write through a symlink planted at the output path (a
+// root recorder writing to /tmp would otherwise truncate and chmod the
+// link's target).
+func TestForceDoesNotFollowSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Join(dir, "cap.zst")
+	if err := os.Symlink(victim, base); err != nil {
+		t.Fatal(err)
+	}
+	dangling := filepath.Join(dir, "dangling.zst")
+	created := filepath.Join(dir, "would-be-created")
+	if err := os.Symlink(created, dangling); err != nil {
+		t.Fatal(err)
+	}
+	check := func() {
+		t.Helper()
+		b, _ := os.ReadFile(victim)
+		fi, _ := os.Stat(victim)
+		if string(b) != "precious" || fi.Mode().Perm() != 0o644 {
+			t.Errorf("symlink target changed: %d bytes, mode %v", len(b), fi.Mode())
+		}
+		if _, err := os.Lstat(created); err == nil {
+			t.Error("a dangling symlink's target was created")
+		}
+	}
+	// Without --force both are refused.
+	for _, name := range []string{base, dangling} {
+		if _, err := record(t, Config{Sink: &FileSink{Base: name}}, nil); !errors.Is(err, ErrOutputExists) {
+			t.Errorf("%s: err %v, want ErrOutputExists", name, err)
+		}
+	}
+	check()
+	call := callSpec{id: 1, payloads: [][]byte{[]byte("x")}}
+	for _, name := range []string{base, dangling} {
+		if _, err := record(t, Config{Sink: &FileSink{Base: name, Force: true}}, call.records()); err != nil {
+			t.Fatalf("%s --force: %v", name, err)
+		}
+		fi, err := os.Lstat(name)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v, want a regular 0600 file", name, fi.Mode(), err)
+		}
+		if c := readCapture(t, name); !c.status.Clean || c.count(layout.RecExit) != 1 {
+			t.Errorf("%s: clean %v", name, c.status.Clean)
+		}
+	}
+	check()
+}
+
+func TestExistingParts(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "cap.kxr")
+	for _, n := range []string{"cap.kxr.10", "cap.kxr.7", "cap.kxr", "cap.kxr.07", "cap.kxr.bak", "cap.kxr.0", "cap.kxr.1x", "other.1", "cap.kxr.99999999999"} {
+		os.WriteFile(filepath.Join(dir, n), nil, 0o600)
+	}
+	os.Symlink("nowhere", filepath.Join(dir, "cap.kxr.8"))
+	got, err := ExistingParts(base)
+	want := []string{base, base + ".7", base + ".8", base + ".10"}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("ExistingParts = %v, %v; want %v", got, err, want)
+	}
+	if got, err := ExistingParts(filepath.Join(dir, "none")); err != nil || len(got) != 0 {
+		t.Errorf("no parts: %v %v", got, err)
 	}
 }

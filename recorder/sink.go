@@ -6,7 +6,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // A Sink gives the recorder somewhere to write each part of a capture set.
@@ -43,9 +48,56 @@ func PartName(base string, part uint32) string {
 // overwriting was not asked for.
 var ErrOutputExists = errors.New("output file exists (use --force to overwrite)")
 
+// ExistingParts lists the files already at the names a capture set written
+// to base would use (base, base.1, base.2, ...), in part order, without
+// following symlinks. Only exact part names count: base.bak or base.07 are
+// not parts.
+func ExistingParts(base string) ([]string, error) {
+	dir, file := filepath.Split(base)
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil // Create will say what is wrong with the directory
+		}
+		return nil, err
+	}
+	type part struct {
+		n    uint64
+		name string
+	}
+	var parts []part
+	for _, e := range entries {
+		name := e.Name()
+		if name == file {
+			parts = append(parts, part{0, base})
+			continue
+		}
+		suffix, ok := strings.CutPrefix(name, file+".")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(suffix, 10, 32)
+		if err != nil || n == 0 || PartName(file, uint32(n)) != name {
+			continue
+		}
+		parts = append(parts, part{n, PartName(base, uint32(n))})
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].n < parts[j].n })
+	names := make([]string, len(parts))
+	for i, p := range parts {
+		names[i] = p.name
+	}
+	return names, nil
+}
+
 // FileSink writes parts to files named by PartName, created 0600 with
-// O_EXCL unless Force. With MaxFiles > 0 only the newest MaxFiles parts are
-// kept: creating part n removes part n-MaxFiles (like tcpdump -W).
+// O_EXCL|O_NOFOLLOW. With Force an existing entry at the name is unlinked
+// first (never followed: a symlink planted at the output path is removed,
+// its target left alone). With MaxFiles > 0 only the newest MaxFiles parts
+// are kept: creating part n removes part n-MaxFiles (like tcpdump -W).
 type FileSink struct {
 	Base     string
 	Force    bool
@@ -56,29 +108,27 @@ func (s *FileSink) Rotates() bool { return true }
 
 func (s *FileSink) Create(part uint32) (SinkFile, error) {
 	name := PartName(s.Base, part)
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	if s.Force {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+		// unlink(2), not os.Remove: that would also rmdir an empty
+		// directory planted at the name.
+		if err := unix.Unlink(name); err != nil && !errors.Is(err, unix.ENOENT) {
+			return nil, &fs.PathError{Op: "remove", Path: name, Err: err}
+		}
 	}
-	f, err := os.OpenFile(name, flags, 0o600)
+	// O_EXCL also refuses a symlink (even a dangling one) re-planted between
+	// the unlink and here; O_NOFOLLOW says so twice.
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("%s: %w", name, ErrOutputExists)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if s.Force {
-		// O_TRUNC keeps an existing file's mode; a capture is never world-readable.
-		if err := f.Chmod(0o600); err != nil {
-			f.Close()
-			return nil, err
-		}
-	}
 	if s.MaxFiles > 0 && part >= uint32(s.MaxFiles) {
 		old := PartName(s.Base, part-uint32(s.MaxFiles))
-		if err := os.Remove(old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := unix.Unlink(old); err != nil && !errors.Is(err, unix.ENOENT) {
 			f.Close()
-			return nil, fmt.Errorf("removing oldest part: %w", err)
+			return nil, fmt.Errorf("removing oldest part %s: %w", old, err)
 		}
 	}
 	return &osSinkFile{f: f}, nil

@@ -22,7 +22,7 @@ type ManifestEntry struct {
 	Total    uint64   `json:"total"`    // original length
 	Complete bool     `json:"complete"` // every byte of the original was captured
 	Reasons  []string `json:"reasons,omitempty"`
-	Missing  []Range  `json:"missing,omitempty"` // zero-filled holes in the file
+	Missing  []Range  `json:"missing,omitempty"` // not captured: zero-filled in the file below Captured, absent past it
 	Verified bool     `json:"verified"`          // re-hashed while writing and equal to sha256
 	Error    string   `json:"error,omitempty"`
 	Origin   Origin   `json:"origin"`

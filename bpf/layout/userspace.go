@@ -11,8 +11,10 @@ type Range struct {
 }
 
 // Payload (RecPayload) ties one captured payload of one call to its blob in
-// the capture. The blob holds the payload's first Captured bytes, with the
-// Missing ranges zero-filled (pieces lost to a full ring or a failed read).
+// the capture. The blob holds the payload's first Captured bytes; Missing
+// ranges below Captured (pieces lost to a full ring, unreadable memory) are
+// zero-filled there so offsets stay true, and a range from Captured to Total
+// was never stored. Every byte of [0, Total) not captured is in Missing.
 type Payload struct {
 	CallID   uint64  `json:"call_id"`
 	Kind     uint16  `json:"kind"`   // Kind* constant
@@ -25,7 +27,9 @@ type Payload struct {
 	// Complete is true only when Captured == Total and nothing is missing.
 	Complete bool `json:"complete"`
 	// Reason says why a payload is not complete: "snaplen", "no-payload",
-	// "ring-full", "read-error", "loop-limit", "lost-end" (no PAYLOAD_END seen).
+	// "ring-full", "read-error", "loop-limit", "lost-end" (no PAYLOAD_END seen),
+	// "recorder-limit" (a recorder bound on holes or zero fill was reached),
+	// "unknown" (bytes missing and nothing recorded says why).
 	Reasons []string `json:"reasons,omitempty"`
 	// ReadErrors counts pieces that could not be read (zero-filled in the blob).
 	ReadErrors uint32 `json:"read_errors,omitempty"`

@@ -62,13 +62,15 @@ CAP_PERFMON, or CAP_SYS_ADMIN).
 
 The capture is sealed in chunks at least every --seal-interval: after a crash
 or kill -9 the file is valid up to its last sealed chunk. Files are created
-mode 0600 and never overwritten without --force.
+mode 0600 and never overwritten without --force; --force replaces an existing
+file (a symlink at the name is removed, never followed).
 
 Rotation (like tcpdump -C/-G/-W): with --rotate-size and/or --rotate-every the
 capture is a set of files FILE, FILE.1, FILE.2, ... each a complete capture
 with its own header and trailer (same set id, part number = suffix). A new
 file is only started between calls, so no call is split across files. With
---max-files N only the newest N files are kept.
+--max-files N only the newest N files are kept. A rotating recording refuses
+to start while FILE or any FILE.N exists (without --force).
 
 Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 		Example: `  sudo kexecrec record -o kexec.kxr
@@ -147,16 +149,17 @@ func runRecord(o *recordOptions) error {
 	if toStdout {
 		sink = &recorder.StreamSink{W: ios.Out, Label: "<stdout>"}
 	} else {
-		if !o.Force {
-			names := []string{o.Output}
-			if o.RotateSize > 0 || o.RotateEvery > 0 {
-				names = append(names, recorder.PartName(o.Output, 1)) // parts of an earlier set
+		existing, err := o.existingOutputs()
+		if err != nil {
+			return trouble(fmt.Errorf("record: %v", err))
+		}
+		if len(existing) > 0 {
+			if !o.Force {
+				return trouble(fmt.Errorf("record: %s: %w", listNames(existing), recorder.ErrOutputExists))
 			}
-			for _, name := range names {
-				if _, err := os.Lstat(name); err == nil {
-					return trouble(fmt.Errorf("record: %s: %w", name, recorder.ErrOutputExists))
-				}
-			}
+			// Each is replaced (unlinked, never followed) when the new set
+			// reaches its part number; any beyond stay, with another set id.
+			fmt.Fprintf(ios.ErrOut, "kexecrec: --force: will replace %s\n", listNames(existing))
 		}
 		sink = &recorder.FileSink{Base: o.Output, Force: o.Force, MaxFiles: o.MaxFiles}
 	}
@@ -224,6 +227,29 @@ func runRecord(o *recordOptions) error {
 	fmt.Fprintf(ios.ErrOut, "kexecrec: %d calls recorded (%d seen entering), %s of payload, %d records dropped by BPF; wrote %s\n",
 		sum.CallsCompleted, sum.CallsSeen, humanBytes(sum.PayloadBytes), sum.Dropped, files)
 	return nil
+}
+
+// existingOutputs are the files a new recording would collide with: the
+// output itself and, when rotating, every part of an earlier set (a set
+// left by --max-files may start at FILE.7: checking FILE.1 is not enough,
+// the new set would die on that name hours later).
+func (o *recordOptions) existingOutputs() ([]string, error) {
+	if o.RotateSize > 0 || o.RotateEvery > 0 {
+		return recorder.ExistingParts(o.Output)
+	}
+	if _, err := os.Lstat(o.Output); err == nil {
+		return []string{o.Output}, nil
+	}
+	return nil, nil
+}
+
+// listNames names a few files and counts the rest, for a one-line message.
+func listNames(names []string) string {
+	const show = 4
+	if len(names) <= show {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:show], ", "), len(names)-show)
 }
 
 func (o *recordOptions) describeOutput() string {

@@ -686,3 +686,100 @@ func TestRecordSignKey(t *testing.T) {
 		t.Errorf("public key as --sign-key: exit %d %q", code, errOut)
 	}
 }
+
+// A rotated set left by an earlier run (with --max-files, it may start at
+// FILE.7) is refused at start-up, naming what is there, not hours later at
+// the part that collides.
+func TestRecordRotationRefusesStaleParts(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "cap.kxr")
+	stale := map[string]string{out + ".7": "old 7", out + ".9": "old 9"}
+	for name, body := range stale {
+		os.WriteFile(name, []byte(body), 0o600)
+	}
+	os.WriteFile(out+".bak", []byte("not a part"), 0o600)
+
+	attached := false
+	old := attach
+	attach = func(recorder.AttachConfig) (recorder.Source, error) {
+		attached = true
+		return nil, fmt.Errorf("unexpected")
+	}
+	ios, _, errOut := testIO()
+	code := runRecordCLI(t, ios, "-o", out, "--rotate-size", "100K")
+	attach = old
+	msg := errOut.String()
+	if code != ExitTrouble || attached || strings.Count(msg, "\n") != 1 ||
+		!strings.Contains(msg, out+".7, "+out+".9: output file exists") || strings.Contains(msg, ".bak") {
+		t.Fatalf("exit %d attached %v stderr %q", code, attached, msg)
+	}
+	// Not rotating: stale parts do not matter.
+	useFakeAttach(t, 1)
+	ios, _, errOut = testIO()
+	if code := runRecordCLI(t, ios, "-o", out, "--count", "1"); code != ExitOK {
+		t.Fatalf("no rotation: exit %d %s", code, errOut)
+	}
+	os.Remove(out)
+
+	// --force: parts are replaced as the new set reaches them.
+	os.WriteFile(out+".1", []byte("old 1"), 0o600)
+	useFakeAttach(t, 3)
+	ios, _, errOut = testIO()
+	if code := runRecordCLI(t, ios, "-o", out, "--rotate-size", "100K", "--count", "3", "--force"); code != ExitOK {
+		t.Fatalf("--force: exit %d %s", code, errOut)
+	}
+	if !strings.Contains(errOut.String(), "--force: will replace "+out+".1, "+out+".7, "+out+".9") {
+		t.Errorf("stderr %q", errOut)
+	}
+	var setID [16]byte
+	for part := uint32(0); part <= 2; part++ {
+		f, err := os.Open(recorder.PartName(out, part))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := format.NewReader(f, format.ReaderOptions{})
+		f.Close()
+		if err != nil {
+			t.Fatalf("part %d: %v", part, err)
+		}
+		if h := r.Header(); h.Part != part || part > 0 && h.SetID != setID {
+			t.Errorf("part %d: header part %d", part, h.Part)
+		} else {
+			setID = h.SetID
+		}
+	}
+	for name, body := range stale {
+		if b, _ := os.ReadFile(name); string(b) != body {
+			t.Errorf("%s changed although the new set did not reach it", name)
+		}
+	}
+}
+
+// --force replaces a symlink planted at the output path, never its target.
+func TestRecordForceDoesNotFollowSymlink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "shadow")
+	os.WriteFile(victim, []byte("root:x:0:0"), 0o644)
+	out := filepath.Join(dir, "cap.kxr")
+	if err := os.Symlink(victim, out); err != nil {
+		t.Fatal(err)
+	}
+	useFakeAttach(t, 1)
+	ios, _, errOut := testIO()
+	if code := runRecordCLI(t, ios, "-o", out, "--count", "1"); code != ExitTrouble || !strings.Contains(errOut.String(), "exists") {
+		t.Fatalf("without --force: exit %d %s", code, errOut)
+	}
+	ios, _, errOut = testIO()
+	if code := runRecordCLI(t, ios, "-o", out, "--count", "1", "--force"); code != ExitOK {
+		t.Fatalf("--force: exit %d %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "root:x:0:0" {
+		t.Errorf("symlink target overwritten (%d bytes)", len(b))
+	}
+	if fi, _ := os.Stat(victim); fi.Mode().Perm() != 0o644 {
+		t.Errorf("symlink target mode changed to %v", fi.Mode())
+	}
+	if fi, err := os.Lstat(out); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+		t.Errorf("output %v %v, want a regular 0600 file", fi.Mode(), err)
+	}
+}
