@@ -40,6 +40,9 @@ func (o TableOptions) width() int {
 // digits (48 bits) tell payloads of one capture apart, like git's short ids.
 const shortHashLen = 12
 
+// maxListedInitramfsFiles bounds the initramfs listing in a table.
+const maxListedInitramfsFiles = 20
+
 func (o TableOptions) hash(s string) string {
 	if s == "" {
 		return "-"
@@ -198,6 +201,24 @@ func RenderTable(w io.Writer, c *Call, o TableOptions) error {
 				comp = append(comp, ar.Compression)
 			}
 			add("initramfs", fmt.Sprintf("%s %d: %d files in %d archives (%s)", p.Kind, p.Index, files, len(id.Initramfs.Archives), strings.Join(comp, "+")))
+			// The regular files are what a responder compares with the
+			// installed initramfs: list them (a bounded number; JSON has all).
+			listed, regular := 0, 0
+			for _, ar := range id.Initramfs.Archives {
+				for _, f := range ar.Files {
+					if f.SHA256 == "" {
+						continue
+					}
+					regular++
+					if listed < maxListedInitramfsFiles {
+						add("  file", fmt.Sprintf("/%s %d bytes sha256 %s", strings.TrimPrefix(f.Path, "/"), f.Size, o.hash(f.SHA256)))
+						listed++
+					}
+				}
+			}
+			if regular > listed {
+				add("  file", fmt.Sprintf("... %d more regular files (--format json lists every one)", regular-listed))
+			}
 		}
 		for _, wn := range id.Warnings {
 			add("warning", fmt.Sprintf("%s %d: %s", p.Kind, p.Index, wn))
