@@ -108,6 +108,7 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 
 func runRecord(o *recordOptions) error {
 	ios := o.ios
+	softMemoryLimit(recordMemLimit)
 	toStdout := o.Output == "-"
 	switch {
 	case o.Output == "":

@@ -74,7 +74,7 @@ func runReplay(opts *replayOptions) error {
 	if err != nil {
 		return trouble(err)
 	}
-	boundMemory()
+	softMemoryLimit(showMemLimit)
 	ctx := opts.ctx
 	if ctx == nil {
 		var stop context.CancelFunc

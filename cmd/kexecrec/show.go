@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -203,18 +201,8 @@ a warning on stderr and exit status 0.`,
 	return cmd
 }
 
-// boundMemory asks the garbage collector to keep the heap under a soft
-// limit (unless GOMEMLIMIT says otherwise): reading holds at most a chunk
-// and the open calls, but on a busy machine a lagging GC lets garbage pile
-// up to several times that. Reading commands promise < 64 MiB RSS.
-func boundMemory() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(32 << 20)
-	}
-}
-
 func runShow(opts *showOptions) error {
-	boundMemory()
+	softMemoryLimit(showMemLimit)
 	switch opts.format {
 	case "table", "json", "ndjson":
 	default:

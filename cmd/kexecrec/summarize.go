@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -79,7 +78,7 @@ func runSummarize(opts *summarizeOptions) error {
 	if opts.Format != "table" && opts.Format != "json" {
 		return trouble(fmt.Errorf("--format %q: want table or json", opts.Format))
 	}
-	limitMemory()
+	softMemoryLimit(summarizeMemLimit)
 	var key ed25519.PublicKey
 	if opts.PubKey != "" {
 		k, err := format.LoadPublicKey(opts.PubKey)
@@ -182,12 +181,6 @@ func summarizeFile(path string, o replay.OpenOptions) (*replay.Summary, error) {
 // (90 MiB RSS measured at 300,000 calls). A soft limit makes it collect
 // sooner instead. GOMEMLIMIT, when set, wins.
 const summarizeMemLimit = 40 << 20
-
-func limitMemory() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(summarizeMemLimit)
-	}
-}
 
 func sumHashFile(path string) (int64, string, error) {
 	f, err := os.Open(path)

@@ -36,6 +36,7 @@ const (
 	capSysBoot       = 22
 	kexecFileUnload  = 0x1
 	maxSegmentBuffer = 1 << 30 // sanity cap for one test buffer
+	maxSegments      = 16      // KEXEC_SEGMENT_MAX
 )
 
 // Segment describes one kexec_load segment to build.
@@ -60,6 +61,11 @@ type LoadSpec struct {
 	// compat entries, buffers below 4 GiB). Kernels without x32 support
 	// answer ENOSYS, after the syscall entry a raw-mode recorder sees.
 	X32 bool
+	// KeepSysBoot issues the call WITH CAP_SYS_BOOT, so the recorder treats
+	// the caller as privileged (its larger ring-wait budget). Only allowed
+	// with nr_segments > 16: the kernel refuses such a call with EINVAL
+	// before it reads anything, so nothing is loaded or unloaded.
+	KeepSysBoot bool
 }
 
 // SegmentResult is what was passed for one segment.
@@ -136,6 +142,9 @@ func KexecLoad(spec LoadSpec) (*Result, error) {
 	}
 	if nr == 0 {
 		return nil, errors.New("trigger: refusing nr_segments == 0 (that unloads the staged kernel)")
+	}
+	if spec.KeepSysBoot && nr <= maxSegments {
+		return nil, fmt.Errorf("trigger: refusing to keep CAP_SYS_BOOT with nr_segments %d (only > %d is refused by every kernel before it loads anything)", nr, maxSegments)
 	}
 	if spec.IA32 && !haveIA32 {
 		return nil, errors.New("trigger: ia32 calls need amd64")
@@ -220,7 +229,7 @@ func KexecLoad(spec LoadSpec) (*Result, error) {
 		}
 	}
 	res.Args = [6]uint64{spec.Entry, nr, tablePtr, spec.Flags}
-	err := callWithoutSysBoot(res)
+	err := call(res, !spec.KeepSysBoot)
 	runtime.KeepAlive(table)
 	if err != nil {
 		res.Release()
@@ -249,24 +258,27 @@ func KexecFileLoad(spec FileLoadSpec) (*Result, error) {
 		res.CmdlineSHA = hex.EncodeToString(sum[:])
 	}
 	res.Args = [6]uint64{uint64(int64(spec.KernelFD)), uint64(int64(spec.InitrdFD)), uint64(len(spec.Cmdline)), uint64(ptr), spec.Flags}
-	err := callWithoutSysBoot(res)
+	err := call(res, true)
 	runtime.KeepAlive(spec.Cmdline)
 	return res, err
 }
 
-// callWithoutSysBoot runs the syscall in res on a fresh OS thread whose
-// CAP_SYS_BOOT is gone.
-func callWithoutSysBoot(res *Result) error {
+// call runs the syscall in res on a fresh OS thread, whose CAP_SYS_BOOT is
+// gone first when dropCap is set (always, except for the nr_segments > 16
+// calls KexecLoad allows with KeepSysBoot).
+func call(res *Result, dropCap bool) error {
 	done := make(chan error, 1)
 	go func() {
 		// Never unlocked: the thread with the changed credentials dies
 		// with this goroutine instead of going back to the pool.
 		runtime.LockOSThread()
-		if err := dropSysBoot(); err != nil {
-			done <- err
-			return
+		if dropCap {
+			if err := dropSysBoot(); err != nil {
+				done <- err
+				return
+			}
+			res.CapDropped = true
 		}
-		res.CapDropped = true
 		res.PID = unix.Getpid()
 		res.TID = unix.Gettid()
 		var r uintptr

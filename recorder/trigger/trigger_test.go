@@ -51,3 +51,25 @@ func TestPatternDeterministic(t *testing.T) {
 		t.Fatal("pattern not deterministic per seed")
 	}
 }
+
+// KeepSysBoot is only allowed where the kernel refuses the call before it
+// loads anything: nr_segments > 16.
+func TestKeepSysBootOnlyOver16Segments(t *testing.T) {
+	for _, nr := range []uint64{0, 1, 16} {
+		if _, err := KexecLoad(LoadSpec{Segments: []Segment{{Size: 1}}, NrSegments: nr, KeepSysBoot: true}); err == nil {
+			t.Errorf("KeepSysBoot with nr_segments %d accepted", nr)
+		}
+	}
+	res, err := KexecLoad(LoadSpec{Segments: []Segment{{Size: 1}}, NrSegments: 17, KeepSysBoot: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	if res.CapDropped || res.Args[1] != 17 {
+		t.Fatalf("result %+v", res)
+	}
+	// EINVAL for 17 segments, or ENOSYS on a kernel without kexec.
+	if res.Errno != int(syscall.EINVAL) && res.Errno != int(syscall.ENOSYS) {
+		t.Fatalf("kexec_load with 17 segments returned %d (%s)", res.Ret, res.ErrnoName)
+	}
+}
