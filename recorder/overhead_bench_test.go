@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"os/exec"
 	"runtime"
@@ -100,7 +101,11 @@ func startBpftrace(b *testing.B, bt string) func() {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	// bpftrace's warnings (e.g. about RLIMIT_MEMLOCK, which this process
+	// already lifted) must not land in the middle of a benchmark result
+	// line, where the harness could no longer parse it.
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -115,7 +120,7 @@ func startBpftrace(b *testing.B, bt string) func() {
 	if !ready {
 		cmd.Process.Kill()
 		cmd.Wait()
-		b.Fatal("bpftrace exited before attaching")
+		b.Fatalf("bpftrace exited before attaching: %s", bytes.TrimSpace(stderr.Bytes()))
 	}
 	go func() {
 		for sc.Scan() {
