@@ -133,7 +133,7 @@ func runKernel(t *testing.T, bed *Bed, qemu, series string, cli cliState) *kerne
 		}
 		if name != "" {
 			modes = slices.DeleteFunc(modes, func(m string) bool { return m == "fentry" })
-			notOffered = append(notOffered, fmt.Sprintf("fentry: not offered: the kernel's BTF names %s "+
+			notOffered = append(notOffered, fmt.Sprintf("fentry: the kernel's BTF names %s "+
 				"twice (real wrapper and weak stub) and cilium/ebpf refuses ambiguous fentry targets "+
 				"(cilium/ebpf#894); kexecrec's auto mode uses kprobe on this kernel", name))
 			t.Logf("%s: %s", series, notOffered[len(notOffered)-1])
