@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -219,6 +218,9 @@ func TestRSSChild(t *testing.T) {
 		t.Skip("helper process for BenchmarkPeakRSS")
 	}
 	readFile(t, path, ReaderOptions{})
+	if err := testenv.PrintPeakRSS(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // BenchmarkPeakRSS: peak RSS of a child process reading a 1 GiB capture
@@ -256,18 +258,22 @@ func BenchmarkPeakRSS(b *testing.B) {
 	f.Close()
 	st, _ := os.Stat(path)
 	b.ResetTimer()
-	var maxRSS int64
+	var maxRSS float64
 	for range b.N {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestRSSChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), rssChildEnv+"="+path)
-		if out, err := cmd.CombinedOutput(); err != nil {
+		out, err := cmd.CombinedOutput()
+		if err != nil {
 			b.Fatalf("child: %v\n%s", err, out)
 		}
-		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-		maxRSS = max(maxRSS, ru.Maxrss) // KiB on Linux
+		mib, err := testenv.ParsePeakRSS(out)
+		if err != nil {
+			b.Fatalf("%v:\n%s", err, out)
+		}
+		maxRSS = max(maxRSS, mib)
 	}
 	b.ReportMetric(float64(st.Size())/(1<<20), "file-MiB")
-	b.ReportMetric(float64(maxRSS)/1024, "peak-RSS-MiB")
+	b.ReportMetric(maxRSS, "peak-RSS-MiB")
 }
 
 // BenchmarkDedup: 100 identical 8 MiB payloads against one (target <= 1.05).

@@ -10,10 +10,10 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/kexecrec/kexecrec/recorder/testenv"
 	"github.com/kexecrec/kexecrec/replay/synth"
 )
 
@@ -76,6 +76,10 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 		fmt.Println(n)
+		if err := testenv.PrintPeakRSS(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
 		os.Exit(0)
 	}
 	code := m.Run()
@@ -148,10 +152,14 @@ func BenchmarkShowNDJSON(b *testing.B) {
 	}
 	child := exec.Command(self)
 	child.Env = append(os.Environ(), "KEXECREC_BENCH_CHILD="+path)
-	if out, err := child.CombinedOutput(); err != nil {
+	out, err := child.CombinedOutput()
+	if err != nil {
 		b.Fatalf("child: %v %s", err, out)
 	}
-	ru := child.ProcessState.SysUsage().(*syscall.Rusage)
-	b.ReportMetric(float64(ru.Maxrss)/1024, "peak_RSS_MiB") // Maxrss is in KiB on Linux
+	rss, err := testenv.ParsePeakRSS(out)
+	if err != nil {
+		b.Fatalf("%v: %s", err, out)
+	}
+	b.ReportMetric(rss, "peak_RSS_MiB")
 	b.ReportMetric(float64(st.Size())/(1<<20), "file_MiB")
 }

@@ -11,12 +11,12 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kexecrec/kexecrec/format"
+	"github.com/kexecrec/kexecrec/recorder/testenv"
 )
 
 // BenchmarkSummarizeMillion measures what `kexecrec summarize` does (hash
@@ -92,19 +92,10 @@ func BenchmarkSummarizeMillion(b *testing.B) {
 		b.Fatalf("child: %v\n%s", err, out)
 	}
 	b.Logf("%s", bytes.TrimSpace(out))
-	// The child reports its own VmHWM: wait4's ru_maxrss is not usable
-	// here, since Linux counts the parent's pages shared up to the exec.
-	var hwm float64
-	for l := range strings.Lines(string(out)) {
-		if v, ok := strings.CutPrefix(l, "child: VmHWM "); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err == nil {
-				hwm = kb / 1024
-			}
-		}
-	}
-	if hwm == 0 {
-		b.Fatalf("child did not report its peak RSS:\n%s", out)
+	// The child reports its own peak RSS (see testenv.PeakRSSMarker).
+	hwm, err := testenv.ParsePeakRSS(out)
+	if err != nil {
+		b.Fatalf("%v:\n%s", err, out)
 	}
 	b.ReportMetric(hwm, "peak-RSS-MiB")
 }
@@ -136,12 +127,8 @@ func TestSummaryRSSChild(t *testing.T) {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	if st, err := os.ReadFile("/proc/self/status"); err == nil {
-		for l := range strings.Lines(string(st)) {
-			if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-				fmt.Fprintf(os.Stderr, "child: VmHWM %s\n", strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			}
-		}
+	if err := testenv.PrintPeakRSS(); err != nil {
+		t.Fatal(err)
 	}
 	fmt.Fprintf(os.Stderr, "child: heap in use %.1f MiB, peak heap goal %.1f MiB, Go runtime total %.1f MiB, %d GCs\n",
 		float64(ms.HeapInuse)/(1<<20), float64(ms.NextGC)/(1<<20), float64(ms.Sys)/(1<<20), ms.NumGC)
