@@ -176,7 +176,7 @@ func BenchmarkRealKexecLoad256MiB(b *testing.B) {
 		path := filepath.Join(dir, "real.kxr")
 		os.Remove(path)
 		cmd := exec.Command(bin, "record", "-o", path, "--attach", "raw", "--count", "1")
-		stderr := &lockedBuffer{}
+		stderr := &testenv.SyncBuffer{}
 		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
@@ -254,19 +254,3 @@ func readBenchCapture(tb testing.TB, path string) (uint64, layout.Payload) {
 	return enter, p
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}

@@ -24,7 +24,7 @@ func TestDiffIdenticalCaptures(t *testing.T) {
 	// Same calls from another host and run: still the same calls.
 	os.WriteFile(a, sdCapture(t, "host-a", true, sdBaseline()...), 0o644)
 	os.WriteFile(b, sdCapture(t, "host-b", true, sdBaseline()...), 0o644)
-	code, out, errOut := sdRun("diff", "--no-identify", a, b)
+	code, out, errOut := cli("diff", "--no-identify", a, b)
 	if code != ExitOK || errOut != "" {
 		t.Fatalf("exit %d stderr %q\n%s", code, errOut, out)
 	}
@@ -47,7 +47,7 @@ func TestDiffDifferentCaptures(t *testing.T) {
 		sdBaseline()[0], sdBaseline()[0], // one identical kexec_load fewer: multiset
 		sdCall{comm: "evil", exe: "/tmp/evil", uid: 1000, flags: 0x3e0001, ret: -1, segs: [][]byte{sdPurgatory}},
 	), 0o644)
-	code, out, errOut := sdRun("diff", "--no-identify", a, b)
+	code, out, errOut := cli("diff", "--no-identify", a, b)
 	if code != ExitFinding || errOut != "" {
 		t.Fatalf("exit %d (want %d) stderr %q\n%s", code, ExitFinding, errOut, out)
 	}
@@ -72,7 +72,7 @@ func TestDiffDifferentCaptures(t *testing.T) {
 	}
 	sdGolden(t, "diff-different.txt", out, dir)
 
-	code, out, _ = sdRun("diff", "--no-identify", "--format", "json", a, b)
+	code, out, _ = cli("diff", "--no-identify", "--format", "json", a, b)
 	if code != ExitFinding {
 		t.Fatalf("json exit %d", code)
 	}
@@ -111,7 +111,7 @@ func TestDiffTrouble(t *testing.T) {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, b, 0o644)
 		for _, args := range [][]string{{good, p}, {p, good}} {
-			code, out, errOut := sdRun(append([]string{"diff", "--no-identify"}, args...)...)
+			code, out, errOut := cli(append([]string{"diff", "--no-identify"}, args...)...)
 			if code != ExitTrouble {
 				t.Errorf("%s: exit %d, want %d", name, code, ExitTrouble)
 			}
@@ -120,11 +120,11 @@ func TestDiffTrouble(t *testing.T) {
 			}
 		}
 	}
-	code, _, errOut := sdRun("diff", good, filepath.Join(dir, "missing.kxr"))
+	code, _, errOut := cli("diff", good, filepath.Join(dir, "missing.kxr"))
 	if code != ExitTrouble || !strings.Contains(errOut, "missing.kxr") {
 		t.Errorf("missing file: exit %d stderr %q", code, errOut)
 	}
-	if code, _, _ := sdRun("diff", good); code != ExitTrouble {
+	if code, _, _ := cli("diff", good); code != ExitTrouble {
 		t.Errorf("one argument: exit %d", code)
 	}
 }
@@ -132,7 +132,7 @@ func TestDiffTrouble(t *testing.T) {
 func TestDiffSamples(t *testing.T) {
 	paths := sdSamples(t)
 	for _, p := range paths {
-		if code, out, errOut := sdRun("diff", p, p); code != ExitOK {
+		if code, out, errOut := cli("diff", p, p); code != ExitOK {
 			t.Errorf("%s against itself: exit %d %s\n%s", p, code, errOut, out)
 		}
 	}
@@ -141,7 +141,7 @@ func TestDiffSamples(t *testing.T) {
 	if !fileExists(a) || !fileExists(b) {
 		t.Fatalf("samples %s, %s missing", a, b)
 	}
-	code, out, errOut := sdRun("diff", a, b)
+	code, out, errOut := cli("diff", a, b)
 	if code != ExitFinding {
 		t.Fatalf("exit %d, want %d: %s", code, ExitFinding, errOut)
 	}
@@ -218,7 +218,7 @@ func TestDiffIdentifiedPayloads(t *testing.T) {
 		sdCall{comm: "kexec", exe: "/usr/sbin/kexec", flags: 0x3e0000,
 			segs: [][]byte{sdPurgatory, sdBootParams("root=/dev/sda1 ro init=/bin/sh"), initA}},
 	), 0o644)
-	code, out, errOut := sdRun("diff", a, b)
+	code, out, errOut := cli("diff", a, b)
 	if code != ExitFinding {
 		t.Fatalf("exit %d: %s\n%s", code, errOut, out)
 	}
@@ -241,7 +241,7 @@ func TestDiffIdentifiedPayloads(t *testing.T) {
 	sdGolden(t, "diff-identified.txt", out, dir)
 
 	// summarize names the distinct kernels by version and hash.
-	code, out, errOut = sdRun("summarize", a, b)
+	code, out, errOut = cli("summarize", a, b)
 	if code != ExitOK {
 		t.Fatalf("summarize: exit %d %s", code, errOut)
 	}

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -455,7 +454,7 @@ func buildKexecrec(t *testing.T) string {
 func startRecorder(t *testing.T, bin string, args ...string) (kill func()) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"record"}, args...)...)
-	stderr := &syncBuffer{}
+	stderr := &testenv.SyncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -474,22 +473,6 @@ func startRecorder(t *testing.T, bin string, args ...string) (kill func()) {
 	return kill
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
 
 // TestRecordRealKernelSIGKILL: the real recorder in raw mode on this kernel,
 // real kexec_load calls (CAP_SYS_BOOT dropped), kill -9: every call that
@@ -554,7 +537,7 @@ func TestRecordStatusLineOnlyOnTerminal(t *testing.T) {
 	t.Cleanup(func() { statusRefresh = old })
 	for _, tty := range []bool{true, false} {
 		useFakeAttach(t, 2)
-		errOut := &syncBuffer{}
+		errOut := &testenv.SyncBuffer{}
 		ios := &IOStreams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: errOut, ErrIsTerminal: tty}
 		path := filepath.Join(t.TempDir(), "cap.kxr")
 		ctx, cancel := context.WithCancel(context.Background())
@@ -589,7 +572,7 @@ func TestRecordRealKernelSIGINT(t *testing.T) {
 	bin := buildKexecrec(t)
 	path := filepath.Join(t.TempDir(), "cap.kxr")
 	cmd := exec.Command(bin, "record", "-o", path, "--attach", "raw", "--json")
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

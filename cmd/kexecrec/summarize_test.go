@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,26 +18,6 @@ import (
 	"github.com/kexecrec/kexecrec/replay"
 	"github.com/kexecrec/kexecrec/replay/identify"
 )
-
-// sdUpdate rewrites golden files: go test ./cmd/kexecrec -run 'Summarize|Diff' -update
-var sdUpdate *bool
-
-func init() {
-	// Another test file of this package may define -update too: share it.
-	if f := flag.Lookup("update"); f != nil {
-		v := f.Value.String() == "true"
-		sdUpdate = &v
-		return
-	}
-	sdUpdate = flag.Bool("update", false, "rewrite golden files under testdata/golden")
-}
-
-func sdUpdating() bool {
-	if f := flag.Lookup("update"); f != nil {
-		return f.Value.String() == "true"
-	}
-	return *sdUpdate
-}
 
 // sdCall is one call for a synthetic capture.
 type sdCall struct {
@@ -161,36 +140,14 @@ func sdWrite(t *testing.T, name string, data []byte) string {
 	return p
 }
 
-func sdRun(args ...string) (int, string, string) {
-	var out, errOut bytes.Buffer
-	code := run(args, &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
-	return code, out.String(), errOut.String()
-}
-
-// sdGolden compares got with testdata/golden/name (rewritten with -update).
-// tmp is replaced by "TMP" so paths do not depend on the test's temp dir.
+// sdGolden is golden with the test's temp dir replaced by "TMP", so paths
+// in the output do not depend on it.
 func sdGolden(t *testing.T, name, got, tmp string) {
 	t.Helper()
 	if tmp != "" {
 		got = strings.ReplaceAll(got, tmp, "TMP")
 	}
-	path := filepath.Join("..", "..", "testdata", "golden", name)
-	if sdUpdating() {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run with -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	golden(t, name, got)
 }
 
 var (
@@ -218,7 +175,7 @@ func TestSummarizeTable(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := sdRun("summarize", "--no-identify", path)
+	code, out, errOut := cli("summarize", "--no-identify", path)
 	if code != ExitOK {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
@@ -244,7 +201,7 @@ func TestSummarizeTable(t *testing.T) {
 	sdGolden(t, "summarize-basic.txt", out, dir)
 
 	// JSON: the counts, for scripts.
-	code, out, _ = sdRun("summarize", "--no-identify", "--format", "json", path)
+	code, out, _ = cli("summarize", "--no-identify", "--format", "json", path)
 	if code != ExitOK {
 		t.Fatalf("json exit %d", code)
 	}
@@ -284,7 +241,7 @@ func TestSummarizeSeveralFilesTotal(t *testing.T) {
 	b := filepath.Join(dir, "b.kxr")
 	os.WriteFile(a, sdCapture(t, "host-a", true, sdBaseline()...), 0o644)
 	os.WriteFile(b, sdCapture(t, "host-b", false, sdBaseline()[:1]...), 0o644)
-	code, out, errOut := sdRun("summarize", "--no-identify", a, b)
+	code, out, errOut := cli("summarize", "--no-identify", a, b)
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -313,7 +270,7 @@ func TestSummarizeBadInput(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(dir, name)
 			os.WriteFile(path, data, 0o644)
-			code, out, errOut := sdRun("summarize", "--no-identify", path)
+			code, out, errOut := cli("summarize", "--no-identify", path)
 			if code != ExitTrouble {
 				t.Errorf("exit %d, want %d (stdout %q)", code, ExitTrouble, out)
 			}
@@ -329,19 +286,19 @@ func TestSummarizeBadInput(t *testing.T) {
 		})
 	}
 	t.Run("missing", func(t *testing.T) {
-		code, _, errOut := sdRun("summarize", filepath.Join(dir, "nope.kxr"))
+		code, _, errOut := cli("summarize", filepath.Join(dir, "nope.kxr"))
 		if code != ExitTrouble || !strings.Contains(errOut, "nope.kxr") {
 			t.Errorf("exit %d stderr %q", code, errOut)
 		}
 	})
 	t.Run("directory", func(t *testing.T) {
-		code, _, errOut := sdRun("summarize", dir)
+		code, _, errOut := cli("summarize", dir)
 		if code != ExitTrouble || !strings.Contains(errOut, "directory") {
 			t.Errorf("exit %d stderr %q", code, errOut)
 		}
 	})
 	t.Run("bad format flag", func(t *testing.T) {
-		code, _, _ := sdRun("summarize", "--format", "xml", dir)
+		code, _, _ := cli("summarize", "--format", "xml", dir)
 		if code != ExitTrouble {
 			t.Errorf("exit %d", code)
 		}
@@ -380,7 +337,7 @@ func TestSummarizeSigned(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := sdWrite(t, "signed.kxr", sdCaptureSigned(t, "host-a", true, priv, sdBaseline()...))
-	code, out, errOut := sdRun("summarize", "--no-identify", path)
+	code, out, errOut := cli("summarize", "--no-identify", path)
 	if code != ExitOK {
 		t.Fatalf("exit %d %s", code, errOut)
 	}
@@ -395,7 +352,7 @@ func TestSummarizeSigned(t *testing.T) {
 	if err := os.WriteFile(keyFile, kb, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, _ = sdRun("summarize", "--no-identify", "--pubkey", keyFile, path)
+	code, out, _ = cli("summarize", "--no-identify", "--pubkey", keyFile, path)
 	if code != ExitOK || !strings.Contains(out, "signed, verified against the given key") {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
@@ -419,7 +376,7 @@ func TestSummarizeSamples(t *testing.T) {
 			if pub := strings.TrimSuffix(p, ".zst") + ".pub"; fileExists(pub) {
 				args = append(args, "--pubkey", pub)
 			}
-			code, out, errOut := sdRun(args...)
+			code, out, errOut := cli(args...)
 			if code != ExitOK {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
@@ -429,7 +386,7 @@ func TestSummarizeSamples(t *testing.T) {
 				}
 			}
 			sdGolden(t, "summarize-"+name+".txt", out, "")
-			code, out, _ = sdRun(append(args, "--format", "json")...)
+			code, out, _ = cli(append(args, "--format", "json")...)
 			if code != ExitOK || !json.Valid([]byte(out)) {
 				t.Errorf("json: exit %d, valid %v", code, json.Valid([]byte(out)))
 			}
