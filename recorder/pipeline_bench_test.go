@@ -253,4 +253,3 @@ func readBenchCapture(tb testing.TB, path string) (uint64, layout.Payload) {
 	}
 	return enter, p
 }
-

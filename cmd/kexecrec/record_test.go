@@ -473,7 +473,6 @@ func startRecorder(t *testing.T, bin string, args ...string) (kill func()) {
 	return kill
 }
 
-
 // TestRecordRealKernelSIGKILL: the real recorder in raw mode on this kernel,
 // real kexec_load calls (CAP_SYS_BOOT dropped), kill -9: every call that
 // returned 2 s before the kill is in the file with its exact payload.
