@@ -31,10 +31,15 @@ struct kr_kernel_cap {
 	__u64 val;
 };
 
+struct user_namespace {
+	int level; /* 0 = the initial user namespace */
+};
+
 struct cred {
 	kuid_t euid;
 	kgid_t egid;
 	struct kr_kernel_cap cap_effective;
+	struct user_namespace *user_ns;
 };
 
 struct ns_common {

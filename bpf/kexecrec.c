@@ -177,26 +177,30 @@ const struct kr_file *unused_file __attribute__((unused));
 static __always_inline void count(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
-	if (v)
-		*v += n; /* per-CPU slot: no atomics needed */
+	if (v) /* atomic: fentry/tp_btf programs may be preempted on one CPU */
+		__sync_fetch_and_add(v, n);
 }
 
 /* CAP_SYS_BOOT (linux/capability.h). */
 #define KR_CAP_SYS_BOOT 22
 
-/* Whether the current task has CAP_SYS_BOOT in its effective set
- * (current->cred->cap_effective, what capable() checks). kernel_cap_t was
- * u32 cap[2] before 6.3 and is u64 val since: both put bit 22 in the first 8
- * bytes (little endian), so those are read at the CO-RE-relocated offset. A
- * failed read counts as unprivileged (the small budget). */
+/* Whether the current task would pass the kernel's capable(CAP_SYS_BOOT):
+ * the bit in its effective set (current->cred->cap_effective) AND its
+ * credentials in the initial user namespace (a task in a user namespace of
+ * its own, `unshare -Ur`, has every bit set there but is refused). kernel_cap_t
+ * was u32 cap[2] before 6.3 and is u64 val since: both put bit 22 in the
+ * first 8 bytes (little endian), so those are read at the CO-RE-relocated
+ * offset. A failed read counts as unprivileged (the small budget). */
 static __always_inline int may_boot(void)
 {
 	struct task_struct *t = (void *)bpf_get_current_task();
 	const struct cred *c = BPF_CORE_READ(t, cred);
 	__u64 caps = 0;
 
-	if (!c || bpf_probe_read_kernel(&caps, sizeof(caps),
-					(char *)c + bpf_core_field_offset(struct cred, cap_effective)))
+	if (!c || BPF_CORE_READ(c, user_ns, level) != 0)
+		return 0;
+	if (bpf_probe_read_kernel(&caps, sizeof(caps),
+				  (char *)c + bpf_core_field_offset(struct cred, cap_effective)))
 		return 0;
 	return (caps >> KR_CAP_SYS_BOOT) & 1;
 }
@@ -599,10 +603,11 @@ __noinline int emit_payload(__u64 call_id, __u64 tag, __u64 src, __u64 total)
 			p.flags |= KR_PF_LOOP_LIMIT;
 		}
 		bpf_loop(n, piece_cb, &p, 0);
-		/* Stopped by the iteration limit (not by read errors, whose
-		 * pieces say so): the rest is dropped. */
-		if (p.off < p.cap && p.bad_in_row < 4)
-			drop_rest(&p, KR_PF_LOOP_LIMIT);
+		/* Stopped early: by unreadable pieces in a row (the rest was
+		 * never read) or by the iteration limit. Either way every byte
+		 * not emitted is counted as dropped. */
+		if (p.off < p.cap)
+			drop_rest(&p, p.bad_in_row >= 4 ? KR_PF_READ_ERROR : KR_PF_LOOP_LIMIT);
 	}
 
 	end = reserve(sizeof(*end), p.wait_until, &hopeless);

@@ -97,7 +97,11 @@ func newReaderInternal(in io.Reader, o ReaderOptions) (*reader, error) {
 	h, body, off, err := r.readChunk()
 	if err != nil {
 		if err == io.EOF {
-			err = &FormatError{Off: 0, Err: ErrNoHeader, Msg: "empty file"}
+			msg := "empty file"
+			if r.off > 0 { // salvage scanned the whole file and found no chunk
+				msg = fmt.Sprintf("no valid chunk in %d bytes", r.off)
+			}
+			err = &FormatError{Off: 0, Err: ErrNoHeader, Msg: msg}
 		}
 		return nil, err
 	}

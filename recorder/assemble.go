@@ -217,19 +217,18 @@ func (a *assembly) add(p layout.Piece) error {
 // Whatever the cause, a payload shorter than its total says where and why:
 // the Missing ranges cover every byte of [0, total) that was not captured.
 func (a *assembly) finish(end layout.PayloadEnd, snaplen uint64) (layout.Payload, error) {
-	// Where did BPF mean to stop, and why not at the total?
+	// Where did BPF mean to stop, and why not at the total? Only settings
+	// decide that (no-payload, snaplen); what kept BPF from reaching its stop
+	// (a limit, unreadable memory, a full ring) is shortReason's to say.
 	stop, why := end.Total, ""
-	if end.Flags&layout.PFSnaplen != 0 {
+	switch {
+	case end.Flags&layout.PFNoPayload != 0:
+		stop, why = a.next, "no-payload" // nothing was attempted beyond what arrived
+	case end.Flags&layout.PFSnaplen != 0:
 		stop, why = a.next, "snaplen"
 		if snaplen > 0 {
 			stop = max(min(end.Total, snaplen), a.next)
 		}
-	}
-	if end.Flags&layout.PFNoPayload != 0 {
-		stop, why = a.next, "no-payload" // nothing was attempted beyond what arrived
-	}
-	if end.Flags&layout.PFLoopLimit != 0 {
-		stop, why = a.next, "loop-limit"
 	}
 	// Pieces BPF could not reserve at the tail are not zero-filled: the blob
 	// stops at the last byte that arrived and the tail is stated as Missing.
@@ -275,6 +274,9 @@ func (a *assembly) shortReason(end layout.PayloadEnd) string {
 	switch {
 	case a.limited:
 		return reasonLimit
+	case end.Flags&layout.PFLoopLimit != 0:
+		// BPF's time or iteration limit ended the payload.
+		return "loop-limit"
 	case end.Flags&layout.PFReadError != 0:
 		// BPF gives up after several unreadable pieces in a row.
 		return reasonReadError

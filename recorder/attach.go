@@ -51,12 +51,12 @@ const (
 	// loss even when the reader is slower than the copy.
 	DefaultRingWait = 5 * time.Second
 	// DefaultRingWaitUnprivileged is the same budget for callers WITHOUT
-	// CAP_SYS_BOOT. The hooks run at syscall entry, before the kernel's
-	// capability check, so any user reaches them; the kernel will answer
-	// EPERM, and such a caller must not be able to make BPF spin a CPU for
-	// seconds. Their payloads are still captured as long as the reader
-	// keeps up.
-	DefaultRingWaitUnprivileged = 100 * time.Millisecond
+	// CAP_SYS_BOOT in the initial user namespace: none. The hooks run at
+	// syscall entry, before the kernel's capability check, so any user
+	// reaches them; the kernel will answer EPERM, and such a caller must not
+	// be able to make BPF spin a CPU. Their payloads are still captured as
+	// far as the ring holds them, and marked ring-full beyond.
+	DefaultRingWaitUnprivileged = 0
 	// MaxRingWait caps both waits: the BPF programs spin with preemption
 	// disabled (kprobes) or in an RCU read section (fentry, tp_btf) while
 	// they wait, and the kernel's soft-lockup and RCU-stall detectors fire
@@ -66,11 +66,11 @@ const (
 	// copyAllowance and copyAllowanceUnprivileged are added to the wait
 	// budgets to make the hard time limit of one hook invocation (waiting
 	// plus copying; past it the payload ends, flagged loop-limit). 10 s of
-	// waiting plus 5 s stays below the ~20 s lockup detectors; 250 ms is
-	// enough to copy a few hundred MiB at memory speed, and no unprivileged
+	// waiting plus 5 s stays below the ~20 s lockup detectors; 20 ms is
+	// enough to fill the default ring at memory speed, and no unprivileged
 	// caller should get more.
 	copyAllowance             = 5 * time.Second
-	copyAllowanceUnprivileged = 250 * time.Millisecond
+	copyAllowanceUnprivileged = 20 * time.Millisecond
 )
 
 // AttachConfig selects the hooks and the BPF-side capture settings.
@@ -263,7 +263,7 @@ func Attach(cfg AttachConfig) (Source, error) {
 func ringWait(d, def time.Duration) (time.Duration, error) {
 	switch {
 	case d == 0:
-		return def, nil
+		return max(def, 0), nil
 	case d < 0:
 		return 0, nil
 	case d > MaxRingWait:

@@ -936,7 +936,7 @@ func TestPrivilegedPieceLargerThanRing(t *testing.T) {
 
 // TestPrivilegedHugeUnreadable: bufsz 1 TiB at a PROT_NONE address. The
 // payload gives up after a few unreadable pieces (each still covering its
-// range, zero-filled); with a ring too small for a piece it ends at the
+// range, zero-filled; the rest counted as dropped); with a ring too small for a piece it ends at the
 // first piece with the whole rest counted as dropped. Either way the call
 // returns without walking the length: the counters show a handful of
 // pieces and no wait, not 2^22 iterations.
@@ -960,8 +960,12 @@ func TestPrivilegedHugeUnreadable(t *testing.T) {
 		if e == nil || e.Total != huge || e.Emitted != 0 || e.Flags != layout.PFReadError || e.ReadErrors == 0 || e.ReadErrors != e.Pieces || e.ReadErrors > 8 {
 			t.Fatalf("end %+v: want a few read-error pieces, nothing emitted, not complete", e)
 		}
-		if m["read_errors"] != uint64(e.ReadErrors) || m["wait_loops"] != 0 || m["pieces_dropped"] != 0 {
-			t.Errorf("counters %v for END %+v", m, *e)
+		// The rest, never read, is counted as dropped: every byte of the
+		// payload is either emitted or counted.
+		rest := uint64(huge) - uint64(e.Pieces)*layout.PieceMax
+		if m["read_errors"] != uint64(e.ReadErrors) || m["wait_loops"] != 0 ||
+			m["piece_bytes_dropped"] != rest || uint64(e.Dropped) != rest/layout.PieceMax || m["pieces_dropped"] != uint64(e.Dropped) {
+			t.Errorf("counters %v for END %+v: want the %d unread bytes counted as dropped", m, *e, rest)
 		}
 		for i, h := range acc.holes {
 			if h != (hole{uint64(i) * layout.PieceMax, layout.PieceMax}) {

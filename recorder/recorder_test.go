@@ -974,3 +974,34 @@ func TestExistingParts(t *testing.T) {
 		t.Errorf("no parts: %v %v", got, err)
 	}
 }
+
+// A payload cut by snaplen whose capture BPF also ended early at its time
+// limit: each missing range names its own cause.
+func TestMissingRangesNameTheirOwnCause(t *testing.T) {
+	const pm = layout.PieceMax
+	data := randBytes(10 * pm)
+	call := callSpec{id: 14, payloads: [][]byte{data}, stopAt: map[int]int{0: 2}}
+	recs := call.records()
+	for i, r := range recs {
+		if h, _ := layout.ParseHeader(r, bo); h.Type == layout.RecPayloadEnd {
+			e, _ := layout.ParsePayloadEnd(r, bo)
+			e.Flags = layout.PFSnaplen | layout.PFLoopLimit
+			e.Dropped = 2 // the two pieces up to the snaplen BPF gave up on
+			recs[i] = e.Marshal(bo)
+		}
+	}
+	sink := &FileSink{Base: filepath.Join(t.TempDir(), "cap.zst")}
+	if _, err := record(t, Config{Sink: sink, Snaplen: 4 * pm}, recs); err != nil {
+		t.Fatal(err)
+	}
+	ps := readCapture(t, sink.Base).payloads(t)
+	if len(ps) != 1 {
+		t.Fatalf("%d payloads", len(ps))
+	}
+	p := ps[0]
+	wantMissing := []layout.Range{{Off: 2 * pm, Len: 2 * pm}, {Off: 4 * pm, Len: 6 * pm}}
+	if p.Complete || p.Captured != 2*pm || !reflect.DeepEqual(p.Missing, wantMissing) ||
+		!reflect.DeepEqual(p.Reasons, []string{"snaplen", "loop-limit"}) {
+		t.Errorf("payload %+v, want missing %v (loop-limit, then snaplen)", p, wantMissing)
+	}
+}

@@ -240,7 +240,9 @@ func runShow(opts *showOptions) error {
 		return trouble(err)
 	}
 	if len(bad) > 0 {
-		return trouble(fmt.Errorf("%s: damaged or unreadable (details above)", strings.Join(bad, ", ")))
+		// Each problem was already said on its own line: exit 2 without
+		// repeating it.
+		return &exitError{code: ExitTrouble}
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -146,6 +147,11 @@ func KexecLoad(spec LoadSpec) (*Result, error) {
 	if spec.KeepSysBoot && nr <= maxSegments {
 		return nil, fmt.Errorf("trigger: refusing to keep CAP_SYS_BOOT with nr_segments %d (only > %d is refused by every kernel before it loads anything)", nr, maxSegments)
 	}
+	if spec.KeepSysBoot {
+		if err := loadLimitsUnset(); err != nil {
+			return nil, err
+		}
+	}
 	if spec.IA32 && !haveIA32 {
 		return nil, errors.New("trigger: ia32 calls need amd64")
 	}
@@ -261,6 +267,26 @@ func KexecFileLoad(spec FileLoadSpec) (*Result, error) {
 	err := call(res, true)
 	runtime.KeepAlive(spec.Cmdline)
 	return res, err
+}
+
+// loadLimitsUnset refuses a privileged call where the host limits kexec
+// loads: since 6.3 kexec_load_permitted() counts a privileged call against
+// kernel.kexec_load_limit_{reboot,panic} before the nr_segments check, so
+// even a refused 17-segment call would use up one of the host's loads.
+func loadLimitsUnset() error {
+	for _, name := range []string{"kexec_load_limit_reboot", "kexec_load_limit_panic"} {
+		b, err := os.ReadFile("/proc/sys/kernel/" + name)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("trigger: reading kernel.%s: %w", name, err)
+		}
+		if v := strings.TrimSpace(string(b)); v != "-1" {
+			return fmt.Errorf("trigger: refusing to keep CAP_SYS_BOOT: kernel.%s is %s (a call would use up one allowed load)", name, v)
+		}
+	}
+	return nil
 }
 
 // call runs the syscall in res on a fresh OS thread, whose CAP_SYS_BOOT is

@@ -55,7 +55,10 @@ func TestPatternDeterministic(t *testing.T) {
 // KeepSysBoot is only allowed where the kernel refuses the call before it
 // loads anything: nr_segments > 16.
 func TestKeepSysBootOnlyOver16Segments(t *testing.T) {
-	for _, nr := range []uint64{0, 1, 16} {
+	if _, err := KexecLoad(LoadSpec{KeepSysBoot: true}); err == nil {
+		t.Error("KeepSysBoot with no segments (nr_segments 0) accepted")
+	}
+	for _, nr := range []uint64{1, 16} {
 		if _, err := KexecLoad(LoadSpec{Segments: []Segment{{Size: 1}}, NrSegments: nr, KeepSysBoot: true}); err == nil {
 			t.Errorf("KeepSysBoot with nr_segments %d accepted", nr)
 		}
