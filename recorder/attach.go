@@ -263,7 +263,7 @@ func Attach(cfg AttachConfig) (Source, error) {
 func ringWait(d, def time.Duration) (time.Duration, error) {
 	switch {
 	case d == 0:
-		return max(def, 0), nil
+		return def, nil
 	case d < 0:
 		return 0, nil
 	case d > MaxRingWait:
