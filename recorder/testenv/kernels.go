@@ -97,7 +97,7 @@ func FetchDebianKernel(series string) (Kernel, error) {
 	dl := exec.Command("apt-get", "download", pkg)
 	dl.Dir = tmp
 	if out, err := dl.CombinedOutput(); err != nil {
-		return Kernel{}, fmt.Errorf("apt-get download %s: %v: %s", pkg, err, lastLine(out))
+		return Kernel{}, fmt.Errorf("apt-get download %s: %v: %s", pkg, err, LastLine(string(out)))
 	}
 	debs, _ := filepath.Glob(filepath.Join(tmp, "*.deb"))
 	if len(debs) != 1 {
@@ -105,7 +105,7 @@ func FetchDebianKernel(series string) (Kernel, error) {
 	}
 	root := filepath.Join(tmp, "root")
 	if out, err := exec.Command("dpkg-deb", "-x", debs[0], root).CombinedOutput(); err != nil {
-		return Kernel{}, fmt.Errorf("dpkg-deb -x: %v: %s", err, lastLine(out))
+		return Kernel{}, fmt.Errorf("dpkg-deb -x: %v: %s", err, LastLine(string(out)))
 	}
 	if err := os.Rename(root, k.Root); err != nil {
 		return Kernel{}, err
@@ -136,7 +136,7 @@ func newestPackage(re *regexp.Regexp) (pkg, release string, err error) {
 	if err == nil && len(names) == 0 && os.Geteuid() == 0 {
 		// A fresh machine has empty lists: update once and look again.
 		if out, uerr := exec.Command("apt-get", "update", "-qq").CombinedOutput(); uerr != nil {
-			return "", "", fmt.Errorf("apt-get update: %v: %s", uerr, lastLine(out))
+			return "", "", fmt.Errorf("apt-get update: %v: %s", uerr, LastLine(string(out)))
 		}
 		names, err = find()
 	}
@@ -163,8 +163,10 @@ func lockFile(path string) (func(), error) {
 	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
-func lastLine(b []byte) string {
-	s := strings.TrimSpace(string(b))
+// LastLine is the last non-empty line of a command's output: what goes
+// into a one-line error.
+func LastLine(out string) string {
+	s := strings.TrimSpace(out)
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
 		s = s[i+1:]
 	}

@@ -370,11 +370,3 @@ func (bt *Boot) ConsoleLog() string {
 	}
 	return string(b)
 }
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
-}

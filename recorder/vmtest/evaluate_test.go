@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
+	"github.com/kexecrec/kexecrec/recorder/testenv"
 	"github.com/kexecrec/kexecrec/recorder/vmtest/plan"
 )
 
@@ -270,7 +271,7 @@ func checkGuestSide(r plan.Result, problem func(string, ...any)) {
 			return
 		}
 		if c := r.Commands[i]; c.Exit != 0 {
-			problem("%s: exit %d: %s", strings.Join(c.Argv, " "), c.Exit, lastLine(c.Output))
+			problem("%s: exit %d: %s", strings.Join(c.Argv, " "), c.Exit, testenv.LastLine(c.Output))
 		}
 	}
 	cmdFails := func(i int, msg string) {
@@ -279,7 +280,7 @@ func checkGuestSide(r plan.Result, problem func(string, ...any)) {
 			return
 		}
 		if c := r.Commands[i]; c.Exit == 0 || !strings.Contains(c.Output, msg) {
-			problem("%s: exit %d, output %q; want a failure saying %q", strings.Join(c.Argv, " "), c.Exit, lastLine(c.Output), msg)
+			problem("%s: exit %d, output %q; want a failure saying %q", strings.Join(c.Argv, " "), c.Exit, testenv.LastLine(c.Output), msg)
 		}
 	}
 	state := func(name, got, want string) {
@@ -332,7 +333,7 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, cli cliState, c *ce
 	} else if rec.StoppedBy == "exited-early" || rec.StoppedBy == "not-ready" || rec.StoppedBy == "start-failed" {
 		return "" // nothing was recorded; the guest's error says why
 	} else if rec.StoppedBy != "count" || rec.Exit != 0 {
-		problem("recorder stopped by %s with exit %d: %s", rec.StoppedBy, rec.Exit, lastLine(rec.Stderr))
+		problem("recorder stopped by %s with exit %d: %s", rec.StoppedBy, rec.Exit, testenv.LastLine(rec.Stderr))
 	}
 	path, ok := bt.Captures[r.Capture]
 	if !ok || r.Capture == "" {
@@ -378,7 +379,7 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, cli cliState, c *ce
 	if cli.Verify {
 		out, err := exec.Command(cli.Bin, "verify", path).CombinedOutput()
 		if err != nil {
-			problem("kexecrec verify: %v: %s", err, lastLine(string(out)))
+			problem("kexecrec verify: %v: %s", err, testenv.LastLine(string(out)))
 		}
 	}
 	if cli.Show {
