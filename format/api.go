@@ -130,6 +130,11 @@ type ReaderOptions struct {
 	SkipBlobData bool
 	// PublicKey, when set, is used to check the trailer's signature.
 	PublicKey ed25519.PublicKey
+	// IndexPieces: remember where every blob piece lies as the stream is
+	// read, so that Reader.Index serves blobs already passed without a
+	// second pass over the file (costs one map entry per distinct piece,
+	// bounded like the piece set itself).
+	IndexPieces bool
 	// RecordTypes, when non-nil, lists the record types the caller knows:
 	// others are skipped (counted in Status.SkippedTypes) or, when they have
 	// CriticalBit set, refused with ErrCritical. Nil returns every record.
@@ -139,6 +144,18 @@ type ReaderOptions struct {
 // Reader reads a capture as a stream, verifying CRCs, body hashes and the
 // chain as it goes. Memory is bounded by MaxChunk whatever the input.
 type Reader struct{ r *reader }
+
+// Index returns random access to the blobs whose map and pieces the reader
+// has passed so far (ReaderOptions.IndexPieces must be set; nil otherwise),
+// reading piece bytes through ra, which must see the stream's bytes at the
+// same offsets (the file the reader reads from its start). The Index grows
+// as the reader goes on; like the Reader it is not safe for concurrent use.
+func (r *Reader) Index(ra io.ReaderAt) *Index {
+	if r.r.locs == nil {
+		return nil
+	}
+	return &Index{&index{ra: ra, opt: r.r.opt, pieces: r.r.locs, blobs: r.r.blobs, live: r.r}}
+}
 
 // NewReader reads the HEADER chunk.
 func NewReader(r io.Reader, o ReaderOptions) (*Reader, error) { return newReader(r, o) }

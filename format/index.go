@@ -23,6 +23,7 @@ type index struct {
 	pieces map[[32]byte]pieceLoc
 	blobs  map[[32]byte]BlobInfo
 	st     Status
+	live   *reader // Reader.Index: status comes from the reader as it goes
 }
 
 func openIndex(ra io.ReaderAt, size int64, o ReaderOptions) (*Index, error) {
@@ -30,24 +31,14 @@ func openIndex(ra io.ReaderAt, size int64, o ReaderOptions) (*Index, error) {
 	// a blob is read.
 	so := o
 	so.SkipBlobData = true
-	ix := &index{ra: ra, opt: o, pieces: map[[32]byte]pieceLoc{}}
+	so.IndexPieces = true
+	ix := &index{ra: ra, opt: o}
 	if ix.opt.MaxChunk <= 0 {
 		ix.opt.MaxChunk = defaultMaxChunk
 	}
 	r, err := newReaderInternal(io.NewSectionReader(ra, 0, size), so)
 	if err != nil {
 		return nil, err
-	}
-	r.onPiece = func(h chunkHeader, frameOff int64) {
-		// Same bound as the reader's own piece set: in salvage mode the
-		// reader records "too many pieces" as damage and goes on, so the
-		// index must stop growing by itself.
-		if len(ix.pieces) >= maxTrackedPieces {
-			return
-		}
-		if _, ok := ix.pieces[h.BodySHA256]; !ok {
-			ix.pieces[h.BodySHA256] = pieceLoc{frameOff, h.CompSize, h.RawSize}
-		}
 	}
 	for {
 		_, err := r.next()
@@ -58,13 +49,19 @@ func openIndex(ra io.ReaderAt, size int64, o ReaderOptions) (*Index, error) {
 			return nil, err
 		}
 	}
+	ix.pieces = r.locs
 	ix.blobs = r.blobs
 	ix.st = r.status()
 	return &Index{ix}, nil
 }
 
 // Status is what the indexing pass found (piece bodies not yet checked).
-func (ix *Index) Status() Status { return ix.ix.st }
+func (ix *Index) Status() Status {
+	if ix.ix.live != nil {
+		return ix.ix.live.status()
+	}
+	return ix.ix.st
+}
 
 // Blobs lists every blob map in the file.
 func (ix *Index) Blobs() map[[32]byte]BlobInfo { return ix.ix.blobs }

@@ -58,6 +58,8 @@ type reader struct {
 
 	// onPiece, when set, learns where each piece's zstd frame is (Index).
 	onPiece func(h chunkHeader, frameOff int64)
+	// locs: where each piece lies, with IndexPieces (Reader.Index).
+	locs map[[32]byte]pieceLoc
 }
 
 func newReader(in io.Reader, o ReaderOptions) (*Reader, error) {
@@ -81,6 +83,10 @@ func newReaderInternal(in io.Reader, o ReaderOptions) (*reader, error) {
 		blobs: map[[32]byte]BlobInfo{}, pieces: map[[32]byte]struct{}{}}
 	r.st.ChunksByType = map[string]int{}
 	r.st.SkippedTypes = map[uint16]int{}
+	if o.IndexPieces {
+		r.locs = map[[32]byte]pieceLoc{}
+		r.onPiece = r.trackPiece
+	}
 	r.st.ChainOK = true
 	if o.RecordTypes != nil {
 		r.known = map[uint16]bool{}
@@ -410,6 +416,16 @@ func (r *reader) dispatch(h chunkHeader, body []byte, off int64) error {
 		r.st.SkippedTypes[h.Type]++
 	}
 	return nil
+}
+
+// trackPiece remembers a piece's location (IndexPieces), bounded like openIndex's.
+func (r *reader) trackPiece(h chunkHeader, frameOff int64) {
+	if len(r.locs) >= maxTrackedPieces {
+		return
+	}
+	if _, ok := r.locs[h.BodySHA256]; !ok {
+		r.locs[h.BodySHA256] = pieceLoc{frameOff, h.CompSize, h.RawSize}
+	}
 }
 
 func (r *reader) havePieces(ids [][32]byte) bool {

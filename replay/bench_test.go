@@ -91,7 +91,7 @@ func TestMain(m *testing.M) {
 
 // showNDJSON is what `kexecrec show --format ndjson FILE` does.
 func showNDJSON(path string, w io.Writer) (int, error) {
-	c, err := Open(path, OpenOptions{Salvage: true, Identify: true})
+	c, err := Open(path, OpenOptions{Salvage: true, Identify: true, Reuse: true, Pipelined: true})
 	if err != nil {
 		return 0, err
 	}

@@ -43,6 +43,9 @@ type Call struct {
 
 	// Problems the decoder met for this call (lost records, short payloads ...).
 	Problems []string `json:"problems,omitempty"`
+
+	// box is the memory the decoder made the call in (Decoder.Release).
+	box *callBox
 }
 
 // Caller is the calling task.

@@ -54,7 +54,7 @@ type Decoder struct {
 	bo      binary.ByteOrder
 	fatal   error
 	open    map[uint64]*callState
-	openQ   []*callState        // in opening order, for eviction (may hold finished ones)
+	openQ   []openRef           // in opening order, for eviction (may name finished ones)
 	done    map[uint64]struct{} // ids of finished calls, for "late record" accounting
 	doneQ   []uint64
 	seq     uint64
@@ -63,15 +63,95 @@ type Decoder struct {
 	notes   []layout.Note
 	arch    string
 	hasWall bool
+
+	// Repeated strings (executables, argv, hashes) and flag decodings are
+	// shared between calls instead of allocated per call. Calls only ever
+	// read them.
+	strs   map[string]string
+	flagc  map[flagKey]flagNames
+	intern func([]byte) string // d.internBytes, made once
+	free   []*callBox          // boxes of released calls (Release)
 }
 
 type callState struct {
 	seq  uint64
 	call *Call
+	// box holds the call and the values its pointer fields point at.
+	box *callBox
 	// ends: BPF's accounting per payload, to notice payloads never assembled.
 	ends map[payloadKey]layout.PayloadEnd
 	// payloads by key, to link segments and files.
 	payloads map[payloadKey]*Payload
+}
+
+// openRef names an opened call; seq tells it from a later call with the
+// same id (or a later call in the same, reused, memory).
+type openRef struct {
+	id, seq uint64
+}
+
+// isOpen reports whether the call r names is still open.
+func (d *Decoder) isOpen(r openRef) (*callState, bool) {
+	cs, ok := d.open[r.id]
+	return cs, ok && cs.seq == r.seq
+}
+
+// callBox is one call's memory: the state, the call and the targets of its
+// optional (pointer) fields, in one allocation instead of a dozen; on large
+// captures allocation and garbage collection were most of the decoding time.
+type callBox struct {
+	state callState
+	call  Call
+	u64   [4]uint64
+	i32   [2]int32
+	ret   int64
+	// Room for the usual number of segments and payloads (kexec-tools
+	// passes 3 to 6 segments); more spill to the heap.
+	segs [8]Segment
+	pays [8]*Payload
+	pay  [8]Payload
+	npay int
+}
+
+// newPayload returns room for one more payload of the call.
+func (b *callBox) newPayload() *Payload {
+	if b.npay < len(b.pay) {
+		b.npay++
+		return &b.pay[b.npay-1]
+	}
+	return new(Payload)
+}
+
+// Release gives a call's memory back for reuse by later calls: the caller
+// must not touch the call (or its segments and payloads) afterwards. Calls
+// never released are simply garbage collected.
+func (d *Decoder) Release(c *Call) {
+	if c == nil || c.box == nil || &c.box.call != c || len(d.free) >= maxFreeBoxes {
+		return
+	}
+	b := c.box
+	c.box = nil // a second Release of the same call is a no-op
+	d.free = append(d.free, b)
+}
+
+// maxFreeBoxes bounds the boxes kept for reuse.
+const maxFreeBoxes = 1024
+
+// Bounds of the decoder's caches of repeated strings and flag names.
+const (
+	maxInterned  = 4096
+	maxInternLen = 4096
+	maxFlagCache = 256
+)
+
+type flagKey struct {
+	syscall string
+	flags   uint64
+}
+
+type flagNames struct {
+	names []string
+	arch  string
 }
 
 type payloadKey struct {
@@ -81,12 +161,15 @@ type payloadKey struct {
 // NewDecoder returns a decoder for records of a file with header h.
 func NewDecoder(h format.Header) *Decoder {
 	d := &Decoder{
-		h:    h,
-		open: make(map[uint64]*callState),
-		done: make(map[uint64]struct{}),
-		arch: h.Arch,
+		h:     h,
+		open:  make(map[uint64]*callState),
+		done:  make(map[uint64]struct{}),
+		arch:  h.Arch,
+		strs:  make(map[string]string),
+		flagc: make(map[flagKey]flagNames),
 	}
 	d.stats.ByType = make(map[string]int)
+	d.intern = d.internBytes
 	switch h.ByteOrder {
 	case "little", "":
 		d.bo = binary.LittleEndian
@@ -234,22 +317,28 @@ func (d *Decoder) newCall(id uint64) (*callState, []*Call) {
 		out = append(out, d.evictOldest())
 	}
 	d.seq++
-	cs := &callState{
-		seq:  d.seq,
-		call: &Call{ID: id, Outcome: "unfinished"},
+	var box *callBox
+	if n := len(d.free); n > 0 {
+		box = d.free[n-1]
+		d.free = d.free[:n-1]
+		*box = callBox{}
+	} else {
+		box = &callBox{}
 	}
-	cs.call.Args.FlagNames = []string{}
+	box.call = Call{ID: id, Outcome: "unfinished", box: box}
+	box.call.Args.FlagNames = []string{}
+	cs := &box.state
+	cs.seq, cs.call, cs.box = d.seq, &box.call, box
 	d.open[id] = cs
-	d.openQ = append(d.openQ, cs)
+	d.openQ = append(d.openQ, openRef{id, cs.seq})
 	if len(d.openQ) > 4*MaxOpenCalls && len(d.openQ) > 4*len(d.open) {
 		// Drop finished entries so the queue stays proportional to open calls.
 		q := d.openQ[:0]
-		for _, c := range d.openQ {
-			if d.open[c.call.ID] == c {
-				q = append(q, c)
+		for _, r := range d.openQ {
+			if _, ok := d.isOpen(r); ok {
+				q = append(q, r)
 			}
 		}
-		clear(d.openQ[len(q):])
 		d.openQ = q
 	}
 	return cs, out
@@ -258,9 +347,9 @@ func (d *Decoder) newCall(id uint64) (*callState, []*Call) {
 func (d *Decoder) evictOldest() *Call {
 	var oldest *callState
 	for oldest == nil {
-		cs := d.openQ[0]
+		r := d.openQ[0]
 		d.openQ = d.openQ[1:]
-		if d.open[cs.call.ID] == cs {
+		if cs, ok := d.isOpen(r); ok {
 			oldest = cs
 		}
 	}
@@ -388,28 +477,68 @@ func (d *Decoder) enter(b []byte) []*Call {
 	c.Caller.CgroupID = e.CgroupID
 	c.Caller.MntNS, c.Caller.PidNS = e.MntNS, e.PidNS
 	c.Args.Raw = e.Args
-	decodeArgs(c)
+	d.decodeArgs(cs.box)
 	return out
 }
 
-func ptr[T any](v T) *T { return &v }
-
-// decodeArgs fills Args from Raw according to the syscall.
-func decodeArgs(c *Call) {
+// decodeArgs fills Args from Raw according to the syscall; the optional
+// fields point into the call's box.
+func (d *Decoder) decodeArgs(box *callBox) {
+	c := &box.call
 	a := &c.Args
+	u, i := &box.u64, &box.i32
 	switch c.Syscall {
 	case "kexec_load":
-		a.Entry, a.NrSegments, a.SegmentsPtr = ptr(a.Raw[0]), ptr(a.Raw[1]), ptr(a.Raw[2])
+		u[0], u[1], u[2] = a.Raw[0], a.Raw[1], a.Raw[2]
+		a.Entry, a.NrSegments, a.SegmentsPtr = &u[0], &u[1], &u[2]
 		a.Flags = a.Raw[3]
-		a.FlagNames, a.Arch = KexecLoadFlags(a.Flags)
 	case "kexec_file_load":
-		a.KernelFD, a.InitrdFD = ptr(int32(a.Raw[0])), ptr(int32(a.Raw[1]))
-		a.CmdlineLen, a.CmdlinePtr = ptr(a.Raw[2]), ptr(a.Raw[3])
+		i[0], i[1] = int32(a.Raw[0]), int32(a.Raw[1])
+		u[0], u[1] = a.Raw[2], a.Raw[3]
+		a.KernelFD, a.InitrdFD = &i[0], &i[1]
+		a.CmdlineLen, a.CmdlinePtr = &u[0], &u[1]
 		a.Flags = a.Raw[4]
-		a.FlagNames = KexecFileLoadFlags(a.Flags)
 	default:
 		a.FlagNames = []string{}
+		return
 	}
+	a.FlagNames, a.Arch = d.flagNames(c.Syscall, a.Flags)
+}
+
+// flagNames decodes flags once per distinct (syscall, flags) value.
+func (d *Decoder) flagNames(syscall string, flags uint64) ([]string, string) {
+	k := flagKey{syscall, flags}
+	if v, ok := d.flagc[k]; ok {
+		return v.names, v.arch
+	}
+	var v flagNames
+	if syscall == "kexec_load" {
+		v.names, v.arch = KexecLoadFlags(flags)
+	} else {
+		v.names = KexecFileLoadFlags(flags)
+	}
+	if len(d.flagc) >= maxFlagCache {
+		clear(d.flagc)
+	}
+	d.flagc[k] = v
+	return v.names, v.arch
+}
+
+// internBytes returns b as a string from the decoder's set of repeated
+// strings, adding it (the lookup itself allocates nothing).
+func (d *Decoder) internBytes(b []byte) string {
+	if v, ok := d.strs[string(b)]; ok {
+		return v
+	}
+	s := string(b)
+	if len(s) > maxInternLen {
+		return s
+	}
+	if len(d.strs) >= maxInterned {
+		clear(d.strs)
+	}
+	d.strs[s] = s
+	return s
 }
 
 // rawPart handles SEGMENTS, PAYLOAD_END and FILE records.
@@ -452,6 +581,9 @@ func (d *Decoder) rawPart(t uint16, b []byte) []*Call {
 	c := cs.call
 	switch t {
 	case layout.RecSegments:
+		if c.Segments == nil {
+			c.Segments = cs.box.segs[:0]
+		}
 		c.Segments = c.Segments[:0]
 		for i, s := range seg.Segs {
 			c.Segments = append(c.Segments, Segment{Index: i, Buf: s.Buf, BufSz: s.BufSz, Mem: s.Mem, MemSz: s.MemSz})
@@ -511,8 +643,8 @@ func linkPayload(c *Call, k payloadKey, p *Payload) {
 }
 
 func (d *Decoder) payload(b []byte) []*Call {
-	var lp layout.Payload
-	if err := json.Unmarshal(b, &lp); err != nil {
+	lp, err := decodePayload(b, d.intern)
+	if err != nil {
 		d.malformed(layout.RecPayload, err)
 		return nil
 	}
@@ -521,7 +653,8 @@ func (d *Decoder) payload(b []byte) []*Call {
 	if !ok {
 		return out
 	}
-	p := &Payload{
+	p := cs.box.newPayload()
+	*p = Payload{
 		Kind:     KindName(uint32(lp.Kind)),
 		Index:    int(lp.Index),
 		Source:   SourceName(lp.Source),
@@ -568,13 +701,16 @@ func (d *Decoder) payload(b []byte) []*Call {
 		cs.payloads = make(map[payloadKey]*Payload)
 	}
 	cs.payloads[k] = p
+	if cs.call.Payloads == nil {
+		cs.call.Payloads = cs.box.pays[:0]
+	}
 	cs.call.Payloads = append(cs.call.Payloads, p)
 	linkPayload(cs.call, k, p)
 	return out
 }
 
 func (d *Decoder) process(b []byte) []*Call {
-	pr, err := decodeProcess(b)
+	pr, err := decodeProcess(b, d.intern)
 	if err != nil {
 		d.malformed(layout.RecProcess, err)
 		return nil
@@ -636,8 +772,9 @@ func (d *Decoder) exit(b []byte) []*Call {
 	} else if x.SyscallNr != c.SyscallNr {
 		c.Problems = append(c.Problems, fmt.Sprintf("exit names syscall %d, entry %d", x.SyscallNr, c.SyscallNr))
 	}
+	cs.box.ret = x.Ret
+	c.Ret = &cs.box.ret
 	ret := x.Ret
-	c.Ret = &ret
 	c.DurationNS = x.DurationNS
 	if ret < 0 && ret >= -4095 {
 		c.Outcome = "error"

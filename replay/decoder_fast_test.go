@@ -11,7 +11,10 @@ import (
 func checkProcess(t *testing.T, b []byte) {
 	var want layout.Process
 	werr := json.Unmarshal(b, &want)
-	got, gerr := decodeProcess(b)
+	got, gerr := decodeProcess(b, nil)
+	if got2, _ := decodeProcess(b, NewDecoder(synthHeader).internBytes); !reflect.DeepEqual(got, got2) {
+		t.Fatalf("%q: interned %#v, plain %#v", b, got2, got)
+	}
 	if (werr == nil) != (gerr == nil) {
 		t.Fatalf("%q: error %v, encoding/json %v", b, gerr, werr)
 	}
@@ -35,4 +38,41 @@ func TestFastProcessMatchesEncodingJSON(t *testing.T) {
 func FuzzFastProcess(f *testing.F) {
 	f.Add([]byte(`{"call_id":1,"pid":2,"exe":"x","argv":["a","b"]}`))
 	f.Fuzz(func(t *testing.T, b []byte) { checkProcess(t, b) })
+}
+
+func checkPayload(t *testing.T, b []byte) {
+	var want layout.Payload
+	werr := json.Unmarshal(b, &want)
+	got, gerr := decodePayload(b, nil)
+	if got2, _ := decodePayload(b, NewDecoder(synthHeader).internBytes); !reflect.DeepEqual(got, got2) {
+		t.Fatalf("%q: interned %#v, plain %#v", b, got2, got)
+	}
+	if (werr == nil) != (gerr == nil) {
+		t.Fatalf("%q: error %v, encoding/json %v", b, gerr, werr)
+	}
+	if werr == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q:\n got %#v\nwant %#v", b, got, want)
+	}
+}
+
+func TestFastPayloadMatchesEncodingJSON(t *testing.T) {
+	full, _ := json.Marshal(layout.Payload{CallID: 1 << 40, Kind: 2, Index: 15, Source: 1, Total: 1 << 33, Captured: 4096,
+		SHA256: "ab", Missing: []layout.Range{{Off: 4096, Len: 1<<33 - 4096}}, Reasons: []string{"snaplen", "ring-full"}, ReadErrors: 3})
+	if _, ok := fastPayload(full, nil); !ok {
+		t.Fatalf("the recorder's own form %s takes the slow path", full)
+	}
+	for _, s := range []string{
+		string(full), `{}`, `{"complete":true}`, `{"complete":false,"missing":[]}`, ` { "kind" : 1 , "missing" : [ { "len" : 2 , "off" : 1 } ] } `,
+		`{"complete":tru}`, `{"complete":1}`, `{"kind":65536}`, `{"kind":-1}`, `{"index":1e2}`, `{"total":18446744073709551616}`,
+		`{"missing":null}`, `{"missing":[{"off":1}]}`, `{"missing":[{"off":1,"off":2}]}`, `{"missing":[{"of":1}]}`, `{"missing":[1]}`,
+		`{"reasons":null}`, `{"kind":1,"kind":2}`, `{"Kind":1}`, `{"sha256":"a\u0062"}`, `{"read_errors":4294967296}`, `{"x":1}`,
+		`{"kind":1}x`, ``, `[`, `{"missing":[{"off":1,"len":2},]}`,
+	} {
+		checkPayload(t, []byte(s))
+	}
+}
+
+func FuzzFastPayload(f *testing.F) {
+	f.Add([]byte(`{"call_id":1,"kind":1,"index":0,"source":1,"total":9,"captured":4,"sha256":"ab","missing":[{"off":4,"len":5}],"complete":false,"reasons":["snaplen"]}`))
+	f.Fuzz(func(t *testing.T, b []byte) { checkPayload(t, b) })
 }

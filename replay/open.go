@@ -40,6 +40,16 @@ type OpenOptions struct {
 	Context context.Context
 	// PollInterval is how often a Follow looks for new data (default 200 ms).
 	PollInterval time.Duration
+	// Reuse: the *Call passed to a Calls callback is valid only until the
+	// callback returns; its memory then serves later calls. For consumers
+	// that keep nothing of a call but copies of its values (show, summarize):
+	// most of the decoder's allocation and garbage collection goes away.
+	Reuse bool
+	// Pipelined: Calls reads and decodes on another goroutine, ahead of the
+	// callback (two cores: decoding overlaps with what the callback does).
+	// The callback must not use the Capture (Payload, Stats ...) while
+	// Calls runs. Ignored with Follow, which hands calls over as they come.
+	Pipelined bool
 }
 
 // Capture is an open capture file: its header, its calls (streamed through
@@ -53,6 +63,10 @@ type Capture struct {
 	readErr error
 	read    bool
 
+	// live serves the blobs the stream has passed (the recorder writes a
+	// payload's blob before the record naming it); ix, a full pass over the
+	// file, is built only for blobs the stream has not reached.
+	live  *format.Index
 	ix    *format.Index
 	ixErr error
 	ixAt  int64 // file size when ix was built (Follow re-indexes when it grew)
@@ -86,7 +100,7 @@ func Open(path string, o OpenOptions) (*Capture, error) {
 		tail = &tailReader{f: f, ctx: ctx, poll: poll}
 		src = tail
 	}
-	r, err := format.NewReader(src, format.ReaderOptions{Salvage: o.Salvage, PublicKey: o.PublicKey})
+	r, err := format.NewReader(src, format.ReaderOptions{Salvage: o.Salvage, PublicKey: o.PublicKey, IndexPieces: true})
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -102,6 +116,7 @@ func Open(path string, o OpenOptions) (*Capture, error) {
 		opts:     o,
 		r:        r,
 		dec:      NewDecoder(r.Header()),
+		live:     r.Index(f),
 		idCache:  make(map[string]*identify.Report),
 		purCache: make(map[string]*identify.PurgatoryVerdict),
 	}, nil
@@ -140,15 +155,33 @@ var ErrStop = errors.New("stop")
 // plus the open calls). It returns the first error from fn (except ErrStop),
 // or the format error that stopped reading: the calls before the damage
 // have been passed to fn already. Calls reads the file once.
+//
+// With OpenOptions.Reuse a call is valid only until fn returns. With
+// OpenOptions.Pipelined reading and decoding run on another goroutine,
+// ahead of fn, and fn must not use the Capture.
 func (c *Capture) Calls(fn func(*Call) error) error {
 	if c.read {
 		return errors.New("replay: Calls called twice")
 	}
 	c.read = true
-	emit := func(calls []*Call) error {
+	if c.opts.Pipelined && !c.opts.Follow {
+		return c.pipelined(fn)
+	}
+	return c.decode(func(call *Call) error {
+		err := fn(call)
+		if c.opts.Reuse {
+			c.dec.Release(call)
+		}
+		return err
+	})
+}
+
+// decode reads every record and passes each decoded, enriched call to emit.
+func (c *Capture) decode(emit func(*Call) error) error {
+	emitAll := func(calls []*Call) error {
 		for _, call := range calls {
 			c.enrich(call)
-			if err := fn(call); err != nil {
+			if err := emit(call); err != nil {
 				return err
 			}
 		}
@@ -168,20 +201,101 @@ func (c *Capture) Calls(fn func(*Call) error) error {
 			c.readErr = err
 			break
 		}
-		if err := emit(calls); err != nil {
+		if err := emitAll(calls); err != nil {
 			if err == ErrStop {
 				return nil
 			}
 			return err
 		}
 	}
-	if err := emit(c.dec.Flush()); err != nil && err != ErrStop {
+	if err := emitAll(c.dec.Flush()); err != nil && err != ErrStop {
 		return err
 	}
 	if c.readErr != nil {
 		return fmt.Errorf("%s: %w", c.path, c.readErr)
 	}
 	return nil
+}
+
+// Pipelining: calls go from the decoding goroutine to fn in batches, so
+// that the hand-over costs two channel operations per batch, not per call.
+// Batches come back, with their calls when Reuse is set, for reuse.
+const (
+	pipeBatch   = 128
+	pipeBatches = 4 // in flight: bounds memory to pipeBatch*pipeBatches calls
+)
+
+func (c *Capture) pipelined(fn func(*Call) error) error {
+	full := make(chan []*Call, pipeBatches)
+	back := make(chan []*Call, pipeBatches+2)
+	stop := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		defer close(full)
+		var b []*Call
+		take := func() {
+			select {
+			case used := <-back:
+				if c.opts.Reuse {
+					for _, call := range used {
+						c.dec.Release(call)
+					}
+				}
+				b = used[:0]
+			default:
+				b = make([]*Call, 0, pipeBatch)
+			}
+		}
+		send := func() error {
+			select {
+			case full <- b:
+				return nil
+			case <-stop:
+				return ErrStop
+			}
+		}
+		take()
+		err := c.decode(func(call *Call) error {
+			b = append(b, call)
+			if len(b) < pipeBatch {
+				return nil
+			}
+			if err := send(); err != nil {
+				return err
+			}
+			take()
+			return nil
+		})
+		if err == nil && len(b) > 0 {
+			err = send()
+		}
+		if err == ErrStop {
+			err = nil
+		}
+		errc <- err
+	}()
+	var ferr error
+	for b := range full {
+		for _, call := range b {
+			if ferr == nil {
+				if ferr = fn(call); ferr != nil {
+					close(stop) // the decoder ends; keep draining until it does
+				}
+			}
+		}
+		select {
+		case back <- b:
+		default:
+		}
+	}
+	rerr := <-errc
+	if ferr != nil {
+		if ferr == ErrStop {
+			return nil
+		}
+		return ferr
+	}
+	return rerr
 }
 
 // index opens the payload index on first use.
@@ -211,6 +325,13 @@ func (c *Capture) Payload(sha string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("payload %q: not a SHA-256", sha)
 	}
 	copy(sum[:], b)
+	if info, ok := c.live.Blobs()[sum]; ok && info.Present {
+		rc, _, err := c.live.Blob(sum)
+		if err != nil {
+			return nil, fmt.Errorf("payload %s: %w", short(sha), err)
+		}
+		return rc, nil
+	}
 	ix, err := c.index()
 	if err != nil {
 		return nil, fmt.Errorf("payload index: %w", err)

@@ -145,7 +145,7 @@ func benchSummarize(tb testing.TB, path string) *Summary {
 		tb.Fatal(err)
 	}
 	f.Close()
-	c, err := Open(path, OpenOptions{Salvage: true, Identify: true})
+	c, err := Open(path, OpenOptions{Salvage: true, Identify: true, Reuse: true, Pipelined: true})
 	if err != nil {
 		tb.Fatal(err)
 	}

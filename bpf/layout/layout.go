@@ -214,18 +214,20 @@ func ParseHeader(b []byte, bo binary.ByteOrder) (Header, error) {
 }
 
 // body returns the decoder over one record of at least min bytes.
-func body(b []byte, bo binary.ByteOrder, want uint16, min int) (Header, *dec, error) {
+// The decoder comes back by value: a pointer would put one allocation per
+// record on the heap.
+func body(b []byte, bo binary.ByteOrder, want uint16, min int) (Header, dec, error) {
 	h, err := ParseHeader(b, bo)
 	if err != nil {
-		return h, nil, err
+		return h, dec{}, err
 	}
 	if h.Type != want {
-		return h, nil, fmt.Errorf("layout: record type %d, want %d", h.Type, want)
+		return h, dec{}, fmt.Errorf("layout: record type %d, want %d", h.Type, want)
 	}
 	if int(h.Size) < min {
-		return h, nil, fmt.Errorf("%w: type %d is %d bytes, needs %d", ErrShort, h.Type, h.Size, min)
+		return h, dec{}, fmt.Errorf("%w: type %d is %d bytes, needs %d", ErrShort, h.Type, h.Size, min)
 	}
-	return h, &dec{b: b[:h.Size], off: HeaderSize, bo: bo}, nil
+	return h, dec{b: b[:h.Size], off: HeaderSize, bo: bo}, nil
 }
 
 // ParseEnter decodes a RecEnter record.

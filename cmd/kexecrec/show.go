@@ -251,7 +251,12 @@ func runShow(opts *showOptions) error {
 // entirely; err only when writing the output failed.
 func showFile(out *bufio.Writer, opts *showOptions, flt *compiled, path string, n int) (ok bool, err error) {
 	errOut := opts.ios.ErrOut
-	c, oerr := replay.Open(path, replay.OpenOptions{Salvage: true, Identify: !opts.noIdentify})
+	// Rendering keeps nothing of a call (Reuse) and, except for hex dumps,
+	// which read payload bytes through the capture, runs while the next
+	// calls are decoded on another goroutine (Pipelined).
+	hexdumps := opts.format == "table" && opts.hexdump > 0
+	c, oerr := replay.Open(path, replay.OpenOptions{Salvage: true, Identify: !opts.noIdentify,
+		Reuse: true, Pipelined: !hexdumps})
 	if oerr != nil {
 		out.Flush()
 		fmt.Fprintf(errOut, "kexecrec: %s\n", oneLine(oerr.Error()))
@@ -288,7 +293,7 @@ func showFile(out *bufio.Writer, opts *showOptions, flt *compiled, path string, 
 		fmt.Fprintf(out, "%s{\"file\":%s,\"header\":%s,\"calls\":[\n", sep, jsonString(path), hb)
 	}
 	var werr error
-	rerr := streamCalls(c, func(call *replay.Call) error {
+	rerr := c.Calls(func(call *replay.Call) error {
 		total++
 		if !flt.match(call, h.WallStart, h.BootStartNS) {
 			return nil
@@ -345,7 +350,7 @@ const maxIndexRows = 5000
 // indexRows reads the capture once, cheaply (no payload bytes), for the
 // call index. Problems are left to the main pass, which reports them.
 func indexRows(path string, flt *compiled, h format.Header) [][]string {
-	c, err := replay.Open(path, replay.OpenOptions{Salvage: true, NoCmdline: true})
+	c, err := replay.Open(path, replay.OpenOptions{Salvage: true, NoCmdline: true, Reuse: true, Pipelined: true})
 	if err != nil {
 		return nil
 	}
@@ -366,40 +371,6 @@ func indexRows(path string, flt *compiled, h format.Header) [][]string {
 		return nil // one call: the details say it all
 	}
 	return rows
-}
-
-// streamCalls runs c.Calls on another goroutine so that reading and
-// decoding overlap with rendering (two cores: about 1.5x on large captures).
-// At most callQueue calls are in flight, so memory stays bounded.
-func streamCalls(c *replay.Capture, fn func(*replay.Call) error) error {
-	const callQueue = 256
-	ch := make(chan *replay.Call, callQueue)
-	stop := make(chan struct{})
-	errc := make(chan error, 1)
-	go func() {
-		errc <- c.Calls(func(call *replay.Call) error {
-			select {
-			case ch <- call:
-				return nil
-			case <-stop:
-				return replay.ErrStop
-			}
-		})
-		close(ch)
-	}()
-	var ferr error
-	for call := range ch {
-		if ferr == nil {
-			if ferr = fn(call); ferr != nil {
-				close(stop) // the producer ends; keep draining until it does
-			}
-		}
-	}
-	rerr := <-errc
-	if ferr != nil && ferr != replay.ErrStop {
-		return ferr
-	}
-	return rerr
 }
 
 func jsonString(s string) string {

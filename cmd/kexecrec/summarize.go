@@ -90,7 +90,7 @@ func runSummarize(opts *summarizeOptions) error {
 	var rep summarizeReport
 	var errs []string
 	for _, path := range opts.Files {
-		s, err := summarizeFile(path, replay.OpenOptions{Salvage: true, Identify: !opts.NoIdentify, PublicKey: key})
+		s, err := summarizeFile(path, replay.OpenOptions{Salvage: true, Identify: !opts.NoIdentify, PublicKey: key, Reuse: true, Pipelined: true})
 		rep.Files = append(rep.Files, s)
 		if err != nil {
 			errs = append(errs, err.Error())
