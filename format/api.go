@@ -130,6 +130,10 @@ type ReaderOptions struct {
 	SkipBlobData bool
 	// PublicKey, when set, is used to check the trailer's signature.
 	PublicKey ed25519.PublicKey
+	// Prefetch: read, decompress and hash chunks on another goroutine, a few
+	// chunks ahead of Next (two cores: checking overlaps with what the caller
+	// does with the records). The Reader must then be closed (Close).
+	Prefetch bool
 	// IndexPieces: remember where every blob piece lies as the stream is
 	// read, so that Reader.Index serves blobs already passed without a
 	// second pass over the file (costs one map entry per distinct piece,
@@ -144,6 +148,15 @@ type ReaderOptions struct {
 // Reader reads a capture as a stream, verifying CRCs, body hashes and the
 // chain as it goes. Memory is bounded by MaxChunk whatever the input.
 type Reader struct{ r *reader }
+
+// Close stops a Prefetch reader's goroutine (a no-op otherwise). It does
+// not close the underlying reader.
+func (r *Reader) Close() error {
+	if r.r.pf != nil {
+		r.r.pf.stop()
+	}
+	return nil
+}
 
 // Index returns random access to the blobs whose map and pieces the reader
 // has passed so far (ReaderOptions.IndexPieces must be set; nil otherwise),

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -109,13 +110,26 @@ type readResult struct {
 	err     error
 }
 
+// readAll reads data with o, and again with Prefetch switched: both must
+// give the same records, status, blobs, stats and error (every test that
+// reads through readAll checks the prefetching reader too).
 func readAll(data []byte, o ReaderOptions) readResult {
+	res := readAllOnce(data, o)
+	o.Prefetch = !o.Prefetch
+	if other := readAllOnce(data, o); !reflect.DeepEqual(res, other) {
+		panic(fmt.Sprintf("reading with Prefetch=%v differs from Prefetch=%v:\n%+v\n%+v", o.Prefetch, !o.Prefetch, other, res))
+	}
+	return res
+}
+
+func readAllOnce(data []byte, o ReaderOptions) readResult {
 	var res readResult
 	r, err := NewReader(bytes.NewReader(data), o)
 	if err != nil {
 		res.err = err
 		return res
 	}
+	defer r.Close()
 	res.header = r.Header()
 	for {
 		rec, err := r.Next()

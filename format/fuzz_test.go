@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -17,6 +18,12 @@ import (
 // must hold for any input.
 func fuzzReadAll(t *testing.T, data []byte) {
 	for _, salvage := range []bool{false, true} {
+		// The prefetching reader must tell the same story.
+		a := readAllOnce(data, ReaderOptions{Salvage: salvage, MaxChunk: 1 << 20})
+		b := readAllOnce(data, ReaderOptions{Salvage: salvage, MaxChunk: 1 << 20, Prefetch: true})
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("salvage=%v: Prefetch reads differently:\n%+v\n%+v", salvage, b, a)
+		}
 		r, err := NewReader(bytes.NewReader(data), ReaderOptions{Salvage: salvage, MaxChunk: 1 << 20})
 		if err != nil {
 			var fe *FormatError

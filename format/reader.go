@@ -1,16 +1,12 @@
 package format
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // ErrCounts: the trailer's totals disagree with what the file holds.
@@ -34,11 +30,13 @@ type reader struct {
 	stats  Stats
 
 	opt  ReaderOptions
-	br   *bufio.Reader
-	off  int64 // file offset of the next unread byte
-	dec  *zstd.Decoder
-	comp []byte
-	body []byte
+	src  *chunkSrc
+	pf   *prefetch  // with Prefetch: src runs on its own goroutine
+	off  int64      // stream offset after the last chunk taken from src
+	peek *chunkItem // an item taken from src but not yet used
+	last []byte     // body of the chunk in use (recycled when the next comes)
+	nrec   uint32 // the chunk in use: records counted by the source
+	recErr error
 
 	nextSeq   uint64   // sequence number expected next
 	chain     [32]byte // chain value after the last accepted chunk
@@ -74,13 +72,11 @@ func newReaderInternal(in io.Reader, o ReaderOptions) (*reader, error) {
 	if o.MaxChunk <= 0 {
 		o.MaxChunk = defaultMaxChunk
 	}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
-		zstd.WithDecoderMaxMemory(uint64(o.MaxChunk)), zstd.WithDecoderMaxWindow(uint64(max(o.MaxChunk, 1<<20))))
+	src, err := newChunkSrc(in, o)
 	if err != nil {
 		return nil, err
 	}
-	r := &reader{opt: o, br: bufio.NewReaderSize(in, 64<<10), dec: dec,
-		blobs: map[[32]byte]BlobInfo{}, pieces: map[[32]byte]struct{}{}}
+	r := &reader{opt: o, src: src, blobs: map[[32]byte]BlobInfo{}, pieces: map[[32]byte]struct{}{}}
 	r.st.ChunksByType = map[string]int{}
 	r.st.SkippedTypes = map[uint16]int{}
 	if o.IndexPieces {
@@ -95,10 +91,13 @@ func newReaderInternal(in io.Reader, o ReaderOptions) (*reader, error) {
 		}
 	}
 	// The first chunk must be the HEADER.
-	if b, _ := r.br.Peek(4); len(b) < 4 || !bytes.Equal(b, skippableMagicBytes) {
+	if b, _ := src.br.Peek(4); len(b) < 4 || !bytes.Equal(b, skippableMagicBytes) {
 		if !o.Salvage {
 			return nil, &FormatError{Off: 0, Err: ErrNoHeader, Msg: "no kexecrec chunk at the start"}
 		}
+	}
+	if o.Prefetch {
+		r.pf = src.startPrefetch()
 	}
 	h, body, off, err := r.readChunk()
 	if err != nil {
@@ -155,168 +154,65 @@ func (r *reader) fail(fe *FormatError) error {
 	return nil
 }
 
-func (r *reader) discard(n int) {
-	k, _ := r.br.Discard(n)
-	r.off += int64(k)
-}
-
-// resync skips to the next place that starts like a chunk header. It
-// returns false at the end of the input.
-func (r *reader) resync() bool {
-	want := frameHdrLen + len(ChunkMagic)
-	for {
-		b, _ := r.br.Peek(want)
-		if len(b) < want {
-			r.discard(len(b))
-			return false
+// item returns the next item from the source (or the one peeked at).
+func (r *reader) item() chunkItem {
+	var it chunkItem
+	switch {
+	case r.peek != nil:
+		it, r.peek = *r.peek, nil
+		return it // off and last were set when it was taken
+	case r.pf != nil:
+		var ok bool
+		if it, ok = <-r.pf.items; !ok {
+			it = chunkItem{fe: errEOF, off: r.off, end: r.off} // not reached: the last item is final
 		}
-		if bytes.Equal(b[:4], skippableMagicBytes) && string(b[frameHdrLen:]) == ChunkMagic {
-			return true
-		}
-		buf, _ := r.br.Peek(r.br.Buffered())
-		if i := bytes.Index(buf[1:], skippableMagicBytes); i >= 0 {
-			r.discard(i + 1)
-		} else {
-			r.discard(len(buf) - 3) // keep a magic split across buffer refills
-		}
+	default:
+		it = r.src.next()
 	}
+	if r.pf != nil {
+		r.pf.recycle(r.last)
+	}
+	r.last = it.body
+	r.off = it.end
+	r.nrec, r.recErr = it.nrec, it.recErr
+	return it
 }
 
 // readChunk returns the next chunk whose header, size caps, zstd frame and
-// body hash check out. Sequence and chain are checked by dispatch. It returns
-// io.EOF at a clean chunk boundary at the end of input.
+// body hash check out, recording the damage on the way. Sequence and chain
+// are checked by dispatch. It returns io.EOF at a clean chunk boundary at
+// the end of input.
 func (r *reader) readChunk() (chunkHeader, []byte, int64, error) {
-	afterDamage := false
 	for {
-		if afterDamage {
+		it := r.item()
+		if it.resynced {
 			r.resynced = true
-			if !r.resync() {
-				return chunkHeader{}, nil, r.off, io.EOF
+		}
+		if it.eof || it.fe == errEOF {
+			return it.h, nil, it.off, io.EOF
+		}
+		if it.fe == nil {
+			if it.h.Type == ChunkPiece && r.onPiece != nil {
+				r.onPiece(it.h, it.frameOff)
 			}
+			return it.h, it.body, it.off, nil
 		}
-		h, body, off, fe, resync := r.readOneChunk()
-		if fe == nil {
-			return h, body, off, nil
+		if err := r.fail(it.fe); err != nil {
+			return it.h, nil, it.off, err
 		}
-		if fe == errEOF {
-			return h, nil, off, io.EOF
+		if it.fe.Err == ErrTruncated {
+			return it.h, nil, it.off, io.EOF
 		}
-		if err := r.fail(fe); err != nil {
-			return h, nil, off, err
-		}
-		if fe.Err == ErrTruncated {
-			return h, nil, off, io.EOF
-		}
-		if resync {
-			// The header itself is bad (and still unread): look for the next
-			// one from the byte after its start.
-			r.discard(1)
-			afterDamage = true
-			continue
+		if it.resync {
+			continue // the source scans for the next chunk header
 		}
 		// Header was good, body bad: the next chunk starts right after it.
-		if h.Seq >= r.nextSeq {
-			r.addGap(r.nextSeq, h.Seq)
-			r.nextSeq = h.Seq + 1
+		if it.h.Seq >= r.nextSeq {
+			r.addGap(r.nextSeq, it.h.Seq)
+			r.nextSeq = it.h.Seq + 1
 		}
 		r.resynced = true
-		afterDamage = false
 	}
-}
-
-var errEOF = &FormatError{Msg: "eof"}
-
-// readOneChunk reads one chunk at the current offset. resync is true when
-// its header is unusable (the reader has consumed nothing of it).
-func (r *reader) readOneChunk() (h chunkHeader, body []byte, off int64, fe *FormatError, resync bool) {
-	off = r.off
-	fh, err := r.br.Peek(frameHdrLen)
-	if len(fh) == 0 && err != nil {
-		if err == io.EOF {
-			return h, nil, off, errEOF, false
-		}
-		return h, nil, off, &FormatError{Off: off, Err: ErrTruncated, Msg: err.Error()}, false
-	}
-	if len(fh) < frameHdrLen {
-		return h, nil, off, &FormatError{Off: off, Err: ErrTruncated, Msg: "file ends inside a chunk header"}, false
-	}
-	if !bytes.Equal(fh[:4], skippableMagicBytes) {
-		return h, nil, off, &FormatError{Off: off, Err: ErrHeader, Msg: "no chunk frame magic"}, true
-	}
-	size := binary.LittleEndian.Uint32(fh[4:])
-	if size < headerLenV1 || size > maxHeaderLen {
-		return h, nil, off, &FormatError{Off: off, Err: ErrHeader, Msg: fmt.Sprintf("chunk header frame of %d bytes", size)}, true
-	}
-	p, err := r.br.Peek(frameHdrLen + int(size))
-	if len(p) < frameHdrLen+int(size) {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return h, nil, off, &FormatError{Off: off, Err: ErrTruncated, Msg: "file ends inside a chunk header"}, false
-		}
-		return h, nil, off, &FormatError{Off: off, Err: ErrTruncated, Msg: fmt.Sprint(err)}, false
-	}
-	h, prob := parseChunkHeader(p[frameHdrLen:])
-	if prob != nil {
-		return h, nil, off, &FormatError{Off: off, Err: prob.err, Msg: prob.msg}, true
-	}
-	if h.Flags&flagsIncompatMask&^knownIncompat != 0 {
-		return h, nil, off, &FormatError{Off: off, Err: ErrVersion, Msg: fmt.Sprintf("unknown incompatible chunk flags %#x", h.Flags)}, true
-	}
-	max := uint64(r.opt.MaxChunk)
-	if h.CompSize > max || h.RawSize > max {
-		return h, nil, off, &FormatError{Off: off, Err: ErrTooLarge,
-			Msg: fmt.Sprintf("chunk %d declares %d compressed / %d uncompressed bytes, limit %d", h.Seq, h.CompSize, h.RawSize, max)}, true
-	}
-	if h.CompSize < 9 {
-		return h, nil, off, &FormatError{Off: off, Err: ErrHeader, Msg: "compressed body too small for a zstd frame"}, true
-	}
-	r.discard(frameHdrLen + int(size))
-	frameOff := r.off
-	if cap(r.comp) < int(h.CompSize) {
-		r.comp = make([]byte, h.CompSize)
-	}
-	comp := r.comp[:h.CompSize]
-	n, err := io.ReadFull(r.br, comp)
-	r.off += int64(n)
-	if err != nil {
-		return h, nil, off, &FormatError{Off: off, Err: ErrTruncated,
-			Msg: fmt.Sprintf("file ends inside chunk %d (%d of %d body bytes)", h.Seq, n, h.CompSize)}, false
-	}
-	if crc32c(comp) != h.FrameCRC {
-		return h, nil, off, &FormatError{Off: frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d zstd frame CRC32C mismatch", h.Seq)}, false
-	}
-	if binary.LittleEndian.Uint32(comp) != zstdMagic {
-		return h, nil, off, &FormatError{Off: frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d body is not a zstd frame", h.Seq)}, false
-	}
-	if comp[4]&0x04 == 0 {
-		return h, nil, off, &FormatError{Off: frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d zstd frame has no content checksum", h.Seq)}, false
-	}
-	if h.Type == ChunkPiece && r.opt.SkipBlobData {
-		if r.onPiece != nil {
-			r.onPiece(h, frameOff)
-		}
-		return h, nil, off, nil, false
-	}
-	if cap(r.body) < int(h.RawSize) {
-		r.body = make([]byte, 0, h.RawSize)
-	}
-	body, err = r.dec.DecodeAll(comp, r.body[:0])
-	if err != nil {
-		return h, nil, off, &FormatError{Off: frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d zstd: %v", h.Seq, err)}, false
-	}
-	if cap(body) > cap(r.body) {
-		r.body = body[:0]
-	}
-	if uint64(len(body)) != h.RawSize {
-		return h, nil, off, &FormatError{Off: frameOff, Err: ErrChecksum,
-			Msg: fmt.Sprintf("chunk %d body is %d bytes, header says %d", h.Seq, len(body), h.RawSize)}, false
-	}
-	if sha256.Sum256(body) != h.BodySHA256 {
-		return h, nil, off, &FormatError{Off: frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d body SHA-256 mismatch", h.Seq)}, false
-	}
-	if h.Type == ChunkPiece && r.onPiece != nil {
-		r.onPiece(h, frameOff)
-	}
-	return h, body, off, nil, false
 }
 
 // dispatch checks sequence and chain and takes in one valid chunk.
@@ -366,7 +262,7 @@ func (r *reader) dispatch(h chunkHeader, body []byte, off int64) error {
 		}
 		r.header, r.haveHeader = hd, true
 	case ChunkEvents:
-		n, err := countRecords(body)
+		n, err := r.nrec, r.recErr
 		if err == nil && n != h.Records {
 			err = fmt.Errorf("%d records, header says %d", n, h.Records)
 		}
@@ -532,8 +428,10 @@ func (r *reader) next() (Record, error) {
 
 // afterTrailer: a trailer ends the file; anything after it is damage.
 func (r *reader) afterTrailer() {
-	if b, _ := r.br.Peek(1); len(b) > 0 {
-		r.fail(&FormatError{Off: r.off, Err: ErrHeader, Msg: "data after the trailer"})
+	it := r.item()
+	r.peek = &it // readChunk takes it next
+	if it.fe != errEOF {
+		r.fail(&FormatError{Off: it.off, Err: ErrHeader, Msg: "data after the trailer"})
 		return
 	}
 	r.finish()

@@ -71,17 +71,34 @@ type Decoder struct {
 	flagc  map[flagKey]flagNames
 	intern func([]byte) string // d.internBytes, made once
 	free   []*callBox          // boxes of released calls (Release)
+	recent [256]string         // internBytes' cache in front of strs
+}
+
+// recentSlot picks a slot of Decoder.recent from the length and the first
+// and last 8 bytes (hashes differ there, paths in their tails).
+func recentSlot(b []byte) uint8 {
+	var x uint64
+	if n := len(b); n >= 8 {
+		x = binary.LittleEndian.Uint64(b) ^ binary.LittleEndian.Uint64(b[n-8:])*0x9e3779b97f4a7c15
+	} else {
+		for _, c := range b {
+			x = x<<8 | uint64(c)
+		}
+	}
+	x ^= uint64(len(b))
+	return uint8((x * 0x9e3779b97f4a7c15) >> 56)
 }
 
 type callState struct {
 	seq  uint64
 	call *Call
 	// box holds the call and the values its pointer fields point at.
-	box *callBox
+	box  *callBox
+	full bool // tooMany said so
 	// ends: BPF's accounting per payload, to notice payloads never assembled.
-	ends map[payloadKey]layout.PayloadEnd
+	ends []endEntry
 	// payloads by key, to link segments and files.
-	payloads map[payloadKey]*Payload
+	payloads []payEntry
 }
 
 // openRef names an opened call; seq tells it from a later call with the
@@ -111,6 +128,8 @@ type callBox struct {
 	pays [8]*Payload
 	pay  [8]Payload
 	npay int
+	ends [8]endEntry
+	keys [8]payEntry
 }
 
 // newPayload returns room for one more payload of the call.
@@ -152,6 +171,53 @@ type flagKey struct {
 type flagNames struct {
 	names []string
 	arch  string
+}
+
+// A call has a few payloads (segments, kernel, initrd, command line, each
+// from one or two sources): small slices searched in order beat maps, and
+// keep the order records came in. maxPayloadKeys bounds what a damaged or
+// hostile capture can make one call hold.
+const maxPayloadKeys = 64
+
+type endEntry struct {
+	k payloadKey
+	e layout.PayloadEnd
+}
+
+type payEntry struct {
+	k payloadKey
+	p *Payload
+}
+
+func (cs *callState) end(k payloadKey) (layout.PayloadEnd, bool) {
+	for _, e := range cs.ends {
+		if e.k == k {
+			return e.e, true
+		}
+	}
+	return layout.PayloadEnd{}, false
+}
+
+func (cs *callState) payload(k payloadKey) (*Payload, bool) {
+	for _, e := range cs.payloads {
+		if e.k == k {
+			return e.p, true
+		}
+	}
+	return nil, false
+}
+
+// tooMany says (once per call, as a problem) that a record was dropped
+// because the call already holds maxPayloadKeys payloads.
+func (cs *callState) tooMany(what string) bool {
+	if len(cs.ends) < maxPayloadKeys && len(cs.payloads) < maxPayloadKeys {
+		return false
+	}
+	if !cs.full {
+		cs.full = true
+		cs.call.Problems = append(cs.call.Problems, fmt.Sprintf("more than %d payloads for one call: later %s records ignored", maxPayloadKeys, what))
+	}
+	return true
 }
 
 type payloadKey struct {
@@ -329,6 +395,7 @@ func (d *Decoder) newCall(id uint64) (*callState, []*Call) {
 	box.call.Args.FlagNames = []string{}
 	cs := &box.state
 	cs.seq, cs.call, cs.box = d.seq, &box.call, box
+	cs.ends, cs.payloads = box.ends[:0], box.keys[:0]
 	d.open[id] = cs
 	d.openQ = append(d.openQ, openRef{id, cs.seq})
 	if len(d.openQ) > 4*MaxOpenCalls && len(d.openQ) > 4*len(d.open) {
@@ -378,15 +445,15 @@ func (d *Decoder) finish(cs *callState, exited bool) *Call {
 		d.stats.Unfinished++
 	}
 	// Payloads whose BPF accounting arrived but whose blob record never did.
-	keys := make([]payloadKey, 0, len(cs.ends))
-	for k := range cs.ends {
-		if _, ok := cs.payloads[k]; !ok {
-			keys = append(keys, k)
+	var keys []payloadKey
+	for _, e := range cs.ends {
+		if _, ok := cs.payload(e.k); !ok {
+			keys = append(keys, e.k)
 		}
 	}
 	sortKeys(keys)
 	for _, k := range keys {
-		e := cs.ends[k]
+		e, _ := cs.end(k)
 		c.Problems = append(c.Problems, fmt.Sprintf("%s %d (%s): BPF ended it (%d of %d bytes) but the capture holds no payload record",
 			KindName(uint32(k.kind)), k.index, SourceName(k.source), e.Emitted, e.Total))
 	}
@@ -525,12 +592,20 @@ func (d *Decoder) flagNames(syscall string, flags uint64) ([]string, string) {
 }
 
 // internBytes returns b as a string from the decoder's set of repeated
-// strings, adding it (the lookup itself allocates nothing).
+// strings, adding it (the lookup itself allocates nothing). A small
+// direct-mapped cache of recent strings answers most lookups before the map
+// (hashing a 64-character SHA-256 for a map costs more than comparing it).
 func (d *Decoder) internBytes(b []byte) string {
+	slot := &d.recent[recentSlot(b)]
+	if *slot == string(b) {
+		return *slot
+	}
 	if v, ok := d.strs[string(b)]; ok {
+		*slot = v
 		return v
 	}
 	s := string(b)
+	*slot = s
 	if len(s) > maxInternLen {
 		return s
 	}
@@ -595,15 +670,20 @@ func (d *Decoder) rawPart(t uint16, b []byte) []*Call {
 			c.Problems = append(c.Problems, fmt.Sprintf("segment table: %d passed, %d read", seg.NrPassed, len(seg.Segs)))
 		}
 		// Link payloads that arrived before the table.
-		for k, p := range cs.payloads {
-			linkPayload(c, k, p)
+		for _, e := range cs.payloads {
+			linkPayload(c, e.k, e.p)
 		}
 	case layout.RecPayloadEnd:
 		k := payloadKey{end.Kind, end.Index, end.Source}
-		if cs.ends == nil {
-			cs.ends = make(map[payloadKey]layout.PayloadEnd) // most calls have none: allocate lazily
+		for i := range cs.ends {
+			if cs.ends[i].k == k {
+				cs.ends[i].e = end // the later one counts
+				return out
+			}
 		}
-		cs.ends[k] = end
+		if !cs.tooMany("payload_end") {
+			cs.ends = append(cs.ends, endEntry{k, end})
+		}
 	case layout.RecFile:
 		f := File{
 			Kind:  KindName(fil.Kind),
@@ -617,8 +697,8 @@ func (d *Decoder) rawPart(t uint16, b []byte) []*Call {
 			c.Problems = append(c.Problems, fmt.Sprintf("%s file: kernel read %d bytes of a %d-byte inode", f.Kind, fil.Size, fil.ISize))
 		}
 		c.Files = append(c.Files, f)
-		for k, p := range cs.payloads {
-			linkPayload(c, k, p)
+		for _, e := range cs.payloads {
+			linkPayload(c, e.k, e.p)
 		}
 	}
 	return out
@@ -678,29 +758,38 @@ func (d *Decoder) payload(b []byte) []*Call {
 		p.Reasons = []string{"unknown"}
 	}
 	k := payloadKey{lp.Kind, lp.Index, lp.Source}
-	if _, dup := cs.payloads[k]; dup {
+	old, dup := cs.payload(k)
+	if !dup && cs.tooMany("payload") {
+		return out
+	}
+	if dup {
 		cs.call.Problems = append(cs.call.Problems, fmt.Sprintf("%s %d (%s): payload recorded twice, the later one kept", p.Kind, p.Index, p.Source))
 		for i, q := range cs.call.Payloads {
-			if q == cs.payloads[k] {
+			if q == old {
 				cs.call.Payloads = append(cs.call.Payloads[:i], cs.call.Payloads[i+1:]...)
 				break
 			}
 		}
 		for i := range cs.call.Segments {
-			if cs.call.Segments[i].Payload == cs.payloads[k] {
+			if cs.call.Segments[i].Payload == old {
 				cs.call.Segments[i].Payload = nil
 			}
 		}
 		for i := range cs.call.Files {
-			if cs.call.Files[i].Payload == cs.payloads[k] {
+			if cs.call.Files[i].Payload == old {
 				cs.call.Files[i].Payload = nil
 			}
 		}
 	}
-	if cs.payloads == nil {
-		cs.payloads = make(map[payloadKey]*Payload)
+	if dup {
+		for i := range cs.payloads {
+			if cs.payloads[i].k == k {
+				cs.payloads[i].p = p
+			}
+		}
+	} else {
+		cs.payloads = append(cs.payloads, payEntry{k, p})
 	}
-	cs.payloads[k] = p
 	if cs.call.Payloads == nil {
 		cs.call.Payloads = cs.box.pays[:0]
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,6 +74,7 @@ type Capture struct {
 
 	idCache  map[string]*identify.Report
 	purCache map[string]*identify.PurgatoryVerdict
+	purKey   []byte // reused to build purCache keys
 }
 
 // Open opens a capture and reads its header. The error is one line that
@@ -100,7 +102,9 @@ func Open(path string, o OpenOptions) (*Capture, error) {
 		tail = &tailReader{f: f, ctx: ctx, poll: poll}
 		src = tail
 	}
-	r, err := format.NewReader(src, format.ReaderOptions{Salvage: o.Salvage, PublicKey: o.PublicKey, IndexPieces: true})
+	// A follower reads what is there and then waits: no reading ahead.
+	r, err := format.NewReader(src, format.ReaderOptions{Salvage: o.Salvage, PublicKey: o.PublicKey, IndexPieces: true,
+		Prefetch: !o.Follow})
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -145,7 +149,10 @@ func (c *Capture) Decoder() *Decoder { return c.dec }
 func (c *Capture) ReadErr() error { return c.readErr }
 
 // Close closes the file.
-func (c *Capture) Close() error { return c.f.Close() }
+func (c *Capture) Close() error {
+	c.r.Close()
+	return c.f.Close()
+}
 
 // ErrStop may be returned by a Calls callback to stop early without error.
 var ErrStop = errors.New("stop")
@@ -425,16 +432,22 @@ func (c *Capture) enrich(call *Call) {
 	if call.Syscall != "kexec_load" || len(call.Segments) == 0 || call.Args.Entry == nil {
 		return
 	}
-	var key strings.Builder
-	fmt.Fprintf(&key, "%x", *call.Args.Entry)
+	// The verdict depends on the entry point and on where each segment's
+	// bytes go: computed once per distinct key (built without fmt: this
+	// runs for every call).
+	key := strconv.AppendUint(c.purKey[:0], *call.Args.Entry, 16)
 	for _, s := range call.Segments {
-		sha := ""
+		key = append(key, '|')
+		key = strconv.AppendUint(key, s.Mem, 16)
+		key = append(key, ',')
+		key = strconv.AppendUint(key, s.MemSz, 16)
+		key = append(key, ',')
 		if s.Payload != nil {
-			sha = s.Payload.SHA256
+			key = append(key, s.Payload.SHA256...)
 		}
-		fmt.Fprintf(&key, "|%x,%x,%s", s.Mem, s.MemSz, sha)
 	}
-	if v, ok := c.purCache[key.String()]; ok {
+	c.purKey = key
+	if v, ok := c.purCache[string(key)]; ok {
 		call.Purgatory = v
 		return
 	}
@@ -453,7 +466,7 @@ func (c *Capture) enrich(call *Call) {
 	if len(c.purCache) > 1024 {
 		clear(c.purCache)
 	}
-	c.purCache[key.String()] = &v
+	c.purCache[string(key)] = &v
 }
 
 // spoolMem is the largest payload kept in memory for identification; larger

@@ -184,11 +184,48 @@ type dec struct {
 	b   []byte
 	off int
 	bo  binary.ByteOrder
+	le  bool // bo is little-endian: read inline, not through the interface
 }
 
-func (d *dec) u16() uint16 { v := d.bo.Uint16(d.b[d.off:]); d.off += 2; return v }
-func (d *dec) u32() uint32 { v := d.bo.Uint32(d.b[d.off:]); d.off += 4; return v }
-func (d *dec) u64() uint64 { v := d.bo.Uint64(d.b[d.off:]); d.off += 8; return v }
+func newDec(b []byte, off int, bo binary.ByteOrder) dec {
+	return dec{b: b, off: off, bo: bo, le: bo.Uint16([]byte{1, 0}) == 1}
+}
+
+// Little-endian, every recording kexecrec makes on x86 and arm64, is read
+// inline; other orders go through the interface.
+func (d *dec) u16() uint16 {
+	var v uint16
+	if d.le {
+		v = binary.LittleEndian.Uint16(d.b[d.off:])
+	} else {
+		v = d.bo.Uint16(d.b[d.off:])
+	}
+	d.off += 2
+	return v
+}
+
+func (d *dec) u32() uint32 {
+	var v uint32
+	if d.le {
+		v = binary.LittleEndian.Uint32(d.b[d.off:])
+	} else {
+		v = d.bo.Uint32(d.b[d.off:])
+	}
+	d.off += 4
+	return v
+}
+
+func (d *dec) u64() uint64 {
+	var v uint64
+	if d.le {
+		v = binary.LittleEndian.Uint64(d.b[d.off:])
+	} else {
+		v = d.bo.Uint64(d.b[d.off:])
+	}
+	d.off += 8
+	return v
+}
+
 func (d *dec) str(n int) string {
 	s := d.b[d.off : d.off+n]
 	d.off += n
@@ -205,7 +242,7 @@ func ParseHeader(b []byte, bo binary.ByteOrder) (Header, error) {
 	if len(b) < HeaderSize {
 		return Header{}, fmt.Errorf("%w: %d bytes, header needs %d", ErrShort, len(b), HeaderSize)
 	}
-	d := dec{b: b, bo: bo}
+	d := newDec(b, 0, bo)
 	h := Header{Type: d.u16(), Version: d.u16(), Size: d.u32(), CallID: d.u64(), TimeNS: d.u64()}
 	if h.Size < HeaderSize || uint64(h.Size) > uint64(len(b)) {
 		return h, fmt.Errorf("%w: header says %d bytes, have %d", ErrShort, h.Size, len(b))
@@ -227,7 +264,7 @@ func body(b []byte, bo binary.ByteOrder, want uint16, min int) (Header, dec, err
 	if int(h.Size) < min {
 		return h, dec{}, fmt.Errorf("%w: type %d is %d bytes, needs %d", ErrShort, h.Type, h.Size, min)
 	}
-	return h, dec{b: b[:h.Size], off: HeaderSize, bo: bo}, nil
+	return h, newDec(b[:h.Size], HeaderSize, bo), nil
 }
 
 // ParseEnter decodes a RecEnter record.
