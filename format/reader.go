@@ -29,13 +29,13 @@ type reader struct {
 	blobs  map[[32]byte]BlobInfo
 	stats  Stats
 
-	opt  ReaderOptions
-	src  *chunkSrc
-	pf   *prefetch  // with Prefetch: src runs on its own goroutine
-	off  int64      // stream offset after the last chunk taken from src
-	peek *chunkItem // an item taken from src but not yet used
-	last []byte     // body of the chunk in use (recycled when the next comes)
-	nrec   uint32 // the chunk in use: records counted by the source
+	opt    ReaderOptions
+	src    *chunkSrc
+	pf     *prefetch  // with Prefetch: src runs on its own goroutine
+	off    int64      // stream offset after the last chunk taken from src
+	peek   *chunkItem // an item taken from src but not yet used
+	last   []byte     // body of the chunk in use (recycled when the next comes)
+	nrec   uint32     // the chunk in use: records counted by the source
 	recErr error
 
 	nextSeq   uint64   // sequence number expected next
