@@ -3,6 +3,7 @@ package recorder
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -10,6 +11,10 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
 	"github.com/kexecrec/kexecrec/recorder/testenv"
@@ -40,6 +45,17 @@ func BenchmarkGetppid(b *testing.B) {
 			benchGetppid(b)
 		})
 	}
+	// The floor under raw mode: BPF programs that return at once, attached
+	// where raw mode attaches (tp_btf raw_syscalls sys_enter, and sys_exit).
+	// What they cost is what any raw_syscalls-based recorder pays on this
+	// kernel before doing anything at all.
+	for _, tps := range [][]string{{"sys_enter"}, {"sys_enter", "sys_exit"}} {
+		b.Run("empty-"+strings.Join(tps, "+"), func(b *testing.B) {
+			testenv.Root(b)
+			defer attachEmpty(b, tps)()
+			benchGetppid(b)
+		})
+	}
 	b.Run("bpftrace", func(b *testing.B) {
 		testenv.Root(b)
 		bt := testenv.Tool(b, "bpftrace")
@@ -65,6 +81,37 @@ func benchGetppid(b *testing.B) {
 	}
 	unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &t1)
 	b.ReportMetric(float64(t1.Nano()-t0.Nano())/float64(b.N), "cpu-ns/getppid")
+}
+
+// attachEmpty attaches a program that returns 0 to each raw tracepoint
+// in tps (as tp_btf, like raw mode) and returns a detach function.
+func attachEmpty(b *testing.B, tps []string) func() {
+	b.Helper()
+	if err := rlimit.RemoveMemlock(); err != nil {
+		b.Fatal(err)
+	}
+	var closers []io.Closer
+	detach := func() {
+		for i := len(closers) - 1; i >= 0; i-- { // links before their programs
+			closers[i].Close()
+		}
+	}
+	for _, tp := range tps {
+		prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.Tracing, AttachType: ebpf.AttachTraceRawTp,
+			AttachTo: tp, License: "GPL", Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}})
+		if err != nil {
+			detach()
+			b.Fatalf("empty program for %s: %v", tp, err)
+		}
+		closers = append(closers, prog)
+		l, err := link.AttachTracing(link.TracingOptions{Program: prog})
+		if err != nil {
+			detach()
+			b.Fatalf("attach to %s: %v", tp, err)
+		}
+		closers = append(closers, l)
+	}
+	return detach
 }
 
 // drain keeps the ring empty (there is nothing to read unless someone calls

@@ -54,14 +54,17 @@ type Boot struct {
 	Modules  []module
 	Plan     plan.Plan
 	Payloads Payloads
+	// QemuArgs are added to qemu's command line (the benchmark's -icount).
+	QemuArgs []string
 
-	Console  string // console log path
-	Disk     string // results disk image
-	Elapsed  time.Duration
-	QemuErr  error
-	Boot     *plan.Boot
-	Results  []plan.Result
-	Captures map[string]string // capture name -> host path
+	Console   string // console log path
+	Disk      string // results disk image
+	Elapsed   time.Duration
+	QemuErr   error
+	Boot      *plan.Boot
+	Results   []plan.Result
+	Overheads []plan.Overhead
+	Captures  map[string]string // capture name -> host path
 }
 
 // Payloads are the host copies of what the guest loads, with the bytes the
@@ -157,8 +160,15 @@ func smallInitrd(series string) []byte {
 	return b.Bytes()
 }
 
+// Measure asks the guest to time getppid around an idle recorder in every
+// mode (plan.Plan's Overhead fields); the zero value measures nothing.
+type Measure struct {
+	Calls, Rounds int
+	Only          bool // measure only: no scenarios, no kexec -e
+}
+
 // Prepare writes the payloads, the plan and the initramfs of one boot.
-func (bed *Bed) Prepare(k testenv.Kernel, modes []string, stopTimeout int) (*Boot, error) {
+func (bed *Bed) Prepare(k testenv.Kernel, modes []string, stopTimeout int, m Measure) (*Boot, error) {
 	bt := &Boot{Kernel: k, Dir: filepath.Join(bed.WorkDir, k.Series), Modes: modes}
 	if err := os.MkdirAll(bt.Dir, 0o755); err != nil {
 		return nil, err
@@ -206,7 +216,8 @@ func (bed *Bed) Prepare(k testenv.Kernel, modes []string, stopTimeout int) (*Boo
 		Vmlinuz: guestVmlinuz, Initrd: guestInitrd, Append: pl.Append,
 		ExecInitrd: guestExecInitrd, ExecAppend: pl.ExecAppend,
 		OutDevice: guestOutDevice, OutDir: guestOutDir,
-		ReadyTimeout: 90, StopTimeout: stopTimeout, Exec: true,
+		ReadyTimeout: 90, StopTimeout: stopTimeout, Exec: !m.Only,
+		OverheadCalls: m.Calls, OverheadRounds: m.Rounds, OnlyOverhead: m.Only,
 	}
 	for i, m := range mods {
 		p.Modules = append(p.Modules, fmt.Sprintf("/modules/%02d-%s.ko", i, m.Name))
@@ -287,6 +298,7 @@ func (bt *Boot) Run(ctx context.Context, qemu string, timeout time.Duration, smp
 		"-append", "console=ttyS0 crashkernel=192M panic=-1 softlockup_panic=1 loglevel=4 " + plan.BootArg + "=first",
 		"-drive", "file=" + bt.Disk + ",format=raw,if=virtio,cache=unsafe",
 	}
+	args = append(args, bt.QemuArgs...)
 	cmd := exec.CommandContext(ctx, qemu, args...)
 	var qout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &qout, &qout
@@ -339,6 +351,12 @@ func (bt *Boot) readDisk() error {
 				return fmt.Errorf("results disk: %s: %v", h.Name, err)
 			}
 			bt.Results = append(bt.Results, r)
+		case strings.HasPrefix(h.Name, plan.OverheadDir):
+			var o plan.Overhead
+			if err := json.NewDecoder(tr).Decode(&o); err != nil {
+				return fmt.Errorf("results disk: %s: %v", h.Name, err)
+			}
+			bt.Overheads = append(bt.Overheads, o)
 		case strings.HasPrefix(h.Name, plan.CapturesDir):
 			name := filepath.Base(h.Name)
 			path := filepath.Join(capDir, name)

@@ -31,6 +31,7 @@ type kernelReport struct {
 	Results                  []plan.Result
 	Payloads                 string   // what was loaded, for the table's caption
 	NotOffered               []string // modes the kernel's config has but kexecrec cannot use, and why
+	Overheads                []OverheadRow
 }
 
 // cell is one kernel x mode x scenario outcome.
@@ -185,6 +186,18 @@ func evaluate(t *testing.T, bt *Boot, cli cliState) *kernelReport {
 	}
 	if want := plan.SecondBootMarker + " release=" + bt.Kernel.Release; rep.SecondBoot != want {
 		bootProblem("second kernel (kexec -e) did not report booting: want console line %q, got %q", want, rep.SecondBoot)
+	}
+
+	if bt.Plan.OverheadCalls > 0 {
+		rows, probs := Overheads(bt)
+		for _, p := range probs {
+			bootProblem("%s", p)
+		}
+		rep.Overheads = rows
+		for _, r := range rows {
+			t.Logf("%s: getppid in the guest, %s (fastest rounds): %.0f ns before, %.0f ns with the recorder attached, %.0f ns after (%+.1f%%)",
+				bt.Kernel.Series, r.Mode, r.Before, r.With, r.After, r.DeltaPct)
+		}
 	}
 
 	exp := expect(t, bt)
@@ -643,6 +656,18 @@ func writeResults(path string, reps []*kernelReport, cli cliState, total time.Du
 			fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
 		}
 		b.WriteString("\n")
+		if len(rep.Overheads) > 0 {
+			o := rep.Overheads[0]
+			fmt.Fprintf(&b, "getppid in the guest (ns per call, fastest of %d rounds of %d calls; the recorder attached and idle, "+
+				"rounds before it started and after it stopped as the baseline; host time, with the other kernel's guest "+
+				"on the same host, so a few percent either way is noise: BENCHMARKS.md quotes BenchmarkGuestGetppid, "+
+				"which runs one guest at a time under qemu -icount, where the guest clock counts instructions):\n\n", o.Rounds, o.CallsPerRound)
+			b.WriteString("| mode | before | recorder attached | after | attached vs baseline |\n|---|---|---|---|---|\n")
+			for _, r := range rep.Overheads {
+				fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.0f | %+.1f%% |\n", r.Mode, r.Before, r.With, r.After, r.DeltaPct)
+			}
+			b.WriteString("\n")
+		}
 		for _, n := range rep.NotOffered {
 			fmt.Fprintf(&b, "Not offered: %s.\n\n", n)
 		}

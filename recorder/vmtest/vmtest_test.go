@@ -20,54 +20,24 @@ import (
 )
 
 var (
-	flagKernels       = flag.String("vmtest.kernels", "6.1,6.12", "Debian kernel series to boot, comma separated")
-	flagModes         = flag.String("vmtest.modes", "", "attach modes to record in (default: every mode the kernel's config offers)")
-	flagTimeout       = flag.Duration("vmtest.timeout", 12*time.Minute, "qemu timeout per kernel")
-	flagSMP           = flag.Int("vmtest.smp", 1, "guest CPUs (qemu -smp)")
-	flagParallel      = flag.Bool("vmtest.parallel", true, "boot the kernels at the same time (one host core each with -smp 1)")
-	flagKeep          = flag.Bool("vmtest.keep", false, "keep the work directory (initramfs, console logs, captures) and print its path")
-	flagUpdateResults = flag.Bool("update-results", false, "write RESULTS.md from this run")
-	flagUpdateSamples = flag.Bool("update-samples", false, "copy real captures of this run to testdata/samples/real-*.zst")
+	flagKernels        = flag.String("vmtest.kernels", "6.1,6.12", "Debian kernel series to boot, comma separated")
+	flagModes          = flag.String("vmtest.modes", "", "attach modes to record in (default: every mode the kernel's config offers)")
+	flagTimeout        = flag.Duration("vmtest.timeout", 12*time.Minute, "qemu timeout per kernel")
+	flagSMP            = flag.Int("vmtest.smp", 1, "guest CPUs (qemu -smp)")
+	flagParallel       = flag.Bool("vmtest.parallel", true, "boot the kernels at the same time (one host core each with -smp 1)")
+	flagKeep           = flag.Bool("vmtest.keep", false, "keep the work directory (initramfs, console logs, captures) and print its path")
+	flagUpdateResults  = flag.Bool("update-results", false, "write RESULTS.md from this run")
+	flagOverheadCalls  = flag.Int("vmtest.overhead-calls", 20000, "getppid calls per timed round around an idle recorder in each mode (0: none)")
+	flagOverheadRounds = flag.Int("vmtest.overhead-rounds", 7, "timed rounds before, with and after the recorder")
+	flagUpdateSamples  = flag.Bool("update-samples", false, "copy real captures of this run to testdata/samples/real-*.zst")
 )
 
 // TestVM boots each Debian kernel once under qemu TCG and runs every
 // scenario in every attach mode inside that one boot, then checks what the
 // guest brought back.
 func TestVM(t *testing.T) {
-	testenv.Short(t, "boots Debian kernels under qemu")
-	qemu := testenv.Tool(t, "qemu-system-x86_64")
-	testenv.Tool(t, "xz")  // 6.12's modules are .ko.xz
-	testenv.Tool(t, "ldd") // kexec-tools' libraries
-	kexec := "/usr/sbin/kexec"
-	if _, err := os.Stat(kexec); err != nil {
-		testenv.Skip(t, "Debian's kexec-tools is not installed (/usr/sbin/kexec)")
-	}
 	start := time.Now()
-
-	work := t.TempDir()
-	if *flagKeep {
-		var err error
-		if work, err = os.MkdirTemp("", "kexecrec-vmtest-"); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("work directory kept: %s", work)
-	}
-	libs, err := SharedLibs(kexec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bed := &Bed{WorkDir: work, Kexec: kexec, Libs: libs,
-		Kexecrec: filepath.Join(work, "kexecrec"), Agent: filepath.Join(work, "agent")}
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	root := moduleRoot(t)
-	if err := BuildStatic(goTool, filepath.Join(root, "cmd", "kexecrec"), bed.Kexecrec); err != nil {
-		t.Fatal(err)
-	}
-	if err := BuildStatic(goTool, filepath.Join(root, "recorder", "vmtest", "guest"), bed.Agent); err != nil {
-		t.Fatal(err)
-	}
-	cli := probeCLI(bed.Kexecrec)
-	bed.Record = cli.Record
+	bed, qemu, cli := newBed(t)
 	t.Logf("kexecrec commands live: record=%v verify=%v show=%v", cli.Record, cli.Verify, cli.Show)
 	t.Logf("built kexecrec and the guest agent in %s", time.Since(start).Round(time.Millisecond))
 
@@ -100,7 +70,7 @@ func TestVM(t *testing.T) {
 		}
 	}
 	if *flagUpdateSamples {
-		if err := updateSamples(filepath.Join(root, "testdata", "samples"), reports); err != nil {
+		if err := updateSamples(filepath.Join(moduleRoot(t), "testdata", "samples"), reports); err != nil {
 			t.Errorf("samples: %v", err)
 		}
 	}
@@ -117,34 +87,79 @@ func TestVM(t *testing.T) {
 	}
 }
 
-func runKernel(t *testing.T, bed *Bed, qemu, series string, cli cliState) *kernelReport {
-	k := testenv.DebianKernel(t, series)
+// newBed builds kexecrec and the guest agent as static binaries and finds
+// qemu and Debian's kexec-tools.
+func newBed(tb testing.TB) (*Bed, string, cliState) {
+	testenv.Short(tb, "boots Debian kernels under qemu")
+	qemu := testenv.Tool(tb, "qemu-system-x86_64")
+	testenv.Tool(tb, "xz")  // 6.12's modules are .ko.xz
+	testenv.Tool(tb, "ldd") // kexec-tools' libraries
+	kexec := "/usr/sbin/kexec"
+	if _, err := os.Stat(kexec); err != nil {
+		testenv.Skip(tb, "Debian's kexec-tools is not installed (/usr/sbin/kexec)")
+	}
+	work := tb.TempDir()
+	if *flagKeep {
+		var err error
+		if work, err = os.MkdirTemp("", "kexecrec-vmtest-"); err != nil {
+			tb.Fatal(err)
+		}
+		tb.Logf("work directory kept: %s", work)
+	}
+	libs, err := SharedLibs(kexec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	bed := &Bed{WorkDir: work, Kexec: kexec, Libs: libs,
+		Kexecrec: filepath.Join(work, "kexecrec"), Agent: filepath.Join(work, "agent")}
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	root := moduleRoot(tb)
+	if err := BuildStatic(goTool, filepath.Join(root, "cmd", "kexecrec"), bed.Kexecrec); err != nil {
+		tb.Fatal(err)
+	}
+	if err := BuildStatic(goTool, filepath.Join(root, "recorder", "vmtest", "guest"), bed.Agent); err != nil {
+		tb.Fatal(err)
+	}
+	cli := probeCLI(bed.Kexecrec)
+	bed.Record = cli.Record
+	return bed, qemu, cli
+}
+
+// kernelModes are the attach modes to use on k (-vmtest.modes, else every
+// mode its config offers that kexecrec can use) and why others are not.
+func kernelModes(tb testing.TB, k testenv.Kernel) (modes, notOffered []string) {
 	modes, err := ExpectedModes(k.Config)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	var notOffered []string
 	if *flagModes != "" {
-		modes = strings.Split(*flagModes, ",")
-	} else if slices.Contains(modes, "fentry") {
-		name, err := AmbiguousFentryTarget(k.Vmlinuz, t.TempDir())
+		return strings.Split(*flagModes, ","), nil
+	}
+	if slices.Contains(modes, "fentry") {
+		name, err := AmbiguousFentryTarget(k.Vmlinuz, tb.TempDir())
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		if name != "" {
 			modes = slices.DeleteFunc(modes, func(m string) bool { return m == "fentry" })
 			notOffered = append(notOffered, fmt.Sprintf("fentry: the kernel's BTF names %s "+
 				"twice (real wrapper and weak stub) and cilium/ebpf refuses ambiguous fentry targets "+
 				"(cilium/ebpf#894); kexecrec's auto mode uses kprobe on this kernel", name))
-			t.Logf("%s: %s", series, notOffered[len(notOffered)-1])
+			tb.Logf("%s: %s", k.Series, notOffered[len(notOffered)-1])
 		}
 	}
+	return modes, notOffered
+}
+
+func runKernel(t *testing.T, bed *Bed, qemu, series string, cli cliState) *kernelReport {
+	k := testenv.DebianKernel(t, series)
+	modes, notOffered := kernelModes(t, k)
 	if !bed.Record {
 		modes = []string{plan.ModeNone}
 	}
 	// The recorder has StopTimeout seconds after the scenario to stop on
 	// --count by itself.
-	bt, err := bed.Prepare(k, modes, 60)
+	bt, err := bed.Prepare(k, modes, 60, Measure{Calls: *flagOverheadCalls, Rounds: *flagOverheadRounds})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +192,7 @@ func moduleNames(ms []module) []string {
 }
 
 // moduleRoot finds the directory holding go.mod.
-func moduleRoot(t *testing.T) string {
+func moduleRoot(t testing.TB) string {
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)

@@ -26,11 +26,21 @@ type agent struct {
 	execLoaded bool // ExecLoad succeeded: kexec -e may run
 }
 
-// run executes the plan: every per-mode scenario in every mode, the load
+// run executes the plan: the overhead rounds in every mode, every per-mode scenario in every mode, the load
 // for kexec -e once (in the first mode whose recorded load worked), then the
 // one-way kexec_load_disabled scenario in every mode (it must come last:
 // nothing can load after it).
 func (a *agent) run() {
+	if a.p.OverheadCalls > 0 {
+		for _, mode := range a.p.Modes {
+			if mode != plan.ModeNone {
+				a.overhead(mode)
+			}
+		}
+	}
+	if a.p.OnlyOverhead {
+		return
+	}
 	execMode := ""
 	for _, mode := range a.p.Modes {
 		for _, s := range plan.PerMode {

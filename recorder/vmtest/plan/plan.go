@@ -22,6 +22,7 @@ const (
 	// stream written straight onto the raw block device).
 	BootEntry     = "boot.json"
 	ResultsDir    = "results/"
+	OverheadDir   = "overhead/"
 	CapturesDir   = "captures/"
 	RecorderLogFn = "recorder.log"
 
@@ -90,6 +91,26 @@ type Plan struct {
 	StopTimeout  int `json:"stop_timeout"`
 	// Exec: run kexec -e at the end (false only for debugging the bed).
 	Exec bool `json:"exec"`
+
+	// Before the scenarios, time getppid (a syscall kexecrec does not
+	// record) in OverheadRounds rounds of OverheadCalls calls, with no
+	// recorder, then with the recorder attached in each mode, then with
+	// none again (0: no measurement).
+	OverheadCalls  int `json:"overhead_calls"`
+	OverheadRounds int `json:"overhead_rounds"`
+	// OnlyOverhead: measure, then power off: no scenarios, no kexec -e.
+	OnlyOverhead bool `json:"only_overhead"`
+}
+
+// Overhead is what getppid cost in the guest around one recorder run.
+// Rounds are ns per call; the recorder runs idle (nothing calls kexec).
+type Overhead struct {
+	Mode   string    `json:"mode"`
+	Calls  int       `json:"calls"`     // per round
+	Before []float64 `json:"before_ns"` // no recorder, before it started
+	With   []float64 `json:"with_ns"`   // recorder attached in Mode
+	After  []float64 `json:"after_ns"`  // no recorder, after it stopped
+	Errors []string  `json:"errors,omitempty"`
 }
 
 // CaptureName is the file name of a scenario's capture.
