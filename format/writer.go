@@ -133,10 +133,15 @@ func (w *writer) writeChunkSum(typ uint16, body []byte, bodySum [32]byte, record
 	h := chunkHeader{Type: typ, Seq: w.seq, RawSize: uint64(len(body)), Records: records,
 		FirstNS: firstNS, LastNS: lastNS, BodySHA256: bodySum}
 	h.Chain = nextChain(w.chain, h.Seq, typ, h.BodySHA256)
-	w.frame = w.enc.EncodeAll(body, w.frame[:0])
-	h.CompSize = uint64(len(w.frame))
-	h.FrameCRC = crc32c(w.frame)
-	buf := append(h.marshal(), w.frame...)
+	// The zstd frame is made right behind room for the header, so that the
+	// chunk goes out in one Write without copying the frame again.
+	const hl = frameHdrLen + headerLenV1
+	w.frame = w.enc.EncodeAll(body, append(w.frame[:0], make([]byte, hl)...))
+	frame := w.frame[hl:]
+	h.CompSize = uint64(len(frame))
+	h.FrameCRC = crc32c(frame)
+	copy(w.frame, h.marshal())
+	buf := w.frame
 	n, err := w.out.Write(buf)
 	if err == nil && n != len(buf) {
 		err = io.ErrShortWrite

@@ -128,7 +128,8 @@ type bpfSource struct {
 	countersMu  sync.Mutex
 	final       []uint64 // counters as they were when the map was freed
 	warnMu      sync.Mutex
-	lostAtStop  int // bytes still in the ring when releaseTimeout freed it
+	lostAtStop  int         // bytes still in the ring when releaseTimeout freed it
+	spare       chan []byte // record buffers handed back (Recycle)
 }
 
 // releaseTimeout bounds how long the ring and programs stay allocated after
@@ -242,7 +243,8 @@ func Attach(cfg AttachConfig) (Source, error) {
 		}
 		return nil, fmt.Errorf("recorder: load BPF programs: %w", err)
 	}
-	s := &bpfSource{mode: mode, warnings: warnings, coll: coll, counters: coll.Maps["counters"]}
+	s := &bpfSource{mode: mode, warnings: warnings, coll: coll, counters: coll.Maps["counters"],
+		spare: make(chan []byte, recycleBuffers)}
 	for _, h := range hooks {
 		l, err := attachHook(coll.Programs[h.prog], h)
 		if err != nil {
@@ -414,11 +416,21 @@ func verifierTail(ve *ebpf.VerifierError) string {
 	return ve.Cause.Error() + ": " + strings.Join(log, " | ")
 }
 
-// Read returns the next ring record, trimmed to its header's size.
+// recycleBuffers bounds the record buffers kept for reuse: enough for the
+// records in flight between the reading goroutine and the recorder.
+const recycleBuffers = 16
+
+// Read returns the next ring record, trimmed to its header's size, in a
+// buffer handed back through Recycle when possible.
 func (s *bpfSource) Read() ([]byte, error) {
-	rec, err := s.reader.Read()
+	var rec ringbuf.Record
+	select {
+	case rec.RawSample = <-s.spare:
+	default:
+	}
+	err := s.reader.ReadInto(&rec)
 	for errors.Is(err, ringbuf.ErrFlushed) && !s.draining.Load() {
-		rec, err = s.reader.Read() // only Close flushes; be safe anyway
+		err = s.reader.ReadInto(&rec) // only Close flushes; be safe anyway
 	}
 	if err != nil {
 		if errors.Is(err, ringbuf.ErrFlushed) {
@@ -441,6 +453,17 @@ func (s *bpfSource) Read() ([]byte, error) {
 		}
 	}
 	return b, nil
+}
+
+// Recycle takes back a record Read returned.
+func (s *bpfSource) Recycle(rec []byte) {
+	if cap(rec) == 0 {
+		return
+	}
+	select {
+	case s.spare <- rec[:cap(rec)]:
+	default:
+	}
 }
 
 // Counters sums the per-CPU counters.

@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
 )
@@ -26,6 +27,29 @@ type FakeSource struct {
 	mu       sync.Mutex
 	counters []uint64
 }
+
+// RecyclingFakeSource is a FakeSource that is also a Recycler: every
+// record handed back is overwritten with 0xAA at once (so a recorder that
+// kept one would store garbage, which tests notice) and counted.
+type RecyclingFakeSource struct {
+	*FakeSource
+	recycled atomic.Int64
+}
+
+// NewRecyclingFakeSource is NewFakeSource for a RecyclingFakeSource.
+func NewRecyclingFakeSource(mode string, queue int, warnings ...string) *RecyclingFakeSource {
+	return &RecyclingFakeSource{FakeSource: NewFakeSource(mode, queue, warnings...)}
+}
+
+func (f *RecyclingFakeSource) Recycle(rec []byte) {
+	for i := range rec {
+		rec[i] = 0xAA
+	}
+	f.recycled.Add(1)
+}
+
+// Recycled is how many records were handed back.
+func (f *RecyclingFakeSource) Recycled() int64 { return f.recycled.Load() }
 
 type fakeItem struct {
 	rec []byte

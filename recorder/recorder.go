@@ -222,6 +222,10 @@ func (r *Recorder) Run(ctx context.Context) (Summary, error) {
 	}()
 	defer close(done)
 
+	recycle := func([]byte) {}
+	if rc, ok := src.(Recycler); ok {
+		recycle = rc.Recycle
+	}
 	closing := false
 	stop := func() {
 		if !closing {
@@ -263,9 +267,12 @@ loop:
 				break loop
 			}
 			if r.countReached() {
+				recycle(it.rec)
 				continue // draining after --count: the rest is not wanted
 			}
-			if err := r.handle(it.rec); err != nil {
+			err := r.handle(it.rec)
+			recycle(it.rec) // handle copied what it keeps
+			if err != nil {
 				writeErr = err
 				break loop
 			}

@@ -1005,3 +1005,60 @@ func TestMissingRangesNameTheirOwnCause(t *testing.T) {
 		t.Errorf("payload %+v, want missing %v (loop-limit, then snaplen)", p, wantMissing)
 	}
 }
+
+// A source that reuses record memory gets every record back once the
+// recorder is done with it, and the capture holds what was recorded even
+// though each record is overwritten the moment it is handed back.
+func TestRecycledRecordsAreNotKept(t *testing.T) {
+	big, small := randBytes(1<<20+123), []byte{0x42}
+	recs := callSpec{id: 1, payloads: [][]byte{big, small}}.records()
+	file := layout.File{Header: hdr(1), Kind: layout.KindKernel, Dev: 8<<20 | 1, Ino: 42, Size: 9, ISize: 9, Path: "/boot/vmlinuz"}.Marshal(bo)
+	recs = slices.Insert(recs, len(recs)-1, file)
+	want := bytes.Join(recs, nil) // the records as pushed, for the raw comparison below
+
+	src := NewRecyclingFakeSource("raw", 4)
+	path := filepath.Join(t.TempDir(), "cap.zst")
+	done := make(chan error, 1)
+	// A recorder that used a record after handing it back would see
+	// garbage and might never count the call complete: the deadline turns
+	// that into a failure below instead of a hang.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	go func() {
+		_, err := New(Config{Source: src, Sink: &FileSink{Base: path}, Header: HostHeader("test"), Count: 1}).Run(ctx)
+		done <- err
+	}()
+	for _, r := range recs {
+		if !src.Push(bytes.Clone(r)) {
+			t.Fatal("the recorder stopped early")
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := src.Recycled(); got != int64(len(recs)) {
+		t.Errorf("%d records handed back, %d read", got, len(recs))
+	}
+	c := readCapture(t, path)
+	for i, p := range c.payloads(t) {
+		w := [][]byte{big, small}[i]
+		if p.SHA256 != hexSHA(w) || !p.Complete || !bytes.Equal(c.blob(t, p.SHA256), w) {
+			t.Errorf("payload %d: %+v, want complete with sha %s", i, p, hexSHA(w))
+		}
+	}
+	var raw [][]byte
+	for _, r := range c.records {
+		switch r.Type {
+		case layout.RecEnter, layout.RecSegments, layout.RecFile, layout.RecExit, layout.RecPayloadEnd:
+			raw = append(raw, r.Data)
+		}
+	}
+	for _, r := range raw {
+		if !bytes.Contains(want, r) {
+			t.Errorf("a stored %d-byte record is not one that was pushed (kept after it was recycled?)", len(r))
+		}
+	}
+	if len(raw) != 2+1+1+2 { // enter, segments, file, exit, two ends
+		t.Errorf("%d raw records stored", len(raw))
+	}
+}

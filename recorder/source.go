@@ -6,8 +6,9 @@ import "errors"
 // ring order. The BPF-backed implementation lives in attach.go; tests use a
 // fake that replays layout-encoded records.
 type Source interface {
-	// Read blocks until the next raw record (a copy the caller may keep) is
-	// available. After Close it returns ErrClosed.
+	// Read blocks until the next raw record is available: a copy the caller
+	// may keep, unless the source is also a Recycler. After Close it
+	// returns ErrClosed.
 	Read() ([]byte, error)
 	// Counters returns the per-CPU counters summed over CPUs, indexed like
 	// layout.CounterNames.
@@ -23,3 +24,12 @@ type Source interface {
 
 // ErrClosed is returned by Source.Read after Close.
 var ErrClosed = errors.New("recorder: source closed")
+
+// Recycler is a Source that reuses record memory: a record from Read is the
+// caller's until it passes it to Recycle, and must not be used after that.
+// Handing 256 KiB payload pieces back instead of allocating one per read
+// keeps a large payload from growing the heap (and the recorder's RSS)
+// faster than the garbage collector can follow.
+type Recycler interface {
+	Recycle(rec []byte)
+}
