@@ -132,7 +132,8 @@ type ReaderOptions struct {
 	PublicKey ed25519.PublicKey
 	// Prefetch: read, decompress and hash chunks on another goroutine, a few
 	// chunks ahead of Next (two cores: checking overlaps with what the caller
-	// does with the records). The Reader must then be closed (Close).
+	// does with the records). The Reader must then be closed (Close), and
+	// the underlying reader must not be used until it is.
 	Prefetch bool
 	// IndexPieces: remember where every blob piece lies as the stream is
 	// read, so that Reader.Index serves blobs already passed without a
@@ -146,12 +147,17 @@ type ReaderOptions struct {
 }
 
 // Reader reads a capture as a stream, verifying CRCs, body hashes and the
-// chain as it goes. Memory is bounded by MaxChunk whatever the input.
+// chain as it goes. Memory is bounded by MaxChunk whatever the input (a few
+// chunks' worth with Prefetch, which reads ahead), plus the bounded sets of
+// piece and blob ids.
 type Reader struct{ r *reader }
 
-// Close stops a Prefetch reader's goroutine (a no-op otherwise). It does
-// not close the underlying reader.
+// Close ends the reader: Next returns ErrClosed afterwards. A Prefetch
+// reader's goroutine is stopped and waited for (it may finish a read of the
+// underlying reader first), so the underlying reader is free to be closed
+// or reused once Close returns; Close does not close it.
 func (r *Reader) Close() error {
+	r.r.closed = true
 	if r.r.pf != nil {
 		r.r.pf.stop()
 	}

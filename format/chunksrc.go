@@ -26,6 +26,8 @@ type chunkSrc struct {
 	body func(n int) []byte
 
 	afterDamage bool // the last chunk's header was unusable: scan before the next
+	// quit, with Prefetch, ends a scan over damaged bytes early (Close).
+	quit <-chan struct{}
 }
 
 // chunkItem is what chunkSrc found next.
@@ -102,6 +104,11 @@ func (s *chunkSrc) discard(n int) {
 func (s *chunkSrc) resync() bool {
 	want := frameHdrLen + len(ChunkMagic)
 	for {
+		select {
+		case <-s.quit: // nil without Prefetch: never ready
+			return false
+		default:
+		}
 		b, _ := s.br.Peek(want)
 		if len(b) < want {
 			s.discard(len(b))
@@ -215,6 +222,7 @@ type prefetch struct {
 	items chan chunkItem
 	free  chan []byte
 	quit  chan struct{}
+	done  chan struct{}
 }
 
 const prefetchDepth = 4
@@ -224,7 +232,9 @@ func (s *chunkSrc) startPrefetch() *prefetch {
 		items: make(chan chunkItem, prefetchDepth),
 		free:  make(chan []byte, prefetchDepth+2),
 		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
 	}
+	s.quit = p.quit
 	s.body = func(n int) []byte {
 		select {
 		case b := <-p.free:
@@ -236,8 +246,14 @@ func (s *chunkSrc) startPrefetch() *prefetch {
 		return make([]byte, 0, n)
 	}
 	go func() {
+		defer close(p.done)
 		defer close(p.items)
 		for {
+			select {
+			case <-p.quit:
+				return
+			default:
+			}
 			it := s.next()
 			select {
 			case p.items <- it:
@@ -263,12 +279,14 @@ func (p *prefetch) recycle(b []byte) {
 	}
 }
 
-// stop ends the goroutine once its current read returns (it ends by itself
-// at the end of the input).
+// stop ends the goroutine and waits for it: it checks between chunks and
+// while scanning damaged bytes, so at most the chunk it is reading is
+// finished first. (At the end of the input it ends by itself.)
 func (p *prefetch) stop() {
 	select {
 	case <-p.quit:
 	default:
 		close(p.quit)
 	}
+	<-p.done
 }

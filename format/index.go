@@ -32,6 +32,7 @@ func openIndex(ra io.ReaderAt, size int64, o ReaderOptions) (*Index, error) {
 	so := o
 	so.SkipBlobData = true
 	so.IndexPieces = true
+	so.Prefetch = false // this pass keeps no reader to Close
 	ix := &index{ra: ra, opt: o}
 	if ix.opt.MaxChunk <= 0 {
 		ix.opt.MaxChunk = defaultMaxChunk

@@ -37,6 +37,7 @@ type reader struct {
 	last   []byte     // body of the chunk in use (recycled when the next comes)
 	nrec   uint32     // the chunk in use: records counted by the source
 	recErr error
+	closed bool // Close was called
 
 	nextSeq   uint64   // sequence number expected next
 	chain     [32]byte // chain value after the last accepted chunk
@@ -68,7 +69,7 @@ func newReader(in io.Reader, o ReaderOptions) (*Reader, error) {
 	return &Reader{r}, nil
 }
 
-func newReaderInternal(in io.Reader, o ReaderOptions) (*reader, error) {
+func newReaderInternal(in io.Reader, o ReaderOptions) (_ *reader, err error) {
 	if o.MaxChunk <= 0 {
 		o.MaxChunk = defaultMaxChunk
 	}
@@ -98,6 +99,11 @@ func newReaderInternal(in io.Reader, o ReaderOptions) (*reader, error) {
 	}
 	if o.Prefetch {
 		r.pf = src.startPrefetch()
+		defer func() {
+			if err != nil { // nobody will Close a reader that was never returned
+				r.pf.stop()
+			}
+		}()
 	}
 	h, body, off, err := r.readChunk()
 	if err != nil {
@@ -164,7 +170,8 @@ func (r *reader) item() chunkItem {
 	case r.pf != nil:
 		var ok bool
 		if it, ok = <-r.pf.items; !ok {
-			it = chunkItem{fe: errEOF, off: r.off, end: r.off} // not reached: the last item is final
+			// The source ended without a final item: the reader was closed.
+			it = chunkItem{fe: &FormatError{Off: r.off, Err: ErrTruncated, Msg: "reader closed"}, off: r.off, end: r.off}
 		}
 	default:
 		it = r.src.next()
@@ -384,6 +391,9 @@ func countRecords(b []byte) (uint32, error) {
 }
 
 func (r *reader) next() (Record, error) {
+	if r.closed {
+		return Record{}, ErrClosed
+	}
 	for {
 		for len(r.ev) > 0 {
 			typ := binary.LittleEndian.Uint16(r.ev)

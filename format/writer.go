@@ -21,8 +21,8 @@ const (
 	maxPieceSize        = 4 << 20
 )
 
-// ErrClosed is returned by a Writer used after Close.
-var ErrClosed = errors.New("capture writer closed")
+// ErrClosed is returned by a Writer or Reader used after Close.
+var ErrClosed = errors.New("capture closed")
 
 type writer struct {
 	out  io.Writer

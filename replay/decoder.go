@@ -596,6 +596,9 @@ func (d *Decoder) flagNames(syscall string, flags uint64) ([]string, string) {
 // direct-mapped cache of recent strings answers most lookups before the map
 // (hashing a 64-character SHA-256 for a map costs more than comparing it).
 func (d *Decoder) internBytes(b []byte) string {
+	if len(b) > maxInternLen {
+		return string(b) // neither cache keeps long strings
+	}
 	slot := &d.recent[recentSlot(b)]
 	if *slot == string(b) {
 		return *slot
@@ -606,9 +609,6 @@ func (d *Decoder) internBytes(b []byte) string {
 	}
 	s := string(b)
 	*slot = s
-	if len(s) > maxInternLen {
-		return s
-	}
 	if len(d.strs) >= maxInterned {
 		clear(d.strs)
 	}

@@ -17,18 +17,23 @@
 // # Reading a capture file
 //
 //	c, err := replay.Open(path, replay.OpenOptions{Salvage: true, Identify: true})
-//	defer c.Close()
+//	defer c.Close()                      // required: the file is read ahead on another goroutine
 //	c.Header()                           // format.Header
 //	err = c.Calls(func(call *replay.Call) error { ...; return nil })  // streaming, bounded memory
 //	c.Status()                           // format.Status (complete after Calls)
 //	c.Stats()                            // format.Stats: the recorder's counters
 //	c.DecodeStats()                      // decoder counts
 //	damage, warnings := c.Trouble()      // one line each; damage => exit ExitTrouble
-//	rc, err := c.Payload(sha)            // payload bytes by hex SHA-256 (lazy index)
+//	rc, err := c.Payload(sha)            // payload bytes by hex SHA-256
 //
 // Calls returns the format error that stopped reading (after passing every
 // call read before it), or nil. With OpenOptions.Identify each payload gets
-// Payload.Identity and each kexec_load call Call.Purgatory.
+// Payload.Identity and each kexec_load call Call.Purgatory. Payload serves
+// the blobs the stream has passed from what the main pass saw; others cost
+// one extra pass over the file. OpenOptions.Reuse (a call is valid only
+// during the callback) and OpenOptions.Pipelined (decoding ahead of the
+// callback on another goroutine) are for consumers that keep nothing of a
+// call, like show and summarize.
 //
 // Naming helpers: KexecLoadFlags, KexecFileLoadFlags, ErrnoName,
 // SyscallName, ABIName, KindName, SourceName. Renderers for calls:

@@ -232,7 +232,7 @@ const (
 	pipeBatches = 4 // in flight: bounds memory to pipeBatch*pipeBatches calls
 )
 
-func (c *Capture) pipelined(fn func(*Call) error) error {
+func (c *Capture) pipelined(fn func(*Call) error) (ferr error) {
 	full := make(chan []*Call, pipeBatches)
 	back := make(chan []*Call, pipeBatches+2)
 	stop := make(chan struct{})
@@ -253,40 +253,55 @@ func (c *Capture) pipelined(fn func(*Call) error) error {
 				b = make([]*Call, 0, pipeBatch)
 			}
 		}
-		send := func() error {
+		stopped := false
+		send := func() {
 			select {
 			case full <- b:
-				return nil
 			case <-stop:
-				return ErrStop
+				stopped = true
 			}
 		}
 		take()
 		err := c.decode(func(call *Call) error {
+			select {
+			case <-stop: // fn failed: decode no further
+				stopped = true
+				return ErrStop
+			default:
+			}
 			b = append(b, call)
 			if len(b) < pipeBatch {
 				return nil
 			}
-			if err := send(); err != nil {
-				return err
+			if send(); stopped {
+				return ErrStop
 			}
 			take()
 			return nil
 		})
-		if err == nil && len(b) > 0 {
-			err = send()
+		// The last batch goes out whatever ended decoding: the calls read
+		// before a read error are fn's too.
+		if !stopped && len(b) > 0 {
+			send()
 		}
-		if err == ErrStop {
-			err = nil
-		}
-		errc <- err
+		errc <- err // decode returns nil for ErrStop
 	}()
-	var ferr error
+	// However this returns (fn's error, or a panic in fn), the decoding
+	// goroutine is told to stop and waited for.
+	stopped := false
+	defer func() {
+		if !stopped {
+			close(stop)
+		}
+		for range full {
+		}
+	}()
 	for b := range full {
 		for _, call := range b {
 			if ferr == nil {
 				if ferr = fn(call); ferr != nil {
 					close(stop) // the decoder ends; keep draining until it does
+					stopped = true
 				}
 			}
 		}

@@ -188,10 +188,11 @@ func TestSummaryBounded(t *testing.T) {
 	}
 }
 
-// summarizePath runs the summary the way `kexecrec summarize` does.
+// summarizePath runs the summary the way `kexecrec summarize` does (calls
+// in reused memory, decoded on another goroutine), without identification.
 func summarizePath(t testing.TB, path string) (*Summary, error) {
 	t.Helper()
-	c, err := Open(path, OpenOptions{Salvage: true})
+	c, err := Open(path, OpenOptions{Salvage: true, Reuse: true, Pipelined: true})
 	if err != nil {
 		return nil, err
 	}

@@ -187,8 +187,13 @@ type dec struct {
 	le  bool // bo is little-endian: read inline, not through the interface
 }
 
+// leProbe tells a little-endian ByteOrder by what it reads from it (a
+// package variable: a literal passed to the interface would be allocated on
+// every call).
+var leProbe = []byte{1, 0}
+
 func newDec(b []byte, off int, bo binary.ByteOrder) dec {
-	return dec{b: b, off: off, bo: bo, le: bo.Uint16([]byte{1, 0}) == 1}
+	return dec{b: b, off: off, bo: bo, le: bo.Uint16(leProbe) == 1}
 }
 
 // Little-endian, every recording kexecrec makes on x86 and arm64, is read

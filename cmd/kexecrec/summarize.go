@@ -175,11 +175,13 @@ func summarizeFile(path string, o replay.OpenOptions) (*replay.Summary, error) {
 	return s, nil
 }
 
-// summarizeMemLimit is the soft heap limit summarize runs under. Decoding
-// allocates fast and little of it stays live (under 10 MiB at any time); on
-// a busy machine the garbage collector falls behind and the heap overshoots
-// (90 MiB RSS measured at 300,000 calls). A soft limit makes it collect
-// sooner instead. GOMEMLIMIT, when set, wins.
+// summarizeMemLimit is the soft heap limit summarize runs under. Little
+// stays live (a few chunks read ahead, a few hundred calls in flight, the
+// tables); calls are decoded in reused memory, but identification and the
+// tables still allocate, and on a busy machine the garbage collector can
+// fall behind (90 MiB RSS was measured at 300,000 calls before calls were
+// reused). A soft limit makes it collect sooner instead. GOMEMLIMIT, when
+// set, wins.
 const summarizeMemLimit = 40 << 20
 
 func sumHashFile(path string) (int64, string, error) {

@@ -14,7 +14,7 @@ import (
 type OverheadRow struct {
 	Mode                  string
 	Before, With, After   float64
-	DeltaPct              float64 // With against the mean of Before and After
+	DeltaPct              float64 // With against the faster of Before and After
 	Rounds, CallsPerRound int
 }
 
@@ -58,7 +58,7 @@ func Overheads(bt *Boot) ([]OverheadRow, []string) {
 			probs = append(probs, fmt.Sprintf("overhead %s: %d calls per round, planned %d", mode, o.Calls, p.OverheadCalls))
 			bad = true
 		}
-		if bad {
+		if bad || len(o.With) == 0 || len(o.Before) == 0 || len(o.After) == 0 {
 			continue
 		}
 		r := OverheadRow{Mode: mode, Before: slices.Min(o.Before), With: slices.Min(o.With), After: slices.Min(o.After),
