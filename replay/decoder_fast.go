@@ -7,25 +7,18 @@ import (
 	"github.com/kexecrec/kexecrec/bpf/layout"
 )
 
-// Process records come with every call; encoding/json's reflection was half
-// the decoder's time on large captures. fastProcess parses the plain form the
-// recorder writes (known keys, integers, strings without escapes, string
-// arrays) and gives up (ok=false) on anything else, which then goes to
-// json.Unmarshal: the result is the same either way (decoder_fast_test.go).
+// The recorder's own records (process, payload) are JSON and come with
+// every call; encoding/json's reflection was most of the decoder's time on
+// large captures. fastProcess and fastPayload parse the plain form the
+// recorder writes (known keys, integers, booleans, strings without escapes,
+// arrays of those) and give up (ok=false) on anything else, which then goes
+// to json.Unmarshal: the result is the same either way (decoder_fast_test.go).
+
 func fastProcess(b []byte, intern func([]byte) string) (p layout.Process, ok bool) {
 	s := scanner{b: b, intern: intern}
-	if !s.byte('{') {
-		return p, false
-	}
-	if s.byte('}') {
-		return p, s.end()
-	}
-	for {
-		key, ok := s.str()
-		if !ok || !s.byte(':') {
-			return p, false
-		}
-		switch key {
+	ok = s.object(func(key []byte) bool {
+		var ok bool
+		switch string(key) { // compared, not converted: no allocation
 		case "call_id":
 			p.CallID, ok = s.uint(64)
 		case "pid":
@@ -44,30 +37,81 @@ func fastProcess(b []byte, intern func([]byte) string) (p layout.Process, ok boo
 			p.Raced, ok = s.strs()
 		case "missing":
 			p.Missing, ok = s.strs()
-		default:
-			return p, false
 		}
-		if !ok {
-			return p, false
-		}
-		if s.byte(',') {
-			continue
-		}
-		if s.byte('}') {
-			return p, s.end()
-		}
-		return p, false
-	}
+		return ok // false for an unknown key too
+	})
+	return p, ok && s.end()
 }
 
 // decodeProcess parses a process record; intern (may be nil) makes its strings.
 func decodeProcess(b []byte, intern func([]byte) string) (layout.Process, error) {
-	if p, ok := fastProcess(b, intern); ok {
-		return p, nil
+	return decodeJSON(b, intern, fastProcess)
+}
+
+// decodeJSON parses b with fast or, when fast gives up, encoding/json.
+func decodeJSON[T any](b []byte, intern func([]byte) string, fast func([]byte, func([]byte) string) (T, bool)) (T, error) {
+	if v, ok := fast(b, intern); ok {
+		return v, nil
 	}
-	var p layout.Process
-	err := json.Unmarshal(b, &p)
-	return p, err
+	var v T
+	err := json.Unmarshal(b, &v)
+	return v, err
+}
+
+func fastPayload(b []byte, intern func([]byte) string) (p layout.Payload, ok bool) {
+	s := scanner{b: b, intern: intern}
+	var seen uint16 // a repeated key goes to encoding/json, which keeps the last
+	ok = s.object(func(key []byte) bool {
+		var ok bool
+		var v uint64
+		var bit uint16
+		switch string(key) { // compared, not converted: no allocation
+		case "call_id":
+			p.CallID, ok = s.uint(64)
+			bit = 1 << 0
+		case "kind":
+			v, ok = s.uint(16)
+			p.Kind, bit = uint16(v), 1<<1
+		case "index":
+			v, ok = s.uint(16)
+			p.Index, bit = uint16(v), 1<<2
+		case "source":
+			v, ok = s.uint(16)
+			p.Source, bit = uint16(v), 1<<3
+		case "total":
+			p.Total, ok = s.uint(64)
+			bit = 1 << 4
+		case "captured":
+			p.Captured, ok = s.uint(64)
+			bit = 1 << 5
+		case "sha256":
+			p.SHA256, ok = s.str()
+			bit = 1 << 6
+		case "missing":
+			p.Missing, ok = s.ranges()
+			bit = 1 << 7
+		case "complete":
+			p.Complete, ok = s.bool()
+			bit = 1 << 8
+		case "reasons":
+			p.Reasons, ok = s.strs()
+			bit = 1 << 9
+		case "read_errors":
+			v, ok = s.uint(32)
+			p.ReadErrors, bit = uint32(v), 1<<10
+		}
+		if !ok || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		return true
+	})
+	return p, ok && s.end()
+}
+
+// decodePayload parses a payload record; intern (may be nil) makes its strings.
+func decodePayload(b []byte, intern func([]byte) string) (layout.Payload, error) {
+	return decodeJSON(b, intern, fastPayload)
 }
 
 type scanner struct {
@@ -102,10 +146,32 @@ func (s *scanner) end() bool {
 	return s.off == len(s.b)
 }
 
-// str reads a string without escapes or control characters, valid UTF-8.
-func (s *scanner) str() (string, bool) {
+// object reads one object, handing each key to field, which reads its value
+// (false: an unknown key or a value it cannot read, and so the object).
+func (s *scanner) object(field func(key []byte) bool) bool {
+	if !s.byte('{') {
+		return false
+	}
+	if s.byte('}') {
+		return true
+	}
+	for {
+		key, ok := s.raw() // keys are compared, never kept: not interned
+		if !ok || !s.byte(':') || !field(key) {
+			return false
+		}
+		if s.byte(',') {
+			continue
+		}
+		return s.byte('}')
+	}
+}
+
+// raw reads a string without escapes or control characters, valid UTF-8,
+// and returns its bytes (a slice of the input).
+func (s *scanner) raw() ([]byte, bool) {
 	if !s.byte('"') {
-		return "", false
+		return nil, false
 	}
 	start := s.off
 	ascii := true
@@ -116,20 +182,29 @@ func (s *scanner) str() (string, bool) {
 			v := s.b[start:s.off]
 			s.off++
 			if !ascii && !utf8.Valid(v) {
-				return "", false
+				return nil, false
 			}
-			if s.intern != nil {
-				return s.intern(v), true
-			}
-			return string(v), true
+			return v, true
 		case c == '\\' || c < 0x20:
-			return "", false
+			return nil, false
 		case c >= utf8.RuneSelf:
 			ascii = false
 		}
 		s.off++
 	}
-	return "", false
+	return nil, false
+}
+
+// str reads a string (see raw) as a Go string.
+func (s *scanner) str() (string, bool) {
+	v, ok := s.raw()
+	if !ok {
+		return "", false
+	}
+	if s.intern != nil {
+		return s.intern(v), true
+	}
+	return string(v), true
 }
 
 func (s *scanner) strs() ([]string, bool) {
@@ -203,36 +278,25 @@ func (s *scanner) ranges() ([]layout.Range, bool) {
 		return out, true
 	}
 	for {
-		if !s.byte('{') {
-			return nil, false
-		}
 		var r layout.Range
 		var seen [2]bool
-		for {
-			key, ok := s.str()
-			if !ok || !s.byte(':') {
-				return nil, false
-			}
+		ok := s.object(func(key []byte) bool {
+			var ok bool
 			var i int
-			switch key {
+			switch string(key) {
 			case "off":
 				r.Off, ok = s.uint(64)
 			case "len":
 				r.Len, ok = s.uint(64)
 				i = 1
-			default:
-				return nil, false
 			}
 			if !ok || seen[i] {
-				return nil, false
+				return false
 			}
 			seen[i] = true
-			if s.byte(',') {
-				continue
-			}
-			if s.byte('}') {
-				break
-			}
+			return true
+		})
+		if !ok {
 			return nil, false
 		}
 		out = append(out, r)
@@ -241,85 +305,4 @@ func (s *scanner) ranges() ([]layout.Range, bool) {
 		}
 		return out, s.byte(']')
 	}
-}
-
-// fastPayload parses the payload records the recorder writes, like
-// fastProcess: the plain form or nothing (ok=false, then encoding/json).
-// Payload records are one per segment, so on large captures their parsing
-// was the summarize command's biggest cost.
-func fastPayload(b []byte, intern func([]byte) string) (p layout.Payload, ok bool) {
-	s := scanner{b: b, intern: intern}
-	if !s.byte('{') {
-		return p, false
-	}
-	if s.byte('}') {
-		return p, s.end()
-	}
-	var seen uint16 // a repeated key goes to encoding/json, which keeps the last
-	for {
-		key, ok := s.str()
-		if !ok || !s.byte(':') {
-			return p, false
-		}
-		var v uint64
-		var bit uint16
-		switch key {
-		case "call_id":
-			p.CallID, ok = s.uint(64)
-			bit = 1 << 0
-		case "kind":
-			v, ok = s.uint(16)
-			p.Kind, bit = uint16(v), 1<<1
-		case "index":
-			v, ok = s.uint(16)
-			p.Index, bit = uint16(v), 1<<2
-		case "source":
-			v, ok = s.uint(16)
-			p.Source, bit = uint16(v), 1<<3
-		case "total":
-			p.Total, ok = s.uint(64)
-			bit = 1 << 4
-		case "captured":
-			p.Captured, ok = s.uint(64)
-			bit = 1 << 5
-		case "sha256":
-			p.SHA256, ok = s.str()
-			bit = 1 << 6
-		case "missing":
-			p.Missing, ok = s.ranges()
-			bit = 1 << 7
-		case "complete":
-			p.Complete, ok = s.bool()
-			bit = 1 << 8
-		case "reasons":
-			p.Reasons, ok = s.strs()
-			bit = 1 << 9
-		case "read_errors":
-			v, ok = s.uint(32)
-			p.ReadErrors, bit = uint32(v), 1<<10
-		default:
-			return p, false
-		}
-		if !ok || seen&bit != 0 {
-			return p, false
-		}
-		seen |= bit
-		if s.byte(',') {
-			continue
-		}
-		if s.byte('}') {
-			return p, s.end()
-		}
-		return p, false
-	}
-}
-
-// decodePayload parses a payload record; intern (may be nil) makes its strings.
-func decodePayload(b []byte, intern func([]byte) string) (layout.Payload, error) {
-	if p, ok := fastPayload(b, intern); ok {
-		return p, nil
-	}
-	var p layout.Payload
-	err := json.Unmarshal(b, &p)
-	return p, err
 }

@@ -309,6 +309,9 @@ func TestDecodeBigEndianAndLayout(t *testing.T) {
 	if len(calls) != 1 || calls[0].Syscall != "kexec_file_load" || calls[0].ABI != "arm64" || calls[0].Args.FlagNames[0] != "KEXEC_FILE_FORCE_DTB" {
 		t.Fatalf("%+v", calls)
 	}
+	if c := calls[0]; c.ID != 1 || c.BootNS != boot0 || c.Caller.PID != 4242 || c.Caller.LoginUID != 1000 || c.Args.Raw != [6]uint64{1, 2, 3, 4, 0x20} {
+		t.Fatalf("big-endian fields read wrong: %+v", c)
+	}
 	h.RecordLayout = layout.Version + 1
 	if _, err := NewDecoder(h).Add(format.Record{Type: 1}); !errors.Is(err, ErrLayout) {
 		t.Errorf("layout mismatch: %v", err)

@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 )
 
 // Version is KR_LAYOUT_VERSION: bumped only for incompatible meaning changes.
@@ -183,8 +184,7 @@ type File struct {
 type dec struct {
 	b   []byte
 	off int
-	bo  binary.ByteOrder
-	le  bool // bo is little-endian: read inline, not through the interface
+	le  bool // little-endian (every recording on x86 and arm64); else big
 }
 
 // leProbe tells a little-endian ByteOrder by what it reads from it (a
@@ -192,43 +192,49 @@ type dec struct {
 // every call).
 var leProbe = []byte{1, 0}
 
+// Fields are read little-endian and swapped for a big-endian capture: no
+// call through the ByteOrder interface per field.
 func newDec(b []byte, off int, bo binary.ByteOrder) dec {
-	return dec{b: b, off: off, bo: bo, le: bo.Uint16(leProbe) == 1}
+	return dec{b: b, off: off, le: bo.Uint16(leProbe) == 1}
 }
 
-// Little-endian, every recording kexecrec makes on x86 and arm64, is read
-// inline; other orders go through the interface.
 func (d *dec) u16() uint16 {
-	var v uint16
-	if d.le {
-		v = binary.LittleEndian.Uint16(d.b[d.off:])
-	} else {
-		v = d.bo.Uint16(d.b[d.off:])
-	}
+	v := binary.LittleEndian.Uint16(d.b[d.off:])
 	d.off += 2
-	return v
+	return swap16(v, d.le)
 }
 
 func (d *dec) u32() uint32 {
-	var v uint32
-	if d.le {
-		v = binary.LittleEndian.Uint32(d.b[d.off:])
-	} else {
-		v = d.bo.Uint32(d.b[d.off:])
-	}
+	v := binary.LittleEndian.Uint32(d.b[d.off:])
 	d.off += 4
-	return v
+	return swap32(v, d.le)
 }
 
 func (d *dec) u64() uint64 {
-	var v uint64
-	if d.le {
-		v = binary.LittleEndian.Uint64(d.b[d.off:])
-	} else {
-		v = d.bo.Uint64(d.b[d.off:])
-	}
+	v := binary.LittleEndian.Uint64(d.b[d.off:])
 	d.off += 8
-	return v
+	return swap64(v, d.le)
+}
+
+func swap16(v uint16, le bool) uint16 {
+	if le {
+		return v
+	}
+	return bits.ReverseBytes16(v)
+}
+
+func swap32(v uint32, le bool) uint32 {
+	if le {
+		return v
+	}
+	return bits.ReverseBytes32(v)
+}
+
+func swap64(v uint64, le bool) uint64 {
+	if le {
+		return v
+	}
+	return bits.ReverseBytes64(v)
 }
 
 func (d *dec) str(n int) string {
