@@ -226,7 +226,7 @@ func TestRSSChild(t *testing.T) {
 	if path == "" {
 		t.Skip("helper process for BenchmarkPeakRSS")
 	}
-	readFile(t, path, ReaderOptions{})
+	readFile(t, path, ReaderOptions{Prefetch: true}) // as verify reads
 	if err := testenv.PrintPeakRSS(); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"runtime"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -17,12 +19,13 @@ import (
 // accounting, which the reader does, in order, with what chunkSrc reports;
 // so chunkSrc can run ahead on another goroutine (ReaderOptions.Prefetch).
 type chunkSrc struct {
-	opt  ReaderOptions
-	br   *bufio.Reader
-	off  int64 // offset of the next unread byte
-	dec  *zstd.Decoder
-	comp []byte
-	// body returns a buffer of capacity >= n for a decompressed body.
+	opt ReaderOptions
+	br  *bufio.Reader
+	off int64 // offset of the next unread byte
+	dec *zstd.Decoder
+	// comp and body return buffers of capacity >= n for a compressed frame
+	// and a decompressed body; with Prefetch several are in use at once.
+	comp func(n int) []byte
 	body func(n int) []byte
 
 	afterDamage bool // the last chunk's header was unusable: scan before the next
@@ -53,37 +56,55 @@ func (it *chunkItem) final() bool {
 }
 
 func newChunkSrc(in io.Reader, o ReaderOptions) (*chunkSrc, error) {
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
+	// With Prefetch, frames are decompressed by several goroutines at once:
+	// the decoder must allow as many concurrent DecodeAll calls.
+	conc := 1
+	if o.Prefetch {
+		conc = prefetchWorkers
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(conc),
 		zstd.WithDecoderMaxMemory(uint64(o.MaxChunk)), zstd.WithDecoderMaxWindow(uint64(max(o.MaxChunk, 1<<20))))
 	if err != nil {
 		return nil, err
 	}
 	s := &chunkSrc{opt: o, br: bufio.NewReaderSize(in, 64<<10), dec: dec}
+	s.comp, s.body = reusedBuffer(), reusedBuffer()
+	return s, nil
+}
+
+// reusedBuffer returns one buffer, grown as needed, again and again.
+func reusedBuffer() func(n int) []byte {
 	var buf []byte
-	s.body = func(n int) []byte {
+	return func(n int) []byte {
 		if cap(buf) < n {
 			buf = make([]byte, 0, n)
 		}
 		return buf[:0]
 	}
-	return s, nil
 }
 
 // next returns the next item: a verified chunk, a damaged one, or the end.
 func (s *chunkSrc) next() chunkItem {
-	var it chunkItem
+	it, comp := s.frame()
+	if comp != nil {
+		s.finish(&it, comp)
+	}
+	return it
+}
+
+// frame reads the next chunk's header and compressed frame (the input side,
+// in order). comp, when not nil, is a frame whose body is still to be
+// checked and decompressed (finish), which may happen on another goroutine.
+func (s *chunkSrc) frame() (it chunkItem, comp []byte) {
 	if s.afterDamage {
 		s.afterDamage = false
 		it.resynced = true
 		if !s.resync() {
 			it.eof, it.off, it.end = true, s.off, s.off
-			return it
+			return it, nil
 		}
 	}
-	it.h, it.body, it.off, it.frameOff, it.fe, it.resync = s.readOne()
-	if it.fe == nil && it.h.Type == ChunkEvents {
-		it.nrec, it.recErr = countRecords(it.body)
-	}
+	it.h, it.off, it.frameOff, comp, it.fe, it.resync = s.readFrame()
 	if it.fe != nil && it.resync && !it.final() {
 		// The header itself is bad (and still unread): look for the next
 		// one from the byte after its start.
@@ -91,7 +112,46 @@ func (s *chunkSrc) next() chunkItem {
 		s.afterDamage = true
 	}
 	it.end = s.off
-	return it
+	return it, comp
+}
+
+// finish checks a frame and makes its body (the CPU side): CRC, zstd,
+// SHA-256 and, for EVENTS, the record framing.
+func (s *chunkSrc) finish(it *chunkItem, comp []byte) {
+	h := it.h
+	if crc32c(comp) != h.FrameCRC {
+		it.fe = &FormatError{Off: it.frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d zstd frame CRC32C mismatch", h.Seq)}
+		return
+	}
+	if binary.LittleEndian.Uint32(comp) != zstdMagic {
+		it.fe = &FormatError{Off: it.frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d body is not a zstd frame", h.Seq)}
+		return
+	}
+	if comp[4]&0x04 == 0 {
+		it.fe = &FormatError{Off: it.frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d zstd frame has no content checksum", h.Seq)}
+		return
+	}
+	if h.Type == ChunkPiece && s.opt.SkipBlobData {
+		return
+	}
+	body, err := s.dec.DecodeAll(comp, s.body(int(h.RawSize)))
+	if err != nil {
+		it.fe = &FormatError{Off: it.frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d zstd: %v", h.Seq, err)}
+		return
+	}
+	if uint64(len(body)) != h.RawSize {
+		it.fe = &FormatError{Off: it.frameOff, Err: ErrChecksum,
+			Msg: fmt.Sprintf("chunk %d body is %d bytes, header says %d", h.Seq, len(body), h.RawSize)}
+		return
+	}
+	if sha256.Sum256(body) != h.BodySHA256 {
+		it.fe = &FormatError{Off: it.frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d body SHA-256 mismatch", h.Seq)}
+		return
+	}
+	it.body = body
+	if h.Type == ChunkEvents {
+		it.nrec, it.recErr = countRecords(body)
+	}
 }
 
 func (s *chunkSrc) discard(n int) {
@@ -134,119 +194,105 @@ func (s *chunkSrc) moreData() bool {
 
 var errEOF = &FormatError{Msg: "eof"}
 
-// readOne reads one chunk at the current offset. resync is true when its
-// header is unusable (nothing of it has been consumed).
-func (s *chunkSrc) readOne() (h chunkHeader, body []byte, off, frameOff int64, fe *FormatError, resync bool) {
+// readFrame reads one chunk's header and compressed frame at the current
+// offset. resync is true when its header is unusable (nothing of it has
+// been consumed).
+func (s *chunkSrc) readFrame() (h chunkHeader, off, frameOff int64, comp []byte, fe *FormatError, resync bool) {
 	off = s.off
 	fh, err := s.br.Peek(frameHdrLen)
 	if len(fh) == 0 && err != nil {
 		if err == io.EOF {
-			return h, nil, off, 0, errEOF, false
+			return h, off, 0, nil, errEOF, false
 		}
-		return h, nil, off, 0, &FormatError{Off: off, Err: ErrTruncated, Msg: err.Error()}, false
+		return h, off, 0, nil, &FormatError{Off: off, Err: ErrTruncated, Msg: err.Error()}, false
 	}
 	if len(fh) < frameHdrLen {
-		return h, nil, off, 0, &FormatError{Off: off, Err: ErrTruncated, Msg: "file ends inside a chunk header"}, false
+		return h, off, 0, nil, &FormatError{Off: off, Err: ErrTruncated, Msg: "file ends inside a chunk header"}, false
 	}
 	if !bytes.Equal(fh[:4], skippableMagicBytes) {
-		return h, nil, off, 0, &FormatError{Off: off, Err: ErrHeader, Msg: "no chunk frame magic"}, true
+		return h, off, 0, nil, &FormatError{Off: off, Err: ErrHeader, Msg: "no chunk frame magic"}, true
 	}
 	size := binary.LittleEndian.Uint32(fh[4:])
 	if size < headerLenV1 || size > maxHeaderLen {
-		return h, nil, off, 0, &FormatError{Off: off, Err: ErrHeader, Msg: fmt.Sprintf("chunk header frame of %d bytes", size)}, true
+		return h, off, 0, nil, &FormatError{Off: off, Err: ErrHeader, Msg: fmt.Sprintf("chunk header frame of %d bytes", size)}, true
 	}
 	p, err := s.br.Peek(frameHdrLen + int(size))
 	if len(p) < frameHdrLen+int(size) {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return h, nil, off, 0, &FormatError{Off: off, Err: ErrTruncated, Msg: "file ends inside a chunk header"}, false
+			return h, off, 0, nil, &FormatError{Off: off, Err: ErrTruncated, Msg: "file ends inside a chunk header"}, false
 		}
-		return h, nil, off, 0, &FormatError{Off: off, Err: ErrTruncated, Msg: fmt.Sprint(err)}, false
+		return h, off, 0, nil, &FormatError{Off: off, Err: ErrTruncated, Msg: fmt.Sprint(err)}, false
 	}
 	h, prob := parseChunkHeader(p[frameHdrLen:])
 	if prob != nil {
-		return h, nil, off, 0, &FormatError{Off: off, Err: prob.err, Msg: prob.msg}, true
+		return h, off, 0, nil, &FormatError{Off: off, Err: prob.err, Msg: prob.msg}, true
 	}
 	if h.Flags&flagsIncompatMask&^knownIncompat != 0 {
-		return h, nil, off, 0, &FormatError{Off: off, Err: ErrVersion, Msg: fmt.Sprintf("unknown incompatible chunk flags %#x", h.Flags)}, true
+		return h, off, 0, nil, &FormatError{Off: off, Err: ErrVersion, Msg: fmt.Sprintf("unknown incompatible chunk flags %#x", h.Flags)}, true
 	}
 	max := uint64(s.opt.MaxChunk)
 	if h.CompSize > max || h.RawSize > max {
-		return h, nil, off, 0, &FormatError{Off: off, Err: ErrTooLarge,
+		return h, off, 0, nil, &FormatError{Off: off, Err: ErrTooLarge,
 			Msg: fmt.Sprintf("chunk %d declares %d compressed / %d uncompressed bytes, limit %d", h.Seq, h.CompSize, h.RawSize, max)}, true
 	}
 	if h.CompSize < 9 {
-		return h, nil, off, 0, &FormatError{Off: off, Err: ErrHeader, Msg: "compressed body too small for a zstd frame"}, true
+		return h, off, 0, nil, &FormatError{Off: off, Err: ErrHeader, Msg: "compressed body too small for a zstd frame"}, true
 	}
 	s.discard(frameHdrLen + int(size))
 	frameOff = s.off
-	if cap(s.comp) < int(h.CompSize) {
-		s.comp = make([]byte, h.CompSize)
-	}
-	comp := s.comp[:h.CompSize]
+	comp = s.comp(int(h.CompSize))[:h.CompSize]
 	n, err := io.ReadFull(s.br, comp)
 	s.off += int64(n)
 	if err != nil {
-		return h, nil, off, frameOff, &FormatError{Off: off, Err: ErrTruncated,
+		return h, off, frameOff, nil, &FormatError{Off: off, Err: ErrTruncated,
 			Msg: fmt.Sprintf("file ends inside chunk %d (%d of %d body bytes)", h.Seq, n, h.CompSize)}, false
 	}
-	if crc32c(comp) != h.FrameCRC {
-		return h, nil, off, frameOff, &FormatError{Off: frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d zstd frame CRC32C mismatch", h.Seq)}, false
-	}
-	if binary.LittleEndian.Uint32(comp) != zstdMagic {
-		return h, nil, off, frameOff, &FormatError{Off: frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d body is not a zstd frame", h.Seq)}, false
-	}
-	if comp[4]&0x04 == 0 {
-		return h, nil, off, frameOff, &FormatError{Off: frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d zstd frame has no content checksum", h.Seq)}, false
-	}
-	if h.Type == ChunkPiece && s.opt.SkipBlobData {
-		return h, nil, off, frameOff, nil, false
-	}
-	body, err = s.dec.DecodeAll(comp, s.body(int(h.RawSize)))
-	if err != nil {
-		return h, nil, off, frameOff, &FormatError{Off: frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d zstd: %v", h.Seq, err)}, false
-	}
-	if uint64(len(body)) != h.RawSize {
-		return h, nil, off, frameOff, &FormatError{Off: frameOff, Err: ErrChecksum,
-			Msg: fmt.Sprintf("chunk %d body is %d bytes, header says %d", h.Seq, len(body), h.RawSize)}, false
-	}
-	if sha256.Sum256(body) != h.BodySHA256 {
-		return h, nil, off, frameOff, &FormatError{Off: frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d body SHA-256 mismatch", h.Seq)}, false
-	}
-	return h, body, off, frameOff, nil, false
+	return h, off, frameOff, comp, nil, false
 }
 
-// prefetch runs the source on its own goroutine, up to depth items ahead
-// of the reader. Bodies come from a pool the reader refills (recycle) once
-// it is done with a chunk, so at most depth+2 bodies exist at a time.
+// prefetch runs the source ahead of the reader: one goroutine reads frames
+// in order, and each frame is finished (CRC, zstd, SHA-256, framing) on a
+// goroutine of its own, up to prefetchWorkers at once, so that on several
+// cores checking a file runs at the speed of more than one core. The reader
+// gets the items in file order, each once it is finished. At most
+// prefetchDepth items wait, so about prefetchDepth+prefetchWorkers+2 frames
+// and bodies exist at a time; bodies come back through recycle.
 type prefetch struct {
-	items chan chunkItem
-	free  chan []byte
+	items chan *pending
+	free  chan []byte // bodies the reader is done with
+	comps chan []byte // frames a worker is done with
 	quit  chan struct{}
 	done  chan struct{}
 }
 
+// pending is an item in the making: ready is closed once it is finished.
+type pending struct {
+	it    chunkItem
+	ready chan struct{}
+}
+
 const prefetchDepth = 4
+
+// prefetchWorkers: frames finished at once (a CPU or two beyond the reader
+// is what pays; more only holds more memory).
+var prefetchWorkers = max(1, min(runtime.GOMAXPROCS(0), 4))
 
 func (s *chunkSrc) startPrefetch() *prefetch {
 	p := &prefetch{
-		items: make(chan chunkItem, prefetchDepth),
-		free:  make(chan []byte, prefetchDepth+2),
+		items: make(chan *pending, prefetchDepth),
+		free:  make(chan []byte, prefetchDepth+prefetchWorkers+2),
+		comps: make(chan []byte, prefetchDepth+prefetchWorkers+2),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
 	s.quit = p.quit
-	s.body = func(n int) []byte {
-		select {
-		case b := <-p.free:
-			if cap(b) >= n {
-				return b[:0]
-			}
-		default:
-		}
-		return make([]byte, 0, n)
-	}
+	s.body = fromPool(p.free)
+	s.comp = fromPool(p.comps)
+	workers := make(chan struct{}, prefetchWorkers) // s.dec decodes that many at once
 	go func() {
+		var running sync.WaitGroup
 		defer close(p.done)
+		defer running.Wait() // no worker outlives stop
 		defer close(p.items)
 		for {
 			select {
@@ -254,9 +300,30 @@ func (s *chunkSrc) startPrefetch() *prefetch {
 				return
 			default:
 			}
-			it := s.next()
+			it, comp := s.frame()
+			pe := &pending{it: it, ready: make(chan struct{})}
+			if comp == nil {
+				close(pe.ready)
+			} else {
+				select {
+				case workers <- struct{}{}:
+				case <-p.quit:
+					return
+				}
+				running.Add(1)
+				go func() {
+					defer running.Done()
+					s.finish(&pe.it, comp)
+					select {
+					case p.comps <- comp[:0]:
+					default:
+					}
+					<-workers
+					close(pe.ready)
+				}()
+			}
 			select {
-			case p.items <- it:
+			case p.items <- pe:
 			case <-p.quit:
 				return
 			}
@@ -266,6 +333,31 @@ func (s *chunkSrc) startPrefetch() *prefetch {
 		}
 	}()
 	return p
+}
+
+// fromPool returns buffers from pool, or new ones when it has none that fit.
+func fromPool(pool chan []byte) func(n int) []byte {
+	return func(n int) []byte {
+		select {
+		case b := <-pool:
+			if cap(b) >= n {
+				return b[:0]
+			}
+		default:
+		}
+		return make([]byte, 0, n)
+	}
+}
+
+// next returns the next item in file order, once it is finished; ok is
+// false when the source has ended (after its final item, or stopped).
+func (p *prefetch) next() (chunkItem, bool) {
+	pe, ok := <-p.items
+	if !ok {
+		return chunkItem{}, false
+	}
+	<-pe.ready
+	return pe.it, true
 }
 
 // recycle hands a body the reader no longer uses back to the source.
@@ -279,9 +371,10 @@ func (p *prefetch) recycle(b []byte) {
 	}
 }
 
-// stop ends the goroutine and waits for it: it checks between chunks and
-// while scanning damaged bytes, so at most the chunk it is reading is
-// finished first. (At the end of the input it ends by itself.)
+// stop ends the goroutines and waits for them: the reading one checks
+// between chunks and while scanning damaged bytes, so at most the frame it
+// is reading and the ones being finished are completed first. (At the end
+// of the input they end by themselves.)
 func (p *prefetch) stop() {
 	select {
 	case <-p.quit:

@@ -169,7 +169,7 @@ func (r *reader) item() chunkItem {
 		return it // off and last were set when it was taken
 	case r.pf != nil:
 		var ok bool
-		if it, ok = <-r.pf.items; !ok {
+		if it, ok = r.pf.next(); !ok {
 			// The source ended without a final item: the reader was closed.
 			it = chunkItem{fe: &FormatError{Off: r.off, Err: ErrTruncated, Msg: "reader closed"}, off: r.off, end: r.off}
 		}
