@@ -147,9 +147,9 @@ type ReaderOptions struct {
 }
 
 // Reader reads a capture as a stream, verifying CRCs, body hashes and the
-// chain as it goes. Memory is bounded by MaxChunk whatever the input (a few
-// chunks' worth with Prefetch, which reads ahead), plus the bounded sets of
-// piece and blob ids.
+// chain as it goes. Memory is bounded by MaxChunk whatever the input (about
+// 11 chunks' worth with Prefetch, which reads and checks ahead), plus the
+// bounded sets of piece and blob ids.
 type Reader struct{ r *reader }
 
 // Close ends the reader: Next returns ErrClosed afterwards. A Prefetch

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -174,6 +175,15 @@ func readFile(tb testing.TB, path string, o ReaderOptions) time.Duration {
 	return time.Since(start)
 }
 
+// processCPU is this process's user+system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func median(d []time.Duration) time.Duration {
 	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 	return d[len(d)/2]
@@ -196,11 +206,15 @@ func BenchmarkReadVsZstd(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer null.Close()
-	var ours, skip, theirs []time.Duration
+	var ours, skip, theirs, oursCPU, theirsCPU []time.Duration
 	for range b.N {
 		for range 5 {
-			// As `kexecrec verify` reads: checks on a second core (Prefetch).
+			// As `kexecrec verify` reads: frames checked on every core
+			// (Prefetch), where zstd -d uses one; the CPU ratio says what
+			// that is worth.
+			c0 := processCPU()
 			ours = append(ours, readFile(b, path, ReaderOptions{Prefetch: true}))
+			oursCPU = append(oursCPU, processCPU()-c0)
 			skip = append(skip, readFile(b, path, ReaderOptions{SkipBlobData: true, Prefetch: true}))
 			start := time.Now()
 			cmd := exec.Command(zstdPath, "-q", "-d", "-c", path)
@@ -209,8 +223,10 @@ func BenchmarkReadVsZstd(b *testing.B) {
 				b.Fatal(err)
 			}
 			theirs = append(theirs, time.Since(start))
+			theirsCPU = append(theirsCPU, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
 		}
 	}
+	b.ReportMetric(median(oursCPU).Seconds()/median(theirsCPU).Seconds(), "cpu-ratio-vs-zstd-d")
 	m, s, z := median(ours), median(skip), median(theirs)
 	b.ReportMetric(float64(raw)/m.Seconds()/1e6, "read-MB/s")
 	b.ReportMetric(float64(raw)/z.Seconds()/1e6, "zstd-d-MB/s")

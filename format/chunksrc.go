@@ -254,9 +254,11 @@ func (s *chunkSrc) readFrame() (h chunkHeader, off, frameOff int64, comp []byte,
 // in order, and each frame is finished (CRC, zstd, SHA-256, framing) on a
 // goroutine of its own, up to prefetchWorkers at once, so that on several
 // cores checking a file runs at the speed of more than one core. The reader
-// gets the items in file order, each once it is finished. At most
-// prefetchDepth items wait, so about prefetchDepth+prefetchWorkers+2 frames
-// and bodies exist at a time; bodies come back through recycle.
+// gets the items in file order, each once it is finished. Memory: at most
+// prefetchDepth+3 bodies (queued, one being handed over, and the reader's
+// current and previous one) and prefetchWorkers+1 compressed frames exist at
+// once, each at most MaxChunk: about 11 chunks, 88 MiB at the default 8 MiB
+// cap for a hostile file, 11 MiB for kexecrec's own 1 MiB chunks.
 type prefetch struct {
 	items chan *pending
 	free  chan []byte // bodies the reader is done with

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math/rand/v2"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
@@ -95,5 +97,86 @@ func TestReaderIndexServesPassedBlobs(t *testing.T) {
 	}
 	if r.Index(bytes.NewReader(c.data)) != nil {
 		t.Fatal("an index without IndexPieces")
+	}
+}
+
+// manyChunks writes a capture of a few hundred chunks of mixed sizes:
+// records sealed in chunks of varying length, and blobs of several pieces.
+func manyChunks(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, testHeader(), WriterOptions{SealBytes: 2000, PieceSize: 2048, Now: fixedClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range 3000 {
+		d := make([]byte, rng.IntN(200))
+		for j := range d {
+			d[j] = byte(rng.UintN(256))
+		}
+		if err := w.WriteRecord(Record{Type: uint16(1 + i%5), Data: d}); err != nil {
+			t.Fatal(err)
+		}
+		if i%300 == 299 {
+			bw := w.NewBlob()
+			p := make([]byte, 1000+rng.IntN(20000))
+			for j := range p {
+				p[j] = byte(rng.UintN(4)) // compressible, unlike the records
+			}
+			bw.Write(p)
+			if _, err := bw.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// With one, two or four frames finished at once, on whole, damaged and cut
+// files, the prefetching reader tells exactly what the plain one does; and
+// closing it after any number of records leaves no goroutine behind.
+func TestPrefetchWorkersManyChunks(t *testing.T) {
+	data := manyChunks(t)
+	damaged := bytes.Clone(data)
+	for _, at := range []int{len(data) / 5, len(data) / 2, len(data) * 4 / 5} {
+		damaged[at] ^= 0x5a
+	}
+	inputs := map[string][]byte{"whole": data, "damaged": damaged, "cut": data[:len(data)*3/4]}
+	old := prefetchWorkers
+	defer func() { prefetchWorkers = old }()
+	base := runtime.NumGoroutine()
+	for _, workers := range []int{1, 2, 4} {
+		prefetchWorkers = workers
+		for name, in := range inputs {
+			for _, salvage := range []bool{false, true} {
+				plain := readAllOnce(in, ReaderOptions{Salvage: salvage})
+				ahead := readAllOnce(in, ReaderOptions{Salvage: salvage, Prefetch: true})
+				if !reflect.DeepEqual(plain, ahead) {
+					t.Fatalf("%d workers, %s, salvage=%v: Prefetch reads differently", workers, name, salvage)
+				}
+				if name == "whole" && (len(plain.records) != 3000 || plain.status.Chunks < 200) {
+					t.Fatalf("%d records in %d chunks: not the capture meant", len(plain.records), plain.status.Chunks)
+				}
+			}
+		}
+		for k := 0; k < 3000; k += 97 {
+			r, err := NewReader(bytes.NewReader(data), ReaderOptions{Prefetch: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range k {
+				if _, err := r.Next(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r.Close()
+		}
+	}
+	if got := goroutinesBackTo(base); got > base {
+		t.Fatalf("%d goroutines after closing readers part-way, %d before", got, base)
 	}
 }

@@ -154,6 +154,7 @@ func BenchmarkShowNDJSON(b *testing.B) {
 	b.SetBytes(st.Size())
 	b.ResetTimer()
 	start := time.Now()
+	cpuStart := cpuTime()
 	var n int
 	for range b.N {
 		var err error
@@ -162,14 +163,16 @@ func BenchmarkShowNDJSON(b *testing.B) {
 		}
 	}
 	per := time.Since(start) / time.Duration(b.N)
+	perCPU := (cpuTime() - cpuStart) / time.Duration(b.N)
 	b.StopTimer()
 	if n != benchCalls() {
 		b.Fatalf("decoded %d calls of %d", n, benchCalls())
 	}
 	b.ReportMetric(float64(n)/per.Seconds(), "calls/s")
 
-	if wall, _, ok := zstdBaseline(b, path); ok {
+	if wall, cpu, ok := zstdBaseline(b, path); ok {
 		b.ReportMetric(per.Seconds()/wall.Seconds(), "x_zstd_d")
+		b.ReportMetric(perCPU.Seconds()/cpu.Seconds(), "x_zstd_d_cpu")
 	}
 
 	self, err := os.Executable()

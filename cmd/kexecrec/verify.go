@@ -167,6 +167,7 @@ func verifyFile(path string, key ed25519.PublicKey) verifyReport {
 			break
 		}
 	}
+	r.Close() // its read-ahead stops before the blob pass reads the file again
 	s := r.Status()
 	add := func(name string, ok bool, format string, a ...any) {
 		rep.Checks = append(rep.Checks, verifyCheck{name, ok, fmt.Sprintf(format, a...)})
