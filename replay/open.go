@@ -148,7 +148,7 @@ func (c *Capture) Decoder() *Decoder { return c.dec }
 // read to its end).
 func (c *Capture) ReadErr() error { return c.readErr }
 
-// Close closes the file.
+// Close stops the reading ahead and closes the file.
 func (c *Capture) Close() error {
 	c.r.Close()
 	return c.f.Close()
