@@ -72,23 +72,9 @@ type Change struct {
 func (c Change) Text(short func(string) string) string {
 	switch c.Field {
 	case "kernel_version":
-		switch c.Op {
-		case "changed":
-			return fmt.Sprintf("kernel version changed %s -> %s", c.From, c.To)
-		case "gained":
-			return "kernel version gained " + c.To
-		default:
-			return "kernel version lost " + c.From
-		}
+		return c.valueText("kernel version")
 	case "cmdline":
-		switch c.Op {
-		case "changed":
-			return fmt.Sprintf("cmdline changed %s -> %s", c.From, c.To)
-		case "gained":
-			return "cmdline gained " + c.To
-		default:
-			return "cmdline lost " + c.From
-		}
+		return c.valueText("cmdline")
 	case "initramfs":
 		return fmt.Sprintf("initramfs %s %s", c.Item, c.Op)
 	case "payload":
@@ -112,6 +98,18 @@ func (c Change) Text(short func(string) string) string {
 		return fmt.Sprintf("caller exe changed %s -> %s", c.From, c.To)
 	}
 	return fmt.Sprintf("%s %s %s %s -> %s", c.Field, c.Item, c.Op, c.From, c.To)
+}
+
+// valueText words a change of a single value named label.
+func (c Change) valueText(label string) string {
+	switch c.Op {
+	case "changed":
+		return fmt.Sprintf("%s changed %s -> %s", label, c.From, c.To)
+	case "gained":
+		return label + " gained " + c.To
+	default:
+		return label + " lost " + c.From
+	}
 }
 
 // CallDigest is what diff keeps of a call: where it was and its body.

@@ -250,22 +250,29 @@ func (d *dec) str(n int) string {
 
 // ParseHeader decodes the common header and checks that Size fits in b.
 func ParseHeader(b []byte, bo binary.ByteOrder) (Header, error) {
-	if len(b) < HeaderSize {
-		return Header{}, fmt.Errorf("%w: %d bytes, header needs %d", ErrShort, len(b), HeaderSize)
-	}
 	d := newDec(b, 0, bo)
+	return d.header()
+}
+
+// header decodes the common header at the start of d.b and checks that
+// Size fits; d is left just past it.
+func (d *dec) header() (Header, error) {
+	if len(d.b) < HeaderSize {
+		return Header{}, fmt.Errorf("%w: %d bytes, header needs %d", ErrShort, len(d.b), HeaderSize)
+	}
 	h := Header{Type: d.u16(), Version: d.u16(), Size: d.u32(), CallID: d.u64(), TimeNS: d.u64()}
-	if h.Size < HeaderSize || uint64(h.Size) > uint64(len(b)) {
-		return h, fmt.Errorf("%w: header says %d bytes, have %d", ErrShort, h.Size, len(b))
+	if h.Size < HeaderSize || uint64(h.Size) > uint64(len(d.b)) {
+		return h, fmt.Errorf("%w: header says %d bytes, have %d", ErrShort, h.Size, len(d.b))
 	}
 	return h, nil
 }
 
-// body returns the decoder over one record of at least min bytes.
-// The decoder comes back by value: a pointer would put one allocation per
-// record on the heap.
+// body returns the decoder over one record of at least min bytes, past its
+// header. The decoder comes back by value: a pointer would put one
+// allocation per record on the heap.
 func body(b []byte, bo binary.ByteOrder, want uint16, min int) (Header, dec, error) {
-	h, err := ParseHeader(b, bo)
+	d := newDec(b, 0, bo)
+	h, err := d.header()
 	if err != nil {
 		return h, dec{}, err
 	}
@@ -275,7 +282,8 @@ func body(b []byte, bo binary.ByteOrder, want uint16, min int) (Header, dec, err
 	if int(h.Size) < min {
 		return h, dec{}, fmt.Errorf("%w: type %d is %d bytes, needs %d", ErrShort, h.Type, h.Size, min)
 	}
-	return h, newDec(b[:h.Size], HeaderSize, bo), nil
+	d.b = d.b[:h.Size] // the byte order is probed once per record
+	return h, d, nil
 }
 
 // ParseEnter decodes a RecEnter record.
