@@ -590,27 +590,7 @@ func TestPrivilegedOverflow(t *testing.T) {
 		res.Release()
 	}
 	// Drain, then a marker call: its records come after every burst record.
-	c := newRawCollector(src)
-	c.start()
-	// A marker made while the reader is still draining may itself be
-	// dropped: make markers until one arrives whole.
-	markers := 0
-	markerTIDs := map[uint32]bool{}
-	for {
-		marker, err := trigger.KexecLoad(trigger.LoadSpec{Entry: 0x700000, Segments: []trigger.Segment{{Size: 1}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		marker.Release()
-		markers++
-		markerTIDs[uint32(marker.TID)] = true
-		if c.findCall(marker.TID, 2*time.Second) != nil {
-			break
-		}
-		if markers == 30 {
-			t.Fatal("no marker call arrived after draining the ring")
-		}
-	}
+	c, markers, markerTIDs := drainWithMarkers(t, src)
 
 	cnt, err := src.Counters()
 	if err != nil {
@@ -724,22 +704,8 @@ func TestPrivilegedWaitBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer res.Release()
-	c := newRawCollector(src)
-	c.start()
 	// The call's own records may be lost; a marker after draining ends it.
-	for i := 0; ; i++ {
-		m, err := trigger.KexecLoad(trigger.LoadSpec{Segments: []trigger.Segment{{Size: 1}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.Release()
-		if c.findCall(m.TID, 2*time.Second) != nil {
-			break
-		}
-		if i == 30 {
-			t.Fatal("no marker arrived")
-		}
-	}
+	c, _, _ := drainWithMarkers(t, src)
 	cnt, err := src.Counters()
 	if err != nil {
 		t.Fatal(err)
@@ -836,22 +802,27 @@ func addr(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(&b[0]))) }
 
 // drainWithMarkers starts a collector on a ring that was filled while
 // nobody read it, and waits until a marker call made afterwards arrives
-// whole (so everything before it has been read).
-func drainWithMarkers(t *testing.T, src Source) *rawCollector {
+// whole (so everything before it has been read). A marker made while the
+// reader is still draining may itself be dropped, so it makes markers until
+// one arrives, at most 30; it returns how many it made and their threads.
+func drainWithMarkers(t *testing.T, src Source) (c *rawCollector, markers int, tids map[uint32]bool) {
 	t.Helper()
-	c := newRawCollector(src)
+	c = newRawCollector(src)
 	c.start()
-	for i := 0; ; i++ {
+	tids = map[uint32]bool{}
+	for {
 		m, err := trigger.KexecLoad(trigger.LoadSpec{Segments: []trigger.Segment{{Size: 1}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		m.Release()
+		markers++
+		tids[uint32(m.TID)] = true
 		if c.findCall(m.TID, 2*time.Second) != nil {
-			return c
+			return c, markers, tids
 		}
-		if i == 30 {
-			t.Fatal("no marker arrived")
+		if markers == 30 {
+			t.Fatal("no marker call arrived after draining the ring")
 		}
 	}
 }
@@ -875,7 +846,7 @@ func TestPrivilegedUnprivilegedNoWait(t *testing.T) {
 	// markers, whose own records may meet a ring still full.
 	m := counterMap(mustCounters(t, src))
 	t.Logf("counters %v", m)
-	c := drainWithMarkers(t, src)
+	c, _, _ := drainWithMarkers(t, src)
 	call := c.waitCall(t, res.TID)
 	c.mu.Lock()
 	defer c.mu.Unlock()

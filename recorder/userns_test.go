@@ -52,7 +52,7 @@ func TestPrivilegedUserNamespaceGetsNoWait(t *testing.T) {
 	endOf := func(t *testing.T, src Source, tid int) (layout.PayloadEnd, map[string]uint64) {
 		t.Helper()
 		m := counterMap(mustCounters(t, src)) // the call returned: final
-		c := drainWithMarkers(t, src)
+		c, _, _ := drainWithMarkers(t, src)
 		call := c.waitCall(t, tid)
 		c.mu.Lock()
 		defer c.mu.Unlock()
