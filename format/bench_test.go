@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -175,15 +174,6 @@ func readFile(tb testing.TB, path string, o ReaderOptions) time.Duration {
 	return time.Since(start)
 }
 
-// processCPU is this process's user+system CPU time so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func median(d []time.Duration) time.Duration {
 	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 	return d[len(d)/2]
@@ -212,9 +202,9 @@ func BenchmarkReadVsZstd(b *testing.B) {
 			// As `kexecrec verify` reads: frames checked on every core
 			// (Prefetch), where zstd -d uses one; the CPU ratio says what
 			// that is worth.
-			c0 := processCPU()
+			c0 := testenv.ProcessCPU()
 			ours = append(ours, readFile(b, path, ReaderOptions{Prefetch: true}))
-			oursCPU = append(oursCPU, processCPU()-c0)
+			oursCPU = append(oursCPU, testenv.ProcessCPU()-c0)
 			skip = append(skip, readFile(b, path, ReaderOptions{SkipBlobData: true, Prefetch: true}))
 			start := time.Now()
 			cmd := exec.Command(zstdPath, "-q", "-d", "-c", path)

@@ -154,7 +154,7 @@ func BenchmarkShowNDJSON(b *testing.B) {
 	b.SetBytes(st.Size())
 	b.ResetTimer()
 	start := time.Now()
-	cpuStart := cpuTime()
+	cpuStart := testenv.ProcessCPU()
 	var n int
 	for range b.N {
 		var err error
@@ -163,7 +163,7 @@ func BenchmarkShowNDJSON(b *testing.B) {
 		}
 	}
 	per := time.Since(start) / time.Duration(b.N)
-	perCPU := (cpuTime() - cpuStart) / time.Duration(b.N)
+	perCPU := (testenv.ProcessCPU() - cpuStart) / time.Duration(b.N)
 	b.StopTimer()
 	if n != benchCalls() {
 		b.Fatalf("decoded %d calls of %d", n, benchCalls())

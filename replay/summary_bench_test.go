@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -52,7 +51,7 @@ func BenchmarkSummarizeMillion(b *testing.B) {
 
 	b.ResetTimer()
 	var elapsed time.Duration
-	cpuStart := cpuTime()
+	cpuStart := testenv.ProcessCPU()
 	for range b.N {
 		start := time.Now()
 		s := benchSummarize(b, path)
@@ -62,7 +61,7 @@ func BenchmarkSummarizeMillion(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	perCPU := (cpuTime() - cpuStart) / time.Duration(b.N)
+	perCPU := (testenv.ProcessCPU() - cpuStart) / time.Duration(b.N)
 	per := elapsed / time.Duration(b.N)
 	b.ReportMetric(float64(n)/per.Seconds(), "calls/s")
 
@@ -88,15 +87,6 @@ func BenchmarkSummarizeMillion(b *testing.B) {
 		b.Fatalf("%v:\n%s", err, out)
 	}
 	b.ReportMetric(hwm, "peak-RSS-MiB")
-}
-
-// cpuTime is this process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestSummaryRSSChild is the benchmark's child process; it does nothing
