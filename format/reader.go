@@ -35,9 +35,7 @@ type reader struct {
 	off    int64      // stream offset after the last chunk taken from src
 	peek   *chunkItem // an item taken from src but not yet used
 	last   []byte     // body of the chunk in use (recycled when the next comes)
-	nrec   uint32     // the chunk in use: records counted by the source
-	recErr error
-	closed bool // Close was called
+	closed bool       // Close was called
 
 	nextSeq   uint64   // sequence number expected next
 	chain     [32]byte // chain value after the last accepted chunk
@@ -105,7 +103,7 @@ func newReaderInternal(in io.Reader, o ReaderOptions) (_ *reader, err error) {
 			}
 		}()
 	}
-	h, body, off, err := r.readChunk()
+	it, err := r.readChunk()
 	if err != nil {
 		if err == io.EOF {
 			msg := "empty file"
@@ -116,18 +114,14 @@ func newReaderInternal(in io.Reader, o ReaderOptions) (_ *reader, err error) {
 		}
 		return nil, err
 	}
-	if h.Type != ChunkHeader {
-		fe := &FormatError{Off: off, Err: ErrNoHeader, Msg: "first chunk is " + ChunkTypeName(h.Type) + ", not header"}
+	if it.h.Type != ChunkHeader {
+		fe := &FormatError{Off: it.off, Err: ErrNoHeader, Msg: "first chunk is " + ChunkTypeName(it.h.Type) + ", not header"}
 		if !o.Salvage {
 			return nil, fe
 		}
 		r.damage(fe)
-		if err := r.dispatch(h, body, off); err != nil {
-			return nil, err
-		}
-		return r, nil
 	}
-	if err := r.dispatch(h, body, off); err != nil {
+	if err := r.dispatch(it); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -181,7 +175,6 @@ func (r *reader) item() chunkItem {
 	}
 	r.last = it.body
 	r.off = it.end
-	r.nrec, r.recErr = it.nrec, it.recErr
 	return it
 }
 
@@ -189,26 +182,26 @@ func (r *reader) item() chunkItem {
 // body hash check out, recording the damage on the way. Sequence and chain
 // are checked by dispatch. It returns io.EOF at a clean chunk boundary at
 // the end of input.
-func (r *reader) readChunk() (chunkHeader, []byte, int64, error) {
+func (r *reader) readChunk() (chunkItem, error) {
 	for {
 		it := r.item()
 		if it.resynced {
 			r.resynced = true
 		}
 		if it.eof || it.fe == errEOF {
-			return it.h, nil, it.off, io.EOF
+			return it, io.EOF
 		}
 		if it.fe == nil {
 			if it.h.Type == ChunkPiece && r.onPiece != nil {
 				r.onPiece(it.h, it.frameOff)
 			}
-			return it.h, it.body, it.off, nil
+			return it, nil
 		}
 		if err := r.fail(it.fe); err != nil {
-			return it.h, nil, it.off, err
+			return it, err
 		}
 		if it.fe.Err == ErrTruncated {
-			return it.h, nil, it.off, io.EOF
+			return it, io.EOF
 		}
 		if it.resync {
 			continue // the source scans for the next chunk header
@@ -223,7 +216,8 @@ func (r *reader) readChunk() (chunkHeader, []byte, int64, error) {
 }
 
 // dispatch checks sequence and chain and takes in one valid chunk.
-func (r *reader) dispatch(h chunkHeader, body []byte, off int64) error {
+func (r *reader) dispatch(it chunkItem) error {
+	h, body, off := it.h, it.body, it.off
 	switch {
 	case h.Seq == r.nextSeq:
 	case h.Seq > r.nextSeq:
@@ -269,7 +263,7 @@ func (r *reader) dispatch(h chunkHeader, body []byte, off int64) error {
 		}
 		r.header, r.haveHeader = hd, true
 	case ChunkEvents:
-		n, err := r.nrec, r.recErr
+		n, err := it.nrec, it.recErr // counted where the body was made
 		if err == nil && n != h.Records {
 			err = fmt.Errorf("%d records, header says %d", n, h.Records)
 		}
@@ -419,7 +413,7 @@ func (r *reader) next() (Record, error) {
 		if r.eof {
 			return Record{}, io.EOF
 		}
-		h, body, off, err := r.readChunk()
+		it, err := r.readChunk()
 		if err == io.EOF {
 			r.finish()
 			return Record{}, io.EOF
@@ -427,10 +421,10 @@ func (r *reader) next() (Record, error) {
 		if err != nil {
 			return Record{}, err
 		}
-		if err := r.dispatch(h, body, off); err != nil {
+		if err := r.dispatch(it); err != nil {
 			return Record{}, err
 		}
-		if h.Type == ChunkTrailer {
+		if it.h.Type == ChunkTrailer {
 			r.afterTrailer()
 		}
 	}
