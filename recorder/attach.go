@@ -66,11 +66,16 @@ const (
 	// copyAllowance and copyAllowanceUnprivileged are added to the wait
 	// budgets to make the hard time limit of one hook invocation (waiting
 	// plus copying; past it the payload ends, flagged loop-limit). 10 s of
-	// waiting plus 5 s stays below the ~20 s lockup detectors; 20 ms is
-	// enough to fill the default ring at memory speed, and no unprivileged
-	// caller should get more.
+	// waiting plus 5 s stays below the ~20 s lockup detectors.
+	//
+	// 100 ms lets an unprivileged caller fill the default 16 MiB ring at
+	// 160 MB/s. The copy is slower than memcpy: bpf_probe_read_user runs
+	// page by page, and in a KVM guest on a loaded host it was seen at
+	// 390-560 MB/s (CI, Debian 6.1 and 6.12). The earlier 20 ms cut a
+	// refused 8 MiB kexec_load short there. A longer stall is not worth it
+	// for a call the kernel will refuse anyway.
 	copyAllowance             = 5 * time.Second
-	copyAllowanceUnprivileged = 20 * time.Millisecond
+	copyAllowanceUnprivileged = 100 * time.Millisecond
 )
 
 // AttachConfig selects the hooks and the BPF-side capture settings.
@@ -159,11 +164,7 @@ func Attach(cfg AttachConfig) (Source, error) {
 	if ring < os.Getpagesize() || ring&(ring-1) != 0 {
 		return nil, fmt.Errorf("recorder: ring buffer size %d: must be a power of two of at least %d bytes", ring, os.Getpagesize())
 	}
-	wait, err := ringWait(cfg.RingWait, DefaultRingWait)
-	if err != nil {
-		return nil, err
-	}
-	waitUnpriv, err := ringWait(cfg.RingWaitUnprivileged, DefaultRingWaitUnprivileged)
+	limits, err := cfg.TimeLimits()
 	if err != nil {
 		return nil, err
 	}
@@ -210,20 +211,16 @@ func Attach(cfg AttachConfig) (Source, error) {
 	if cfg.NoPayload {
 		noPayload = 1
 	}
-	allowance, allowanceUnpriv := copyAllowance, copyAllowanceUnprivileged
-	if cfg.noCopyAllowance {
-		allowance, allowanceUnpriv = 0, 0
-	}
 	for name, v := range map[string]any{
 		"cfg_snaplen":    cfg.Snaplen,
 		"cfg_no_payload": noPayload,
 		"cfg_only_tgid":  cfg.OnlyPID,
 		// The time policy (see the comment at the config block in
 		// bpf/kexecrec.c).
-		"cfg_wait_ns":         uint64(wait),
-		"cfg_wait_unpriv_ns":  uint64(waitUnpriv),
-		"cfg_limit_ns":        uint64(wait + allowance),
-		"cfg_limit_unpriv_ns": uint64(waitUnpriv + allowanceUnpriv),
+		"cfg_wait_ns":         uint64(limits.Wait),
+		"cfg_wait_unpriv_ns":  uint64(limits.WaitUnprivileged),
+		"cfg_limit_ns":        uint64(limits.Limit),
+		"cfg_limit_unpriv_ns": uint64(limits.LimitUnprivileged),
 		"cfg_nr_cpus":         uint32(onlineCPUs()),
 	} {
 		vs, ok := spec.Variables[name]
@@ -262,6 +259,38 @@ func Attach(cfg AttachConfig) (Source, error) {
 }
 
 // ringWait resolves a RingWait setting: 0 = def, negative = no wait.
+// TimeLimits is the time policy of one hook invocation, resolved from an
+// AttachConfig. The recorder writes it into the capture header: a payload
+// flagged loop-limit was cut by Limit or LimitUnprivileged, and the reader
+// of a capture should not have to guess their values.
+type TimeLimits struct {
+	// Wait and WaitUnprivileged bound the total wait for ring space of
+	// callers with and without CAP_SYS_BOOT.
+	Wait, WaitUnprivileged time.Duration
+	// Limit and LimitUnprivileged are the hard limits: the wait budget
+	// plus the copy allowance.
+	Limit, LimitUnprivileged time.Duration
+}
+
+// TimeLimits resolves the configuration's wait budgets (0 = default,
+// negative = none) and adds the copy allowances.
+func (cfg AttachConfig) TimeLimits() (TimeLimits, error) {
+	wait, err := ringWait(cfg.RingWait, DefaultRingWait)
+	if err != nil {
+		return TimeLimits{}, err
+	}
+	waitUnpriv, err := ringWait(cfg.RingWaitUnprivileged, DefaultRingWaitUnprivileged)
+	if err != nil {
+		return TimeLimits{}, err
+	}
+	allowance, allowanceUnpriv := copyAllowance, copyAllowanceUnprivileged
+	if cfg.noCopyAllowance {
+		allowance, allowanceUnpriv = 0, 0
+	}
+	return TimeLimits{Wait: wait, WaitUnprivileged: waitUnpriv,
+		Limit: wait + allowance, LimitUnprivileged: waitUnpriv + allowanceUnpriv}, nil
+}
+
 func ringWait(d, def time.Duration) (time.Duration, error) {
 	switch {
 	case d == 0:

@@ -34,6 +34,8 @@ type recordOptions struct {
 	Snaplen      recByteSize
 	NoPayload    bool
 	RingSize     recByteSize
+	RingWait     time.Duration
+	RingWaitUnpr time.Duration
 	Attach       string
 	RotateSize   recByteSize
 	RotateEvery  time.Duration
@@ -72,6 +74,15 @@ file is only started between calls, so no call is split across files. With
 --max-files N only the newest N files are kept. A rotating recording refuses
 to start while FILE or any FILE.N exists (without --force).
 
+Time policy: the BPF programs copy payloads at syscall entry, before the
+kernel checks permissions, with preemption off. One call of a caller holding
+CAP_SYS_BOOT may wait, in total, --ring-wait for the reader to free ring space
+(at most 10s; 0 = never wait); a caller without it, whose call the kernel will
+refuse, waits --ring-wait-unprivileged (default: never), so no user can stall a
+CPU for long. On top of its wait each call gets 5s for copying (100ms without
+CAP_SYS_BOOT). A payload cut by these bounds is marked truncated (ring-full or
+loop-limit), never silently short, and every file's header records the values.
+
 Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 		Example: `  sudo kexecrec record -o kexec.kxr
   sudo kexecrec record -o kexec.kxr --json > calls.ndjson
@@ -92,6 +103,8 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 	f.Var(&opts.Snaplen, "snaplen", "capture at most this many bytes of each payload (0 = all)")
 	f.BoolVar(&opts.NoPayload, "no-payload", false, "record calls and payload sizes but not payload bytes")
 	f.Var(&opts.RingSize, "ringbuf-size", fmt.Sprintf("BPF ring buffer size, a power of two (0 = %d MiB)", recorder.DefaultRingBytes>>20))
+	f.DurationVar(&opts.RingWait, "ring-wait", recorder.DefaultRingWait, "total wait for ring space per call of a caller with CAP_SYS_BOOT (0 = never wait)")
+	f.DurationVar(&opts.RingWaitUnpr, "ring-wait-unprivileged", recorder.DefaultRingWaitUnprivileged, "the same for callers without CAP_SYS_BOOT, which the kernel refuses")
 	f.StringVar(&opts.Attach, "attach", "auto", "attach mode: auto, fentry, kprobe or raw")
 	f.Var(&opts.RotateSize, "rotate-size", "start a new file when the current one reaches this size")
 	f.DurationVar(&opts.RotateEvery, "rotate-every", 0, "start a new file this often")
@@ -123,8 +136,10 @@ func runRecord(o *recordOptions) error {
 		return trouble(errors.New("record: --max-files must not be negative"))
 	case o.MaxFiles > 0 && o.RotateSize == 0 && o.RotateEvery == 0:
 		return trouble(errors.New("record: --max-files needs --rotate-size or --rotate-every"))
-	case o.Duration < 0 || o.RotateEvery < 0 || o.SealInterval < 0:
+	case o.Duration < 0 || o.RotateEvery < 0 || o.SealInterval < 0 || o.RingWait < 0 || o.RingWaitUnpr < 0:
 		return trouble(errors.New("record: durations must not be negative"))
+	case o.RingWait > recorder.MaxRingWait || o.RingWaitUnpr > recorder.MaxRingWait:
+		return trouble(fmt.Errorf("record: --ring-wait and --ring-wait-unprivileged: at most %v (BPF waits with preemption off)", recorder.MaxRingWait))
 	case o.SealSize > 64<<20:
 		return trouble(errors.New("record: --seal-size above 64 MiB"))
 	case o.RingSize > 1<<30:
@@ -134,6 +149,11 @@ func runRecord(o *recordOptions) error {
 	case recorder.ModeAuto, recorder.ModeFentry, recorder.ModeKprobe, recorder.ModeRaw:
 	default:
 		return trouble(fmt.Errorf("record: --attach %q: want auto, fentry, kprobe or raw", o.Attach))
+	}
+	acfg := o.attachConfig()
+	limits, err := acfg.TimeLimits()
+	if err != nil {
+		return trouble(fmt.Errorf("record: %s", strings.TrimPrefix(err.Error(), "recorder: ")))
 	}
 
 	var key ed25519.PrivateKey
@@ -165,7 +185,7 @@ func runRecord(o *recordOptions) error {
 		sink = &recorder.FileSink{Base: o.Output, Force: o.Force, MaxFiles: o.MaxFiles}
 	}
 
-	src, err := attach(recorder.AttachConfig{Mode: o.Attach, Snaplen: uint64(o.Snaplen), NoPayload: o.NoPayload, RingBytes: int(o.RingSize)})
+	src, err := attach(acfg)
 	if err != nil {
 		return trouble(fmt.Errorf("record: %s", strings.TrimPrefix(err.Error(), "recorder: ")))
 	}
@@ -175,7 +195,7 @@ func runRecord(o *recordOptions) error {
 	}
 
 	h := recorder.HostHeader(versionString())
-	h.Options = o.headerOptions()
+	h.Options = o.headerOptions(limits)
 	wopts := format.WriterOptions{SealBytes: int(o.SealSize), SealInterval: o.SealInterval, SignKey: key}
 	if o.Fsync {
 		wopts.Sync = format.SyncOnSeal
@@ -263,17 +283,37 @@ func (o *recordOptions) describeOutput() string {
 	return o.Output
 }
 
-// headerOptions are the recording settings written into every file's header.
-func (o *recordOptions) headerOptions() map[string]string {
+// attachConfig is the BPF side of the options. A wait of 0 on the command
+// line means no wait; AttachConfig spells that as negative (its 0 is the
+// default).
+func (o *recordOptions) attachConfig() recorder.AttachConfig {
+	noZero := func(d time.Duration) time.Duration {
+		if d == 0 {
+			return -1
+		}
+		return d
+	}
+	return recorder.AttachConfig{Mode: o.Attach, Snaplen: uint64(o.Snaplen), NoPayload: o.NoPayload, RingBytes: int(o.RingSize),
+		RingWait: noZero(o.RingWait), RingWaitUnprivileged: noZero(o.RingWaitUnpr)}
+}
+
+// headerOptions are the recording settings written into every file's
+// header, with the time policy as resolved (a reader explaining a payload
+// cut by it needs the values, not the flags).
+func (o *recordOptions) headerOptions(limits recorder.TimeLimits) map[string]string {
 	m := map[string]string{
-		"attach":        o.Attach,
-		"snaplen":       strconv.FormatUint(uint64(o.Snaplen), 10),
-		"no_payload":    strconv.FormatBool(o.NoPayload),
-		"ringbuf_size":  strconv.FormatUint(uint64(o.RingSize), 10),
-		"seal_interval": o.SealInterval.String(),
-		"seal_size":     strconv.FormatUint(uint64(o.SealSize), 10),
-		"fsync":         strconv.FormatBool(o.Fsync),
-		"signed":        strconv.FormatBool(o.SignKey != ""),
+		"ring_wait":               limits.Wait.String(),
+		"ring_wait_unprivileged":  limits.WaitUnprivileged.String(),
+		"time_limit":              limits.Limit.String(),
+		"time_limit_unprivileged": limits.LimitUnprivileged.String(),
+		"attach":                  o.Attach,
+		"snaplen":                 strconv.FormatUint(uint64(o.Snaplen), 10),
+		"no_payload":              strconv.FormatBool(o.NoPayload),
+		"ringbuf_size":            strconv.FormatUint(uint64(o.RingSize), 10),
+		"seal_interval":           o.SealInterval.String(),
+		"seal_size":               strconv.FormatUint(uint64(o.SealSize), 10),
+		"fsync":                   strconv.FormatBool(o.Fsync),
+		"signed":                  strconv.FormatBool(o.SignKey != ""),
 	}
 	if o.RotateSize > 0 {
 		m["rotate_size"] = strconv.FormatUint(uint64(o.RotateSize), 10)

@@ -89,7 +89,8 @@ func TestRecordWritesCapture(t *testing.T) {
 	if code := runRecordCLI(t, ios, "-o", path, "--count", "3", "--snaplen", "1M", "--attach", "raw", "--ringbuf-size", "32M"); code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if *cfg != (recorder.AttachConfig{Mode: "raw", Snaplen: 1 << 20, RingBytes: 32 << 20}) {
+	// By default a caller without CAP_SYS_BOOT never waits (-1 in AttachConfig).
+	if *cfg != (recorder.AttachConfig{Mode: "raw", Snaplen: 1 << 20, RingBytes: 32 << 20, RingWait: recorder.DefaultRingWait, RingWaitUnprivileged: -1}) {
 		t.Errorf("attach config %+v", *cfg)
 	}
 	if !strings.Contains(errOut.String(), "attach mode raw") || !strings.Contains(errOut.String(), "warning: fentry attach refused: test") ||
@@ -109,6 +110,13 @@ func TestRecordWritesCapture(t *testing.T) {
 	if h.AttachMode != "raw" || h.Options["snaplen"] != "1048576" || h.Options["attach"] != "raw" || h.WriterVersion != versionString() {
 		t.Errorf("header %+v", h)
 	}
+	// The time policy as resolved: the 5 s wait plus 5 s of copying, and
+	// no wait plus 100 ms for a caller without CAP_SYS_BOOT.
+	for k, want := range map[string]string{"ring_wait": "5s", "time_limit": "10s", "ring_wait_unprivileged": "0s", "time_limit_unprivileged": "100ms"} {
+		if h.Options[k] != want {
+			t.Errorf("header option %s = %q, want %q", k, h.Options[k], want)
+		}
+	}
 	n := 0
 	c.Calls(func(call *replay.Call) error {
 		n++
@@ -119,6 +127,31 @@ func TestRecordWritesCapture(t *testing.T) {
 	})
 	if n != 3 || !c.Status().Clean {
 		t.Errorf("%d calls, clean %v", n, c.Status().Clean)
+	}
+}
+
+// TestRecordRingWaitFlags: the wait flags reach the BPF configuration and
+// the header, and 0 on the command line means no wait at all.
+func TestRecordRingWaitFlags(t *testing.T) {
+	cfg := useFakeAttach(t, 1)
+	path := filepath.Join(t.TempDir(), "cap.kxr")
+	ios, _, errOut := testIO()
+	if code := runRecordCLI(t, ios, "-o", path, "--count", "1", "--ring-wait", "0", "--ring-wait-unprivileged", "1s"); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if cfg.RingWait != -1 || cfg.RingWaitUnprivileged != time.Second {
+		t.Errorf("attach config waits %v / %v, want -1 (none) / 1s", cfg.RingWait, cfg.RingWaitUnprivileged)
+	}
+	c, err := replay.Open(path, replay.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	h := c.Header()
+	for k, want := range map[string]string{"ring_wait": "0s", "time_limit": "5s", "ring_wait_unprivileged": "1s", "time_limit_unprivileged": "1.1s"} {
+		if h.Options[k] != want {
+			t.Errorf("header option %s = %q, want %q", k, h.Options[k], want)
+		}
 	}
 }
 
@@ -208,6 +241,8 @@ func TestRecordRefusals(t *testing.T) {
 		{[]string{"-o", filepath.Join(dir, "x"), "--max-files", "3"}, "--max-files needs"},
 		{[]string{"-o", filepath.Join(dir, "x"), "--attach", "magic"}, "--attach"},
 		{[]string{"-o", filepath.Join(dir, "x"), "--snaplen", "12Q"}, "invalid size"},
+		{[]string{"-o", filepath.Join(dir, "x"), "--ring-wait", "11s"}, "at most 10s"},
+		{[]string{"-o", filepath.Join(dir, "x"), "--ring-wait-unprivileged", "-1s"}, "negative"},
 		{[]string{}, "output"},
 	} {
 		attached := false
