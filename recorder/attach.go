@@ -69,11 +69,11 @@ const (
 	// waiting plus 5 s stays below the ~20 s lockup detectors.
 	//
 	// 100 ms lets an unprivileged caller fill the default 16 MiB ring at
-	// 160 MB/s. The copy is slower than memcpy: bpf_probe_read_user runs
-	// page by page, and in a KVM guest on a loaded host it was seen at
-	// 390-560 MB/s (CI, Debian 6.1 and 6.12). The earlier 20 ms cut a
-	// refused 8 MiB kexec_load short there. A longer stall is not worth it
-	// for a call the kernel will refuse anyway.
+	// 160 MB/s. The copy can be far slower than memcpy: in the qemu (TCG)
+	// guests of the test bed on a loaded CI host it ran at 390-560 MB/s
+	// (Debian 6.1 and 6.12; 1.2-2.6 GB/s on an idle host), and the earlier
+	// 20 ms cut a refused 8 MiB kexec_load short there. A longer stall is
+	// not worth it for a call the kernel will refuse anyway.
 	copyAllowance             = 5 * time.Second
 	copyAllowanceUnprivileged = 100 * time.Millisecond
 )
@@ -258,7 +258,6 @@ func Attach(cfg AttachConfig) (Source, error) {
 	return s, nil
 }
 
-// ringWait resolves a RingWait setting: 0 = def, negative = no wait.
 // TimeLimits is the time policy of one hook invocation, resolved from an
 // AttachConfig. The recorder writes it into the capture header: a payload
 // flagged loop-limit was cut by Limit or LimitUnprivileged, and the reader
@@ -291,6 +290,7 @@ func (cfg AttachConfig) TimeLimits() (TimeLimits, error) {
 		Limit: wait + allowance, LimitUnprivileged: waitUnpriv + allowanceUnpriv}, nil
 }
 
+// ringWait resolves a RingWait setting: 0 = def, negative = no wait.
 func ringWait(d, def time.Duration) (time.Duration, error) {
 	switch {
 	case d == 0:
