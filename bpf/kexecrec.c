@@ -56,9 +56,9 @@ volatile const __u32 cfg_no_payload = 0;
  * cond_resched (fentry, tp_btf). So every hook invocation (a syscall entry
  * with all its payloads, one post-read, an exit) gets, when it starts:
  *   - a WAIT budget: how long in total it may wait for the consumer to free
- *     ring space. Callers with CAP_SYS_BOOT in their effective set (the ones
+ *     ring space. Callers that pass capable(CAP_SYS_BOOT) (may_boot: the ones
  *     that can actually load a kernel) get cfg_wait_ns (default 5 s, at most
- *     10 s); every other caller gets cfg_wait_unpriv_ns (default 100 ms):
+ *     10 s); every other caller gets cfg_wait_unpriv_ns (default 0: none):
  *     the kernel will answer EPERM, and such a caller must not be able to
  *     stall a CPU. Once the budget is spent, a piece that cannot be reserved
  *     ENDS its payload at once (the rest is counted as dropped), so a spent

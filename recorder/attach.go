@@ -69,7 +69,7 @@ const (
 	// waiting plus 5 s stays below the ~20 s lockup detectors.
 	//
 	// 100 ms lets an unprivileged caller fill the default 16 MiB ring at
-	// 160 MB/s. The copy can be far slower than memcpy: in the qemu (TCG)
+	// 160 MiB/s. The copy can be far slower than memcpy: in the qemu (TCG)
 	// guests of the test bed on a loaded CI host it ran at 390-560 MB/s
 	// (Debian 6.1 and 6.12; 1.2-2.6 GB/s on an idle host), and the earlier
 	// 20 ms cut a refused 8 MiB kexec_load short there. A longer stall is
@@ -221,7 +221,7 @@ func Attach(cfg AttachConfig) (Source, error) {
 		"cfg_wait_unpriv_ns":  uint64(limits.WaitUnprivileged),
 		"cfg_limit_ns":        uint64(limits.Limit),
 		"cfg_limit_unpriv_ns": uint64(limits.LimitUnprivileged),
-		"cfg_nr_cpus":         uint32(onlineCPUs()),
+		"cfg_nr_cpus":         uint32(OnlineCPUs()),
 	} {
 		vs, ok := spec.Variables[name]
 		if !ok {
@@ -298,16 +298,17 @@ func ringWait(d, def time.Duration) (time.Duration, error) {
 	case d < 0:
 		return 0, nil
 	case d > MaxRingWait:
-		return 0, fmt.Errorf("recorder: ring wait %v: at most %v (BPF waits without preemption)", d, MaxRingWait)
+		return 0, fmt.Errorf("recorder: ring wait %v: at most %v (BPF waits with preemption off or inside an RCU read section)", d, MaxRingWait)
 	}
 	return d, nil
 }
 
-// onlineCPUs counts the online CPUs (/sys/devices/system/cpu/online, a
+// OnlineCPUs counts the online CPUs (/sys/devices/system/cpu/online, a
 // list like "0-3,6"). With one CPU BPF never waits for ring space: with
-// preemption off, the reader could not run to drain it. When the file
+// preemption off, the reader could not run to drain it (the recorder
+// writes the count into the capture header for that reason). When the file
 // cannot be read, the CPUs this process may use stand in.
-func onlineCPUs() int {
+func OnlineCPUs() int {
 	b, err := os.ReadFile("/sys/devices/system/cpu/online")
 	if err != nil {
 		return runtime.NumCPU()

@@ -151,8 +151,8 @@ func TestCountCPUList(t *testing.T) {
 			t.Errorf("countCPUList(%q) = %d, want an error", bad, n)
 		}
 	}
-	if n := onlineCPUs(); n < 1 {
-		t.Errorf("onlineCPUs() = %d", n)
+	if n := OnlineCPUs(); n < 1 {
+		t.Errorf("OnlineCPUs() = %d", n)
 	}
 }
 

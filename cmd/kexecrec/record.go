@@ -74,14 +74,19 @@ file is only started between calls, so no call is split across files. With
 --max-files N only the newest N files are kept. A rotating recording refuses
 to start while FILE or any FILE.N exists (without --force).
 
-Time policy: the BPF programs copy payloads at syscall entry, before the
-kernel checks permissions, with preemption off. One call of a caller holding
-CAP_SYS_BOOT may wait, in total, --ring-wait for the reader to free ring space
-(at most 10s; 0 = never wait); a caller without it, whose call the kernel will
-refuse, waits --ring-wait-unprivileged (default: never), so no user can stall a
-CPU for long. On top of its wait each call gets 5s for copying (100ms without
-CAP_SYS_BOOT). A payload cut by these bounds is marked truncated (ring-full or
-loop-limit), never silently short, and every file's header records the values.
+Time policy: the BPF programs copy segments at syscall entry, before the
+kernel checks permissions, with preemption off or inside an RCU read section,
+so each hook invocation (a call's entry with all its segments, each file
+kexec_file_load reads, the exit) is bounded. For a caller that passes the
+kernel's CAP_SYS_BOOT check (the capability, in the initial user namespace) it
+may wait, in total, --ring-wait for the reader to free ring space (at most 10s;
+0 = never wait); for any other caller, whose call the kernel will refuse,
+--ring-wait-unprivileged (default: never), so no user can stall a CPU for long.
+On top of its wait an invocation gets 5s for copying (100ms for the refused
+caller). With one CPU online nobody waits (the reader could not run). A
+payload cut by these bounds is marked truncated (ring-full or loop-limit),
+never silently short; every file's header records the values in force and
+the number of online CPUs.
 
 Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 		Example: `  sudo kexecrec record -o kexec.kxr
@@ -103,8 +108,8 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 	f.Var(&opts.Snaplen, "snaplen", "capture at most this many bytes of each payload (0 = all)")
 	f.BoolVar(&opts.NoPayload, "no-payload", false, "record calls and payload sizes but not payload bytes")
 	f.Var(&opts.RingSize, "ringbuf-size", fmt.Sprintf("BPF ring buffer size, a power of two (0 = %d MiB)", recorder.DefaultRingBytes>>20))
-	f.DurationVar(&opts.RingWait, "ring-wait", recorder.DefaultRingWait, "total wait for ring space per call of a caller with CAP_SYS_BOOT (0 = never wait)")
-	f.DurationVar(&opts.RingWaitUnpr, "ring-wait-unprivileged", recorder.DefaultRingWaitUnprivileged, "the same for callers without CAP_SYS_BOOT, which the kernel refuses")
+	f.DurationVar(&opts.RingWait, "ring-wait", recorder.DefaultRingWait, "total wait for ring space per hook invocation of a caller with CAP_SYS_BOOT (0 = never wait)")
+	f.DurationVar(&opts.RingWaitUnpr, "ring-wait-unprivileged", recorder.DefaultRingWaitUnprivileged, "the same for callers without CAP_SYS_BOOT, whose calls the kernel refuses")
 	f.StringVar(&opts.Attach, "attach", "auto", "attach mode: auto, fentry, kprobe or raw")
 	f.Var(&opts.RotateSize, "rotate-size", "start a new file when the current one reaches this size")
 	f.DurationVar(&opts.RotateEvery, "rotate-every", 0, "start a new file this often")
@@ -136,10 +141,18 @@ func runRecord(o *recordOptions) error {
 		return trouble(errors.New("record: --max-files must not be negative"))
 	case o.MaxFiles > 0 && o.RotateSize == 0 && o.RotateEvery == 0:
 		return trouble(errors.New("record: --max-files needs --rotate-size or --rotate-every"))
-	case o.Duration < 0 || o.RotateEvery < 0 || o.SealInterval < 0 || o.RingWait < 0 || o.RingWaitUnpr < 0:
+	case o.Duration < 0 || o.RotateEvery < 0 || o.SealInterval < 0:
 		return trouble(errors.New("record: durations must not be negative"))
-	case o.RingWait > recorder.MaxRingWait || o.RingWaitUnpr > recorder.MaxRingWait:
-		return trouble(fmt.Errorf("record: --ring-wait and --ring-wait-unprivileged: at most %v (BPF waits with preemption off)", recorder.MaxRingWait))
+	}
+	for _, w := range []struct {
+		flag string
+		d    time.Duration
+	}{{"--ring-wait", o.RingWait}, {"--ring-wait-unprivileged", o.RingWaitUnpr}} {
+		if w.d < 0 || w.d > recorder.MaxRingWait {
+			return trouble(fmt.Errorf("record: %s %v: want 0 (never wait) to %v (BPF waits with preemption off or inside an RCU read section)", w.flag, w.d, recorder.MaxRingWait))
+		}
+	}
+	switch {
 	case o.SealSize > 64<<20:
 		return trouble(errors.New("record: --seal-size above 64 MiB"))
 	case o.RingSize > 1<<30:
@@ -306,6 +319,7 @@ func (o *recordOptions) headerOptions(limits recorder.TimeLimits) map[string]str
 		"ring_wait_unprivileged":  limits.WaitUnprivileged.String(),
 		"time_limit":              limits.Limit.String(),
 		"time_limit_unprivileged": limits.LimitUnprivileged.String(),
+		"online_cpus":             strconv.Itoa(recorder.OnlineCPUs()),
 		"attach":                  o.Attach,
 		"snaplen":                 strconv.FormatUint(uint64(o.Snaplen), 10),
 		"no_payload":              strconv.FormatBool(o.NoPayload),

@@ -112,7 +112,8 @@ func TestRecordWritesCapture(t *testing.T) {
 	}
 	// The time policy as resolved: the 5 s wait plus 5 s of copying, and
 	// no wait plus 100 ms for a caller without CAP_SYS_BOOT.
-	for k, want := range map[string]string{"ring_wait": "5s", "time_limit": "10s", "ring_wait_unprivileged": "0s", "time_limit_unprivileged": "100ms"} {
+	for k, want := range map[string]string{"ring_wait": "5s", "time_limit": "10s", "ring_wait_unprivileged": "0s", "time_limit_unprivileged": "100ms",
+		"online_cpus": strconv.Itoa(recorder.OnlineCPUs())} {
 		if h.Options[k] != want {
 			t.Errorf("header option %s = %q, want %q", k, h.Options[k], want)
 		}
@@ -241,8 +242,8 @@ func TestRecordRefusals(t *testing.T) {
 		{[]string{"-o", filepath.Join(dir, "x"), "--max-files", "3"}, "--max-files needs"},
 		{[]string{"-o", filepath.Join(dir, "x"), "--attach", "magic"}, "--attach"},
 		{[]string{"-o", filepath.Join(dir, "x"), "--snaplen", "12Q"}, "invalid size"},
-		{[]string{"-o", filepath.Join(dir, "x"), "--ring-wait", "11s"}, "at most 10s"},
-		{[]string{"-o", filepath.Join(dir, "x"), "--ring-wait-unprivileged", "-1s"}, "negative"},
+		{[]string{"-o", filepath.Join(dir, "x"), "--ring-wait", "11s"}, "--ring-wait 11s: want 0 (never wait) to 10s"},
+		{[]string{"-o", filepath.Join(dir, "x"), "--ring-wait-unprivileged", "-1s"}, "--ring-wait-unprivileged -1s: want 0"},
 		{[]string{}, "output"},
 	} {
 		attached := false

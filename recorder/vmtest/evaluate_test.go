@@ -2,6 +2,7 @@ package vmtest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -392,21 +393,27 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, cli cliState, c *ce
 		problem("capture not clean: clean=%v chain=%v damage=%v", capt.Status.Clean, capt.Status.ChainOK, capt.Status.Damage)
 	}
 	wants := exp.wants(r.Scenario)
-	cutBytes, cutNote := uint64(0), ""
+	var cut *timeCut
 	if r.Scenario == plan.NoPerm && len(capt.Calls) == 1 && len(wants) == 1 {
-		cutBytes, cutNote = timeCutCall(capt, capt.Calls[0])
-		wants[0].timeCut = cutNote != ""
+		cut = timeCutCall(capt, capt.Calls[0])
+		wants[0].timeCut = cut != nil
 	}
 	for _, name := range layout.CounterNames {
-		if !strings.HasSuffix(name, "_dropped") || capt.Stats[name] == 0 {
+		if !strings.HasSuffix(name, "_dropped") {
 			continue
 		}
-		// What the time limit cut is counted as dropped pieces, and
-		// nothing else may be.
-		if cutNote != "" && (name == "pieces_dropped" || name == "piece_bytes_dropped" && capt.Stats[name] == cutBytes) {
-			continue
+		// What the time limit cut is counted as dropped, exactly as
+		// BPF's drop_rest counts it, and nothing else may be.
+		want := uint64(0)
+		if cut != nil && name == "pieces_dropped" {
+			want = cut.pieces
 		}
-		problem("counter %s = %d", name, capt.Stats[name])
+		if cut != nil && name == "piece_bytes_dropped" {
+			want = cut.bytes
+		}
+		if capt.Stats[name] != want {
+			problem("counter %s = %d, want %d", name, capt.Stats[name], want)
+		}
 	}
 	c.Calls = len(capt.Calls)
 	if len(capt.Calls) != len(wants) {
@@ -430,8 +437,12 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, cli cliState, c *ce
 			captured += p.Captured
 		}
 		ns := capt.Calls[0].Exit.DurationNS
+		note := ""
+		if cut != nil {
+			note = cut.note
+		}
 		c.EntryCopy = fmt.Sprintf("refused call: %.1f MB of payloads copied at entry, %.1f ms from entry to exit (%.0f MB/s)%s",
-			float64(captured)/1e6, float64(ns)/1e6, float64(captured)/(float64(ns)/1e9)/1e6, cutNote)
+			float64(captured)/1e6, float64(ns)/1e6, float64(captured)/(float64(ns)/1e9)/1e6, note)
 	}
 	if cli.Verify {
 		out, err := exec.Command(cli.Bin, "verify", path).CombinedOutput()
@@ -445,32 +456,50 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, cli cliState, c *ce
 	return strings.Join(sig, " | ")
 }
 
+// timeCut is what the unprivileged hard time limit took from a call.
+type timeCut struct {
+	bytes, pieces uint64 // dropped, as BPF's drop_rest counts them
+	note          string
+}
+
 // timeCutCall decides whether a call was cut by the unprivileged hard time
 // limit, the one bound in the recorder that depends on the machine's speed
 // (a guest under TCG on a loaded host copies 5x slower than on an idle
-// one). It was when some payload is flagged loop-limit and nothing else,
-// and the call took at least the limit the capture header states; then it
-// returns the payload bytes the cut dropped and a note saying so. Every
-// other incomplete payload stays a failure for checkCall.
-func timeCutCall(capt *Capture, cc *CapCall) (uint64, string) {
+// one), and returns nil when it was not. It was when:
+//   - the call lasted at least the limit the capture header states (less
+//     1 ms: the ENTER record is stamped a little after the budget starts);
+//   - the payloads, in segment order, have the one shape the hook can
+//     produce: it checks the limit before each piece, so complete payloads,
+//     then at most one cut on a piece boundary, then payloads cut at 0,
+//     each flagged loop-limit and nothing else, missing only its tail.
+//
+// Every other incomplete payload stays a failure for checkCall.
+func timeCutCall(capt *Capture, cc *CapCall) *timeCut {
 	limit, err := time.ParseDuration(capt.Header.Options["time_limit_unprivileged"])
 	if err != nil || cc.Exit == nil || time.Duration(cc.Exit.DurationNS) < limit-time.Millisecond {
-		return 0, ""
+		return nil
 	}
-	var dropped uint64
-	for _, p := range cc.Payloads {
-		if p.Complete {
+	ps := slices.Clone(cc.Payloads)
+	slices.SortFunc(ps, func(a, b layout.Payload) int { return cmp.Compare(a.Index, b.Index) })
+	var c timeCut
+	cutSeen := false
+	for _, p := range ps {
+		if p.Complete && (!cutSeen || p.Total == 0) {
 			continue
 		}
-		if !slices.Equal(p.Reasons, []string{"loop-limit"}) {
-			return 0, ""
+		if !cutPrefix(p) || p.Captured%layout.PieceMax != 0 || cutSeen && p.Captured != 0 {
+			return nil
 		}
-		dropped += p.Total - p.Captured
+		cutSeen = true
+		rest := p.Total - p.Captured
+		c.bytes += rest
+		c.pieces += (rest + layout.PieceMax - 1) / layout.PieceMax
 	}
-	if dropped == 0 {
-		return 0, ""
+	if !cutSeen {
+		return nil
 	}
-	return dropped, fmt.Sprintf("; the unprivileged time limit (%v) cut %d payload bytes, flagged loop-limit", limit, dropped)
+	c.note = fmt.Sprintf("; the unprivileged time limit (%v) cut %d payload bytes, flagged loop-limit", limit, c.bytes)
+	return &c
 }
 
 func checkCall(cc *CapCall, w wantCall, hook uint32, problem func(string, ...any)) {
@@ -799,8 +828,9 @@ the calls, their syscall numbers, hooks, callers (comm), flags, nr_segments and 
 expected ones; every payload is complete and its stored blob re-hashes to its recorded SHA-256 (one
 exception: noperm's refused call copies at entry under the unprivileged time limit, 100 ms, which a slow
 guest can reach; its payloads may then end flagged loop-limit and nothing else, only if the call lasted
-the limit its capture header states, each holding an exact prefix of the expected bytes, and the dropped
-counters must add up to the bytes cut; the lines under the table give each refused call's copy time); the
+the limit its capture header states, in the one shape the hook produces (complete payloads, one cut on a
+256 KiB piece boundary, then payloads cut at 0), each holding an exact prefix of the expected bytes, with
+the dropped counters equal to what was cut; the lines under the table give each refused call's copy time); the
 kernel segment equals vmlinuz after its (setup_sects+1)*512 setup bytes, the initrd segment equals the
 initrd file, kexec_file_load's kernel and initrd (as the kernel read them) equal the files, the command line
 equals --append plus its NUL; for every kexec-tools kexec_load, ` + "`kexecrec show`" + ` finds the purgatory and the

@@ -13,11 +13,13 @@ import (
 
 // TestTimeCutRefusedCall checks the bed's rule for a refused unprivileged
 // kexec_load on a slow guest: payloads the unprivileged time limit ended
-// pass only as exact prefixes, flagged loop-limit and nothing else, in a
-// call that lasted at least the limit its capture header states. It runs
-// without qemu: a slow guest is what cannot be arranged on demand.
+// pass only in the shape the hook produces (complete, then one cut on a
+// piece boundary, then cut at 0), as exact prefixes flagged loop-limit and
+// nothing else, in a call that lasted the limit its capture header states.
+// It runs without qemu: a slow guest is what cannot be arranged on demand.
 func TestTimeCutRefusedCall(t *testing.T) {
-	kernel := make([]byte, 1000)
+	const piece = layout.PieceMax
+	kernel := make([]byte, 3*piece+1000)
 	initrd := make([]byte, 300)
 	for i := range kernel {
 		kernel[i] = byte(i * 7)
@@ -32,10 +34,15 @@ func TestTimeCutRefusedCall(t *testing.T) {
 			Total: uint64(len(data)), Captured: n, SHA256: Sha256Hex(data[:n]),
 			Missing: []layout.Range{{Off: n, Len: uint64(len(data)) - n}}, Reasons: []string{"loop-limit"}}
 	}
-	// call builds the refused call: kernel segment cut after 600 bytes,
-	// initrd segment not reached, the call lasting `took`.
+	whole := func(index uint16, data []byte) layout.Payload {
+		return layout.Payload{Kind: layout.KindSegment, Index: index, Source: layout.SrcSyscallEntry,
+			Total: uint64(len(data)), Captured: uint64(len(data)), SHA256: Sha256Hex(data), Complete: true}
+	}
+	// call builds the refused call: by default the kernel segment (0) cut
+	// after two pieces and the initrd segment (1) not reached, the call
+	// lasting `took`.
 	call := func(took time.Duration, edit func(ps []layout.Payload)) *CapCall {
-		ps := []layout.Payload{cut(0, kernel, 600), cut(1, initrd, 0)}
+		ps := []layout.Payload{cut(0, kernel, 2*piece), cut(1, initrd, 0)}
 		if edit != nil {
 			edit(ps)
 		}
@@ -44,47 +51,53 @@ func TestTimeCutRefusedCall(t *testing.T) {
 				Args: [6]uint64{0, 2, 0, archX86}},
 			Process:  &layout.Process{},
 			Exit:     &layout.Exit{Ret: eperm, SyscallNr: nrLoad, DurationNS: uint64(took)},
-			Segments: &layout.Segments{NrPassed: 2, NrCopied: 2, Segs: []layout.Segment{{BufSz: 1000}, {BufSz: 300}}},
+			Segments: &layout.Segments{NrPassed: 2, NrCopied: 2, Segs: []layout.Segment{{BufSz: uint64(len(kernel))}, {BufSz: uint64(len(initrd))}}},
 			Payloads: ps,
 		}
 	}
-	capt := &Capture{Header: format.Header{Options: map[string]string{"time_limit_unprivileged": "100ms"}}}
+	header := map[string]string{"time_limit_unprivileged": "100ms"}
 
 	for _, tc := range []struct {
-		name    string
-		took    time.Duration
-		edit    func(ps []layout.Payload)
-		options map[string]string
-		cut     bool   // timeCutCall must call it a time cut
-		problem string // checkCall must report this ("" = none)
+		name          string
+		took          time.Duration
+		edit          func(ps []layout.Payload)
+		options       map[string]string
+		bytes, pieces uint64 // what timeCutCall must find cut (0: not a time cut)
+		problem       string // checkCall must report this ("" = none)
 	}{
-		{name: "cut by the limit", took: 100 * time.Millisecond, cut: true},
+		{name: "cut by the limit", took: 100 * time.Millisecond, bytes: piece + 1000 + 300, pieces: 2 + 1},
+		{name: "cut between payloads", took: time.Second, bytes: 300, pieces: 1,
+			edit: func(ps []layout.Payload) { ps[0] = whole(0, kernel) }},
 		{name: "faster than the limit", took: 50 * time.Millisecond, problem: "incomplete"},
 		{name: "no limit in the header", took: time.Second, options: map[string]string{}, problem: "incomplete"},
-		{name: "ring-full too", took: time.Second, edit: func(ps []layout.Payload) { ps[0].Reasons = []string{"loop-limit", "ring-full"} }, problem: "incomplete"},
-		{name: "wrong prefix", took: time.Second, cut: true, edit: func(ps []layout.Payload) { ps[0].SHA256 = Sha256Hex(kernel[1:601]) }, problem: "no complete kernel segment"},
-		{name: "hole inside", took: time.Second, cut: true,
-			edit: func(ps []layout.Payload) { ps[0].Missing = []layout.Range{{Off: 100, Len: 10}, {Off: 600, Len: 400}} }, problem: "incomplete"},
-		{name: "initrd complete", took: time.Second, cut: true,
+		{name: "ring-full too", took: time.Second, problem: "incomplete",
+			edit: func(ps []layout.Payload) { ps[0].Reasons = []string{"loop-limit", "ring-full"} }},
+		{name: "not on a piece boundary", took: time.Second, problem: "incomplete",
+			edit: func(ps []layout.Payload) { ps[0] = cut(0, kernel, 2*piece+5) }},
+		{name: "hole inside", took: time.Second, problem: "incomplete",
 			edit: func(ps []layout.Payload) {
-				ps[1] = layout.Payload{Kind: layout.KindSegment, Index: 1, Source: layout.SrcSyscallEntry, Total: 300, Captured: 300, SHA256: exp.initrd, Complete: true}
+				ps[0].Missing = []layout.Range{{Off: 100, Len: 10}, {Off: 2 * piece, Len: piece + 1000}}
 			}},
+		{name: "complete after the cut", took: time.Second, problem: "incomplete",
+			edit: func(ps []layout.Payload) { ps[1] = whole(1, initrd) }},
+		{name: "wrong prefix", took: time.Second, bytes: piece + 1000 + 300, pieces: 3, problem: "no complete kernel segment",
+			edit: func(ps []layout.Payload) { ps[0].SHA256 = Sha256Hex(kernel[1 : 2*piece+1]) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := *capt
+			c := &Capture{Header: format.Header{Options: header}}
 			if tc.options != nil {
 				c.Header.Options = tc.options
 			}
 			cc := call(tc.took, tc.edit)
-			dropped, note := timeCutCall(&c, cc)
-			if (note != "") != tc.cut {
-				t.Fatalf("timeCutCall = %d, %q; want a cut: %v", dropped, note, tc.cut)
-			}
-			if tc.cut && tc.name == "cut by the limit" && dropped != 400+300 {
-				t.Errorf("dropped %d bytes, want 700", dropped)
+			tcut := timeCutCall(c, cc)
+			switch {
+			case tc.bytes == 0 && tcut != nil:
+				t.Fatalf("timeCutCall = %+v, want no time cut", *tcut)
+			case tc.bytes != 0 && (tcut == nil || tcut.bytes != tc.bytes || tcut.pieces != tc.pieces):
+				t.Fatalf("timeCutCall = %+v, want %d bytes in %d pieces", tcut, tc.bytes, tc.pieces)
 			}
 			w := exp.wants(plan.NoPerm)[0]
-			w.timeCut = note != ""
+			w.timeCut = tcut != nil
 			var problems []string
 			checkCall(cc, w, layout.HookRawSyscall, func(format string, args ...any) {
 				problems = append(problems, fmt.Sprintf(format, args...))
