@@ -186,12 +186,6 @@ func (s *chunkSrc) resync() bool {
 	}
 }
 
-// moreData reports whether any byte follows.
-func (s *chunkSrc) moreData() bool {
-	b, _ := s.br.Peek(1)
-	return len(b) > 0
-}
-
 var errEOF = &FormatError{Msg: "eof"}
 
 // readFrame reads one chunk's header and compressed frame at the current

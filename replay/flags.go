@@ -204,25 +204,3 @@ func SourceName(src uint16) string {
 	}
 	return fmt.Sprintf("source-%d", src)
 }
-
-// payloadEndReasons turns KR_PF_* flags into the reason words RecPayload uses.
-func payloadEndReasons(f uint32) []string {
-	var r []string
-	for _, b := range []struct {
-		bit  uint32
-		name string
-	}{
-		{layout.PFSnaplen, "snaplen"}, {layout.PFNoPayload, "no-payload"},
-		{layout.PFReadError, "read-error"}, {layout.PFRingFull, "ring-full"},
-		{layout.PFLoopLimit, "loop-limit"},
-	} {
-		if f&b.bit != 0 {
-			r = append(r, b.name)
-			f &^= b.bit
-		}
-	}
-	if f != 0 {
-		r = append(r, "flags-"+hexBits(uint64(f)))
-	}
-	return r
-}

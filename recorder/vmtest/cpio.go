@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"sort"
 	"strings"
 )
 
@@ -103,14 +102,4 @@ func (c *newcWriter) Close() error {
 		c.err = c.w.Flush()
 	}
 	return c.err
-}
-
-// sortedKeys is a small helper for deterministic archives.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

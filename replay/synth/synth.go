@@ -47,11 +47,10 @@ func Header() format.Header {
 
 // Writer writes calls one at a time (for tests that append while a reader follows).
 type Writer struct {
-	w    *format.Writer
-	o    Options
-	n    uint64
-	buf  []byte
-	recs []byte
+	w   *format.Writer
+	o   Options
+	n   uint64
+	buf []byte
 }
 
 // NewWriter starts a capture on w.
