@@ -204,6 +204,20 @@ func (c *rawCollector) waitCall(t *testing.T, tid int) *rawCall {
 
 // findCall is waitCall without failing: nil when the call has not arrived
 // complete within wait.
+// loadAndWait issues kexec_load as spec says (the trigger drops
+// CAP_SYS_BOOT first: nothing is loaded) and returns the call once the
+// collector has seen it complete. The trigger's buffers are released when
+// the test ends.
+func (c *rawCollector) loadAndWait(t *testing.T, spec trigger.LoadSpec) (*trigger.Result, *rawCall) {
+	t.Helper()
+	res, err := trigger.KexecLoad(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(res.Release)
+	return res, c.waitCall(t, res.TID)
+}
+
 func (c *rawCollector) findCall(tid int, wait time.Duration) *rawCall {
 	deadline := time.Now().Add(wait)
 	for {
@@ -380,12 +394,7 @@ func TestPrivilegedKexecLoad(t *testing.T) {
 
 	run := func(t *testing.T, spec trigger.LoadSpec, want int) (*trigger.Result, *rawCall) {
 		t.Helper()
-		res, err := trigger.KexecLoad(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(res.Release)
-		call := c.waitCall(t, res.TID)
+		res, call := c.loadAndWait(t, spec)
 		checkEnter(t, res, call.enter)
 		checkErrno(t, res, call.exit)
 		if call.exit.DurationNS == 0 || call.exit.TID != uint32(res.TID) {
@@ -649,12 +658,7 @@ func TestPrivilegedSnaplenAndNoPayload(t *testing.T) {
 		src := attachRaw(t, AttachConfig{Snaplen: 1000})
 		c := newRawCollector(src)
 		c.start()
-		res, err := trigger.KexecLoad(trigger.LoadSpec{Segments: []trigger.Segment{{Size: 5000}, {Size: 999}}, Seed: 8})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Release()
-		call := c.waitCall(t, res.TID)
+		res, call := c.loadAndWait(t, trigger.LoadSpec{Segments: []trigger.Segment{{Size: 5000}, {Size: 999}}, Seed: 8})
 		cut := call.payloads[pkey{layout.KindSegment, 0, layout.SrcSyscallEntry}]
 		if cut == nil || cut.end == nil || cut.end.Total != 5000 || cut.end.Emitted != 1000 || cut.end.Flags != layout.PFSnaplen {
 			t.Fatalf("segment 0 end %+v, want total 5000, emitted 1000, flag snaplen", cut)
@@ -674,12 +678,7 @@ func TestPrivilegedSnaplenAndNoPayload(t *testing.T) {
 		src := attachRaw(t, AttachConfig{NoPayload: true})
 		c := newRawCollector(src)
 		c.start()
-		res, err := trigger.KexecLoad(trigger.LoadSpec{Segments: []trigger.Segment{{Size: 5000}, {Size: 1}}, Seed: 9})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Release()
-		call := c.waitCall(t, res.TID)
+		res, call := c.loadAndWait(t, trigger.LoadSpec{Segments: []trigger.Segment{{Size: 5000}, {Size: 1}}, Seed: 9})
 		if call.segs == nil || call.segs.NrCopied != 2 {
 			t.Fatalf("segments %+v", call.segs)
 		}
@@ -887,12 +886,7 @@ func TestPrivilegedPieceLargerThanRing(t *testing.T) {
 	c := newRawCollector(src)
 	c.start()
 	const size = 1 << 20
-	res, err := trigger.KexecLoad(trigger.LoadSpec{Segments: []trigger.Segment{{Size: size}}, Seed: 12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Release()
-	call := c.waitCall(t, res.TID)
+	_, call := c.loadAndWait(t, trigger.LoadSpec{Segments: []trigger.Segment{{Size: size}}, Seed: 12})
 	m := counterMap(mustCounters(t, src))
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -1022,12 +1016,7 @@ func TestPrivilegedTimeLimit(t *testing.T) {
 	c := newRawCollector(src)
 	c.start()
 	const size = 3 << 20
-	res, err := trigger.KexecLoad(trigger.LoadSpec{Segments: []trigger.Segment{{Size: size}, {Size: 100}}, Seed: 14})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Release()
-	call := c.waitCall(t, res.TID)
+	res, call := c.loadAndWait(t, trigger.LoadSpec{Segments: []trigger.Segment{{Size: size}, {Size: 100}}, Seed: 14})
 	m := counterMap(mustCounters(t, src))
 	t.Logf("counters %v", m)
 	c.mu.Lock()
