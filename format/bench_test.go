@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/internal/testenv"
 )
 
 // Benchmarks (numbers go to BENCHMARKS.md):

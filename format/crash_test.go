@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/internal/testenv"
 )
 
 // crashRecord is record i of the crash tests' deterministic stream.

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/internal/testenv"
 )
 
 // fixedClock returns a Now that advances 1 ms per call from a fixed start.

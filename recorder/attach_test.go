@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
-	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/internal/testenv"
 	"github.com/kexecrec/kexecrec/recorder/trigger"
 )
 

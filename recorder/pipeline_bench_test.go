@@ -19,7 +19,7 @@ import (
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/format"
-	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/internal/testenv"
 	"github.com/kexecrec/kexecrec/recorder/trigger"
 )
 

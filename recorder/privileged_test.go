@@ -21,7 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
-	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/internal/testenv"
 	"github.com/kexecrec/kexecrec/recorder/trigger"
 )
 

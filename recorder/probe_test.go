@@ -11,7 +11,7 @@ import (
 	"github.com/cilium/ebpf/rlimit"
 
 	"github.com/kexecrec/kexecrec/bpf"
-	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/internal/testenv"
 )
 
 // TestPrivilegedProgramsVerify loads every program of the object, one at a

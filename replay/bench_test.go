@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/internal/testenv"
 	"github.com/kexecrec/kexecrec/replay/synth"
 )
 

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/kexecrec/kexecrec/format"
-	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/internal/testenv"
 )
 
 // BenchmarkSummarizeMillion measures what `kexecrec summarize` does (hash

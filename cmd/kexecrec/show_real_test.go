@@ -26,7 +26,7 @@ func TestShowRealKexecLoad(t *testing.T) {
 		cmdline = "console=ttyS0 panic=-1 kexecrec.vmtest=loaded"
 		file    = "etc/kexecrec-vmtest"
 	)
-	// What recorder/vmtest's smallInitrd wrote into that file.
+	// What vmtest's smallInitrd wrote into that file.
 	sum := sha256.Sum256([]byte("kexecrec vmtest initrd for Debian 6.1\n"))
 	fileSHA := hex.EncodeToString(sum[:])
 

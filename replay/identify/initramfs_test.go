@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/internal/testenv"
 )
 
 // tree is a small initramfs source tree built by the test, with the listing

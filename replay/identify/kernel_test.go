@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/internal/testenv"
 )
 
 // A real Debian kernel, whole (what kexec_file_load reads) and as the

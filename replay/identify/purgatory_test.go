@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/internal/testenv"
 	"github.com/kexecrec/kexecrec/replay/identify/internal/ptracecap"
 )
 

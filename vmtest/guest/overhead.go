@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kexecrec/kexecrec/recorder/vmtest/plan"
+	"github.com/kexecrec/kexecrec/vmtest/plan"
 )
 
 // overhead times getppid, a syscall the recorder does not record, before,

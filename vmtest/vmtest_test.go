@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -15,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kexecrec/kexecrec/recorder/testenv"
-	"github.com/kexecrec/kexecrec/recorder/vmtest/plan"
+	"github.com/kexecrec/kexecrec/internal/testenv"
+	"github.com/kexecrec/kexecrec/vmtest/plan"
 )
 
 var (
@@ -37,8 +36,7 @@ var (
 // guest brought back.
 func TestVM(t *testing.T) {
 	start := time.Now()
-	bed, qemu, cli := newBed(t)
-	t.Logf("kexecrec commands live: record=%v verify=%v show=%v", cli.Record, cli.Verify, cli.Show)
+	bed, qemu := newBed(t)
 	t.Logf("built kexecrec and the guest agent in %s", time.Since(start).Round(time.Millisecond))
 
 	var (
@@ -53,7 +51,7 @@ func TestVM(t *testing.T) {
 				if *flagParallel {
 					t.Parallel()
 				}
-				rep := runKernel(t, bed, qemu, series, cli)
+				rep := runKernel(t, bed, qemu, series)
 				mu.Lock()
 				reports = append(reports, rep)
 				mu.Unlock()
@@ -65,7 +63,7 @@ func TestVM(t *testing.T) {
 	t.Logf("vmtest wall time: %s", total.Round(time.Second))
 
 	if *flagUpdateResults {
-		if err := writeResults("RESULTS.md", reports, cli, total); err != nil {
+		if err := writeResults("RESULTS.md", reports, total); err != nil {
 			t.Errorf("RESULTS.md: %v", err)
 		}
 	}
@@ -74,22 +72,11 @@ func TestVM(t *testing.T) {
 			t.Errorf("samples: %v", err)
 		}
 	}
-	// Everything the bed could check was checked; what it could not
-	// (commands not written yet) is a skip, and so a failure in CI.
-	var missing []string
-	for name, live := range map[string]bool{"record": cli.Record, "verify": cli.Verify, "show": cli.Show} {
-		if !live {
-			missing = append(missing, "kexecrec "+name)
-		}
-	}
-	if len(missing) > 0 {
-		testenv.Skip(t, "not checked, not implemented yet: "+strings.Join(missing, ", "))
-	}
 }
 
 // newBed builds kexecrec and the guest agent as static binaries and finds
 // qemu and Debian's kexec-tools.
-func newBed(tb testing.TB) (*Bed, string, cliState) {
+func newBed(tb testing.TB) (*Bed, string) {
 	testenv.Short(tb, "boots Debian kernels under qemu")
 	qemu := testenv.Tool(tb, "qemu-system-x86_64")
 	testenv.Tool(tb, "xz")  // 6.12's modules are .ko.xz
@@ -117,12 +104,10 @@ func newBed(tb testing.TB) (*Bed, string, cliState) {
 	if err := BuildStatic(goTool, filepath.Join(root, "cmd", "kexecrec"), bed.Kexecrec); err != nil {
 		tb.Fatal(err)
 	}
-	if err := BuildStatic(goTool, filepath.Join(root, "recorder", "vmtest", "guest"), bed.Agent); err != nil {
+	if err := BuildStatic(goTool, filepath.Join(root, "vmtest", "guest"), bed.Agent); err != nil {
 		tb.Fatal(err)
 	}
-	cli := probeCLI(bed.Kexecrec)
-	bed.Record = cli.Record
-	return bed, qemu, cli
+	return bed, qemu
 }
 
 // kernelModes are the attach modes to use on k (-vmtest.modes, else every
@@ -151,12 +136,9 @@ func kernelModes(tb testing.TB, k testenv.Kernel) (modes, notOffered []string) {
 	return modes, notOffered
 }
 
-func runKernel(t *testing.T, bed *Bed, qemu, series string, cli cliState) *kernelReport {
+func runKernel(t *testing.T, bed *Bed, qemu, series string) *kernelReport {
 	k := testenv.DebianKernel(t, series)
 	modes, notOffered := kernelModes(t, k)
-	if !bed.Record {
-		modes = []string{plan.ModeNone}
-	}
 	// The recorder has StopTimeout seconds after the scenario to stop on
 	// --count by itself.
 	bt, err := bed.Prepare(k, modes, 60, Measure{Calls: *flagOverheadCalls, Rounds: *flagOverheadRounds})
@@ -166,7 +148,7 @@ func runKernel(t *testing.T, bed *Bed, qemu, series string, cli cliState) *kerne
 	t.Logf("%s (%s): modes %v, modules %v", k.Package, k.Release, modes, moduleNames(bt.Modules))
 	runErr := bt.Run(context.Background(), qemu, *flagTimeout, *flagSMP)
 	t.Logf("%s: qemu boot + %d scenarios + kexec -e: %s wall time", series, len(bt.Results), bt.Elapsed.Round(time.Second))
-	rep := evaluate(t, bt, cli)
+	rep := evaluate(t, bt, bed.Kexecrec)
 	rep.NotOffered = notOffered
 	if runErr != nil {
 		t.Errorf("%s: %v", series, runErr)
@@ -206,28 +188,5 @@ func moduleRoot(t testing.TB) string {
 			t.Fatal("go.mod not found")
 		}
 		dir = parent
-	}
-}
-
-// cliState says which kexecrec commands exist (others write them in
-// parallel; the bed checks with each one as soon as it is there).
-type cliState struct {
-	Bin                  string
-	Record, Verify, Show bool
-}
-
-func probeCLI(bin string) cliState {
-	help := func(cmd string) string {
-		out, _ := exec.Command(bin, cmd, "--help").CombinedOutput()
-		return string(out)
-	}
-	implemented := func(h string) bool { return h != "" && !strings.Contains(h, "not implemented") }
-	rec := help("record")
-	show := help("show")
-	return cliState{
-		Bin:    bin,
-		Record: implemented(rec) && strings.Contains(rec, "--attach") && strings.Contains(rec, "--count"),
-		Verify: implemented(help("verify")),
-		Show:   implemented(show) && strings.Contains(show, "--format"),
 	}
 }

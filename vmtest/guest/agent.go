@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kexecrec/kexecrec/recorder/vmtest/plan"
+	"github.com/kexecrec/kexecrec/vmtest/plan"
 )
 
 type agent struct {
@@ -33,9 +33,7 @@ type agent struct {
 func (a *agent) run() {
 	if a.p.OverheadCalls > 0 {
 		for _, mode := range a.p.Modes {
-			if mode != plan.ModeNone {
-				a.overhead(mode)
-			}
+			a.overhead(mode)
 		}
 	}
 	if a.p.OnlyOverhead {
@@ -68,7 +66,7 @@ func (a *agent) writeBoot() {
 	}
 }
 
-// scenario runs one scenario, recorded in mode unless mode is ModeNone, and
+// scenario runs one scenario, recorded in mode, and
 // appends its capture and result to the results disk.
 func (a *agent) scenario(mode, name string) *plan.Result {
 	a.seq++
@@ -76,11 +74,7 @@ func (a *agent) scenario(mode, name string) *plan.Result {
 	r := &plan.Result{Seq: a.seq, Mode: mode, Scenario: name}
 	start := time.Now()
 	logf("[%d] %s/%s", r.Seq, mode, name)
-	if mode == plan.ModeNone {
-		a.act(r)
-	} else {
-		a.recorded(r)
-	}
+	a.recorded(r)
 	r.KexecLoaded = readTrim("/sys/kernel/kexec_loaded")
 	r.CrashLoaded = readTrim("/sys/kernel/kexec_crash_loaded")
 	r.LoadDisabled = readTrim("/proc/sys/kernel/kexec_load_disabled")

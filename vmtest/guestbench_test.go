@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/internal/testenv"
 )
 
 // BenchmarkGuestGetppid measures what an idle recorder costs every other
@@ -20,12 +20,9 @@ import (
 // call with the recorder attached and its change against the rounds
 // without (pct). One boot per kernel per iteration, one kernel at a time.
 //
-//	go test ./recorder/vmtest -run '^$' -bench GuestGetppid -benchtime 1x -count 5
+//	go test ./vmtest -run '^$' -bench GuestGetppid -benchtime 1x -count 5
 func BenchmarkGuestGetppid(b *testing.B) {
-	bed, qemu, cli := newBed(b)
-	if !cli.Record {
-		b.Fatal("kexecrec record is not usable")
-	}
+	bed, qemu := newBed(b)
 	// Kernels and modes are resolved here: Fatal only works on this goroutine.
 	var series []string
 	kernels := map[string]testenv.Kernel{}

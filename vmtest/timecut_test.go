@@ -8,7 +8,7 @@ import (
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/format"
-	"github.com/kexecrec/kexecrec/recorder/vmtest/plan"
+	"github.com/kexecrec/kexecrec/vmtest/plan"
 )
 
 // TestTimeCutRefusedCall checks the bed's rule for a refused unprivileged

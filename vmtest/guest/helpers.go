@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/kexecrec/kexecrec/recorder/vmtest/plan"
+	"github.com/kexecrec/kexecrec/vmtest/plan"
 )
 
 // helper runs the agent's sub-commands (in a child process, so that the

@@ -1,5 +1,5 @@
 // Package plan is the contract between the host side of the qemu test bed
-// (recorder/vmtest) and the guest agent (recorder/vmtest/guest): what the
+// (vmtest) and the guest agent (vmtest/guest): what the
 // host asks the guest to do (Plan, written into the initramfs as JSON) and
 // what the guest reports back (Result, written to the results disk).
 // Both sides are built from this one package so they cannot drift apart.
@@ -25,10 +25,6 @@ const (
 	OverheadDir   = "overhead/"
 	CapturesDir   = "captures/"
 	RecorderLogFn = "recorder.log"
-
-	// ModeNone runs a scenario without a recorder (kexecrec record not
-	// available yet): the kexec side of the bed is still exercised.
-	ModeNone = "none"
 )
 
 // Scenario names, in the order the agent runs them within one mode.
@@ -70,7 +66,7 @@ func BadFlagsByte(i int) byte { return byte(i*7 + i/256) }
 type Plan struct {
 	Series  string   `json:"series"`  // "6.1", "6.12": prefix of capture names
 	Release string   `json:"release"` // uname -r expected in the guest
-	Modes   []string `json:"modes"`   // attach modes to record in; [ModeNone] when no recorder
+	Modes   []string `json:"modes"`   // attach modes to record in
 	Modules []string `json:"modules"` // guest paths of .ko files, dependencies first
 
 	Kexec    string `json:"kexec"`    // Debian's /usr/sbin/kexec

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/kexecrec/kexecrec/recorder/vmtest/plan"
+	"github.com/kexecrec/kexecrec/vmtest/plan"
 )
 
 // OverheadRow is one mode's getppid figures from one boot: the fastest
@@ -27,9 +27,6 @@ func Overheads(bt *Boot) ([]OverheadRow, []string) {
 	var probs []string
 	p := bt.Plan
 	for _, mode := range bt.Modes {
-		if mode == plan.ModeNone {
-			continue
-		}
 		i := slices.IndexFunc(bt.Overheads, func(o plan.Overhead) bool { return o.Mode == mode })
 		if i < 0 {
 			probs = append(probs, fmt.Sprintf("overhead %s: the guest reported no measurement", mode))

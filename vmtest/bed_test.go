@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kexecrec/kexecrec/recorder/testenv"
+	"github.com/kexecrec/kexecrec/internal/testenv"
 )
 
 type cpioEntry struct {

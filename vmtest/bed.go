@@ -21,8 +21,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kexecrec/kexecrec/recorder/testenv"
-	"github.com/kexecrec/kexecrec/recorder/vmtest/plan"
+	"github.com/kexecrec/kexecrec/internal/testenv"
+	"github.com/kexecrec/kexecrec/vmtest/plan"
 )
 
 // Guest paths.
@@ -43,7 +43,6 @@ type Bed struct {
 	Agent    string // static guest agent
 	Kexec    string // host kexec-tools binary (Debian package kexec-tools)
 	Libs     []string
-	Record   bool // kexecrec record works: scenarios are recorded
 }
 
 // Boot is one kernel's run: inputs, and what came back.
