@@ -118,44 +118,6 @@ func TestPrivilegedNotRootError(t *testing.T) {
 	}
 }
 
-func TestRingWaitDefaults(t *testing.T) {
-	for _, c := range []struct{ in, def, want time.Duration }{
-		{0, DefaultRingWait, DefaultRingWait},
-		{0, DefaultRingWaitUnprivileged, DefaultRingWaitUnprivileged},
-		{-1, DefaultRingWait, 0},
-		{time.Second, DefaultRingWaitUnprivileged, time.Second},
-		{MaxRingWait, DefaultRingWait, MaxRingWait},
-	} {
-		if got, err := ringWait(c.in, c.def); err != nil || got != c.want {
-			t.Errorf("ringWait(%v, %v) = %v, %v; want %v", c.in, c.def, got, err, c.want)
-		}
-	}
-	// The unprivileged default must stay far below the lockup detectors
-	// and below the privileged one.
-	if DefaultRingWaitUnprivileged+copyAllowanceUnprivileged > time.Second || DefaultRingWaitUnprivileged >= DefaultRingWait {
-		t.Errorf("unprivileged budget %v + %v is not small", DefaultRingWaitUnprivileged, copyAllowanceUnprivileged)
-	}
-	if MaxRingWait+copyAllowance >= 20*time.Second {
-		t.Errorf("hard limit %v reaches the soft-lockup threshold", MaxRingWait+copyAllowance)
-	}
-}
-
-func TestCountCPUList(t *testing.T) {
-	for in, want := range map[string]int{"0": 1, "0-1": 2, "0-3,6": 5, "0,2,4-7": 6} {
-		if got, err := countCPUList(in); err != nil || got != want {
-			t.Errorf("countCPUList(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "x", "3-1", "0-"} {
-		if n, err := countCPUList(bad); err == nil {
-			t.Errorf("countCPUList(%q) = %d, want an error", bad, n)
-		}
-	}
-	if n := OnlineCPUs(); n < 1 {
-		t.Errorf("OnlineCPUs() = %d", n)
-	}
-}
-
 // TestPrivilegedCloseDrainsRing: records still in the ring when Close is
 // called are all handed out by Read before ErrClosed, and nothing is
 // reported lost.

@@ -3,8 +3,8 @@ package recorder
 import "errors"
 
 // Source yields the raw records the BPF programs put in the ring buffer, in
-// ring order. The BPF-backed implementation lives in attach.go; tests use a
-// fake that replays layout-encoded records.
+// ring order. The BPF-backed implementation is bpfSource (bpfsource.go);
+// tests use a fake that replays layout-encoded records.
 type Source interface {
 	// Read blocks until the next raw record is available: a copy the caller
 	// may keep, unless the source is also a Recycler. After Close it

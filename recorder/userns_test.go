@@ -15,20 +15,6 @@ import (
 
 const usernsChildEnv = "KEXECREC_USERNS_CHILD"
 
-// TestUsernsChildProcess is the child of TestPrivilegedUserNamespaceGetsNoWait:
-// a process in a user namespace of its own, where it holds every capability
-// (CAP_SYS_BOOT included) but the kernel's capable() still refuses it.
-func TestUsernsChildProcess(t *testing.T) {
-	if os.Getenv(usernsChildEnv) == "" {
-		t.Skip("helper process for TestPrivilegedUserNamespaceGetsNoWait")
-	}
-	res, err := usernsCall()
-	if err != nil {
-		t.Fatal(err)
-	}
-	json.NewEncoder(os.Stdout).Encode(res)
-}
-
 // usernsCall is the call both sides make: 17 segments (refused by every
 // kernel before anything happens), CAP_SYS_BOOT kept, a 4 MiB segment 0.
 func usernsCall() (*trigger.Result, error) {
@@ -45,7 +31,19 @@ func usernsCall() (*trigger.Result, error) {
 // in the initial user namespace. With nobody draining a 1 MiB ring, a caller
 // that gets the budget spins (wait_loops > 0); one from `unshare -Ur`, whose
 // effective set has every bit, must not.
+//
+// The test binary runs itself as the child: in a user namespace of its own,
+// where it holds every capability (CAP_SYS_BOOT included) but the kernel's
+// capable() still refuses it, it makes the call and prints the result.
 func TestPrivilegedUserNamespaceGetsNoWait(t *testing.T) {
+	if os.Getenv(usernsChildEnv) != "" {
+		res, err := usernsCall()
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewEncoder(os.Stdout).Encode(res)
+		return
+	}
 	const ring = 1 << 20
 	cfg := AttachConfig{RingBytes: ring, RingWait: 200 * time.Millisecond, RingWaitUnprivileged: -1}
 
@@ -65,7 +63,7 @@ func TestPrivilegedUserNamespaceGetsNoWait(t *testing.T) {
 
 	t.Run("user-namespace", func(t *testing.T) {
 		src := attachRaw(t, cfg)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestUsernsChildProcess$", "-test.count=1")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestPrivilegedUserNamespaceGetsNoWait$", "-test.count=1")
 		cmd.Env = append(os.Environ(), usernsChildEnv+"=1")
 		cmd.SysProcAttr = &syscall.SysProcAttr{
 			Cloneflags:  syscall.CLONE_NEWUSER,

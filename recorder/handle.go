@@ -1,0 +1,206 @@
+package recorder
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kexecrec/kexecrec/bpf/layout"
+	"github.com/kexecrec/kexecrec/format"
+)
+
+// handle files one raw record from the ring. Malformed records are counted
+// and noted, payloads over a recorder limit are cut and noted: neither is
+// fatal (anyone can make a kexec call the recorder sees). Only write errors
+// are returned.
+func (r *Recorder) handle(rec []byte) error {
+	r.ringRecords++
+	h, err := layout.ParseHeader(rec, r.bo)
+	if err != nil {
+		return r.bad(fmt.Sprintf("ring record %d: %v", r.ringRecords, err))
+	}
+	raw := rec[:h.Size] // trimmed to its own size, stored as BPF emitted it
+	cs, err := r.call(h.CallID)
+	if err != nil {
+		return err
+	}
+	switch h.Type {
+	case layout.RecPiece:
+		p, err := layout.ParsePiece(raw, r.bo)
+		if err != nil {
+			return r.bad(fmt.Sprintf("call %d: %v", h.CallID, err))
+		}
+		key := payloadKey{h.CallID, p.Kind, p.Index, p.Source}
+		if r.evicted[key] {
+			r.asm.discarded++
+			return nil
+		}
+		a := cs.payloads[key]
+		if a == nil {
+			if r.nOpen >= maxOpenPayloads {
+				if err := r.evictPayload(); err != nil {
+					return err
+				}
+			}
+			a = r.newAssembly(key)
+			cs.payloads[key] = a
+			r.nOpen++
+		}
+		r.useSeq++
+		a.lastUse = r.useSeq
+		wasLimited := a.limited
+		if err := a.add(p); err != nil {
+			var bp *errBadPiece
+			if errors.As(err, &bp) {
+				return r.bad(fmt.Sprintf("call %d: %v", h.CallID, err))
+			}
+			return err
+		}
+		if !wasLimited && a.limited {
+			if err := r.noteLimited(a, p.Offset); err != nil {
+				return err
+			}
+		}
+		r.pieces++
+		if p.ReadErr == 0 {
+			r.payloadBytes += uint64(p.Len)
+		}
+		return nil
+
+	case layout.RecEnter:
+		if err := r.write(h.Type, raw); err != nil {
+			return err
+		}
+		e, err := layout.ParseEnter(raw, r.bo)
+		if err != nil {
+			return r.bad(fmt.Sprintf("call %d: %v", h.CallID, err))
+		}
+		r.callsSeen++
+		return r.writeJSON(layout.RecProcess, ReadProcess(r.cfg.ProcRoot, h.CallID, e.PID))
+
+	case layout.RecPayloadEnd:
+		if err := r.write(h.Type, raw); err != nil {
+			return err
+		}
+		end, err := layout.ParsePayloadEnd(raw, r.bo)
+		if err != nil {
+			return r.bad(fmt.Sprintf("call %d: %v", h.CallID, err))
+		}
+		key := payloadKey{h.CallID, end.Kind, end.Index, end.Source}
+		if r.evicted[key] { // its RecPayload was written when it was given up
+			delete(r.evicted, key)
+			return nil
+		}
+		a := cs.payloads[key]
+		if a == nil { // no piece arrived: --no-payload, empty, or all dropped
+			a = r.newAssembly(key)
+		} else {
+			delete(cs.payloads, key)
+			r.nOpen--
+		}
+		wasLimited := a.limited
+		p, err := a.finish(end, r.cfg.Snaplen)
+		if err != nil {
+			return err
+		}
+		if !wasLimited && a.limited {
+			if err := r.noteLimited(a, end.Total); err != nil {
+				return err
+			}
+		}
+		return r.writePayload(p)
+
+	case layout.RecExit:
+		// Everything of a call precedes its exit: payloads whose END was
+		// lost are closed first.
+		if err := r.closePayloads(cs); err != nil {
+			return err
+		}
+		if err := r.write(h.Type, raw); err != nil {
+			return err
+		}
+		delete(r.calls, cs.id)
+		r.completed++
+		// kexec calls are rare and each one matters: seal it now rather
+		// than up to SealInterval later, so a crash right after a call
+		// cannot lose it.
+		if err := r.w.Seal(); err != nil {
+			return err
+		}
+		r.publish()
+		if r.cfg.Rotate.Size > 0 && r.w.Written() >= r.cfg.Rotate.Size {
+			r.rotateDue = true
+		}
+		if r.rotateDue {
+			return r.maybeRotate(time.Now())
+		}
+		return nil
+
+	case layout.RecSegments, layout.RecFile:
+		return r.write(h.Type, raw)
+
+	default:
+		if h.Type >= layout.RecPayload {
+			return r.bad(fmt.Sprintf("call %d: BPF record with user-space type %d", h.CallID, h.Type))
+		}
+		// A type from a newer BPF object: keep it, a newer reader may know it.
+		return r.write(h.Type, raw)
+	}
+}
+
+func (r *Recorder) newAssembly(key payloadKey) *assembly {
+	return &assembly{key: key, blob: r.w.NewBlob(), st: &r.asm, maxStored: r.maxStored}
+}
+
+// noteLimited says in the capture that a payload was cut at a recorder
+// limit when a piece (or the end) reached offset upTo.
+func (r *Recorder) noteLimited(a *assembly, upTo uint64) error {
+	return r.note("warn", fmt.Sprintf("call %d: payload kind %d index %d cut at %d bytes (recorder limit: zero fill over %d bytes, "+
+		"blob over %d bytes or over %d holes, reached at offset %d); the rest is missing as \"recorder-limit\"",
+		a.key.callID, a.key.kind, a.key.index, a.next, uint64(maxZeroFill), a.maxStored, maxHoles, upTo))
+}
+
+func (r *Recorder) writePayload(p layout.Payload) error {
+	r.payloads++
+	if !p.Complete {
+		r.incomplete++
+	}
+	return r.writeJSON(layout.RecPayload, p)
+}
+
+func (r *Recorder) write(typ uint16, data []byte) error {
+	rec := format.Record{Type: typ, Data: data}
+	if err := r.w.WriteRecord(rec); err != nil {
+		return err
+	}
+	r.recordsOut++
+	if r.cfg.OnRecord != nil {
+		r.cfg.OnRecord(rec)
+	}
+	return nil
+}
+
+func (r *Recorder) writeJSON(typ uint16, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return r.write(typ, b)
+}
+
+func (r *Recorder) note(level, msg string) error {
+	return r.writeJSON(layout.RecNote, layout.Note{Level: level, Message: msg})
+}
+
+// bad counts a malformed record and describes the first few in notes.
+func (r *Recorder) bad(msg string) error {
+	r.badRecords++
+	if r.badRecords > maxBadNotes {
+		return nil
+	}
+	if r.badRecords == maxBadNotes {
+		msg += " (further malformed records are only counted in bad_records)"
+	}
+	return r.note("warn", "malformed record skipped: "+msg)
+}

@@ -1,0 +1,134 @@
+package recorder
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+
+	"github.com/kexecrec/kexecrec/bpf"
+)
+
+// hook is one program of the BPF object and where it attaches. Programs are
+// named through bpf2go's generated specs, so a program renamed or removed in
+// bpf/kexecrec.c breaks the build here instead of failing at attach time.
+type hook struct {
+	prog   *ebpf.ProgramSpec
+	kind   string // "tracing", "kprobe", "kretprobe"
+	symbol string // kprobe symbol
+}
+
+// wrapperHooks are the four programs of one syscall wrapper: entry and exit
+// in fentry mode, entry and exit in kprobe mode.
+type wrapperHooks struct {
+	sym      string
+	optional bool   // an optional wrapper's absence is a warning, not an error
+	why      string // what is not seen without it
+
+	fentry, fexit, kprobe, kretprobe *ebpf.ProgramSpec
+}
+
+// chooseMode resolves "auto" by probing, or checks a forced mode.
+func chooseMode(mode string) (string, error) {
+	if mode != ModeAuto {
+		if err := probeMode(mode); err != nil {
+			return "", fmt.Errorf("recorder: attach mode %s not available on this kernel: %w", mode, err)
+		}
+		return mode, nil
+	}
+	var why []string
+	for _, m := range []string{ModeFentry, ModeKprobe, ModeRaw} {
+		err := probeMode(m)
+		if err == nil {
+			return m, nil
+		}
+		why = append(why, fmt.Sprintf("%s: %v", m, err))
+	}
+	return "", fmt.Errorf("recorder: no attach mode works on this kernel (%s)", strings.Join(why, "; "))
+}
+
+// hooksFor lists the programs of a mode, dropping optional ones the kernel
+// does not offer (with a warning each).
+func hooksFor(mode string, progs *bpf.KexecrecProgramSpecs) ([]hook, []string) {
+	var hooks []hook
+	var warnings []string
+	wrappers := []wrapperHooks{
+		{symKexecLoad, false, "",
+			progs.FentryKexecLoad, progs.FexitKexecLoad, progs.KprobeKexecLoad, progs.KretprobeKexecLoad},
+		{symKexecFileLoad, false, "",
+			progs.FentryKexecFileLoad, progs.FexitKexecFileLoad, progs.KprobeKexecFileLoad, progs.KretprobeKexecFileLoad},
+		{symCompatKexecLoad, true, "32-bit (ia32) kexec_load calls will not be seen",
+			progs.FentryCompatKexecLoad, progs.FexitCompatKexecLoad, progs.KprobeCompatKexecLoad, progs.KretprobeCompatKexecLoad},
+		{symX32KexecLoad, true, "x32 kexec_load calls will not be seen",
+			progs.FentryX32KexecLoad, progs.FexitX32KexecLoad, progs.KprobeX32KexecLoad, progs.KretprobeX32KexecLoad},
+	}
+	switch mode {
+	case ModeRaw:
+		hooks = append(hooks, hook{prog: progs.RawSysEnter, kind: "tracing"}, hook{prog: progs.RawSysExit, kind: "tracing"})
+	case ModeFentry, ModeKprobe:
+		for _, w := range wrappers {
+			if w.optional {
+				if err := probeOptional(mode, w.sym); err != nil {
+					warnings = append(warnings, fmt.Sprintf("no %s hook on %s (%s): %v", mode, w.sym, w.why, shortErr(err)))
+					continue
+				}
+			}
+			if mode == ModeFentry {
+				hooks = append(hooks,
+					hook{prog: w.fentry, kind: "tracing"},
+					hook{prog: w.fexit, kind: "tracing"})
+			} else {
+				hooks = append(hooks,
+					hook{prog: w.kprobe, kind: "kprobe", symbol: w.sym},
+					hook{prog: w.kretprobe, kind: "kretprobe", symbol: w.sym})
+			}
+		}
+	}
+
+	// kexec_file_load's kernel and initrd bytes, as the kernel read them.
+	fentryErr := probeTracing(ebpf.AttachTraceFEntry, symPostReadFile)
+	if fentryErr == nil {
+		return append(hooks, hook{prog: progs.FentryPostReadFile, kind: "tracing"}), warnings
+	}
+	kprobeErr := probeKprobe(symPostReadFile, false)
+	if kprobeErr == nil {
+		return append(hooks, hook{prog: progs.KprobePostReadFile, kind: "kprobe", symbol: symPostReadFile}), warnings
+	}
+	warnings = append(warnings, fmt.Sprintf("no hook on %s: kexec_file_load kernel and initrd bytes will not be captured (fentry: %v; kprobe: %v)",
+		symPostReadFile, shortErr(fentryErr), shortErr(kprobeErr)))
+	return hooks, warnings
+}
+
+// attachHook attaches prog, the loaded program of h.
+func attachHook(prog *ebpf.Program, h hook) (link.Link, error) {
+	if prog == nil {
+		return nil, fmt.Errorf("program %s missing from the loaded collection", h.prog.Name)
+	}
+	switch h.kind {
+	case "kprobe":
+		return link.Kprobe(h.symbol, prog, nil)
+	case "kretprobe":
+		return link.Kretprobe(h.symbol, prog, nil)
+	default:
+		return link.AttachTracing(link.TracingOptions{Program: prog})
+	}
+}
+
+// shortErr keeps warnings on one line.
+func shortErr(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// verifierTail keeps the end of a verifier log, where the reason is.
+func verifierTail(ve *ebpf.VerifierError) string {
+	log := ve.Log
+	if len(log) > 8 {
+		log = log[len(log)-8:]
+	}
+	return ve.Cause.Error() + ": " + strings.Join(log, " | ")
+}

@@ -1,0 +1,83 @@
+package recorder
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/kexecrec/kexecrec/format"
+)
+
+// maybeRotate starts the next part if no call is in flight. Calls that have
+// been silent for StaleAfter (lost exits) do not hold it back forever.
+func (r *Recorder) maybeRotate(now time.Time) error {
+	if !r.cfg.Sink.Rotates() {
+		r.rotateDue = false
+		return nil
+	}
+	for _, cs := range r.calls {
+		if now.Sub(cs.last) < r.cfg.StaleAfter {
+			return nil // rotate when this call is done
+		}
+	}
+	for _, cs := range r.calls {
+		if err := r.abandon(cs, fmt.Sprintf("no exit seen for %s when the file rotated", r.cfg.StaleAfter)); err != nil {
+			return err
+		}
+	}
+	if err := r.closePart(); err != nil {
+		return err
+	}
+	r.rotateDue = false
+	return r.openPart(r.part + 1)
+}
+
+func (r *Recorder) openPart(part uint32) error {
+	f, err := r.cfg.Sink.Create(part)
+	if err != nil {
+		// The previous part (if any) is closed: the error names the new
+		// one (the sink's errors carry its name), not the old.
+		r.file, r.w = nil, nil
+		return err
+	}
+	h := r.cfg.Header
+	h.FileID = [16]byte{}
+	h.SetID = r.setID
+	h.Part = part
+	h.AttachMode = r.cfg.Source.Mode()
+	h.WallStart, h.BootStartNS = ClockPair()
+	r.w = nil
+	w, err := format.NewWriter(f.Writer(), h, r.cfg.Writer)
+	r.file, r.part, r.partStart = f, part, time.Now()
+	r.files = append(r.files, f.Name())
+	if err != nil {
+		return err
+	}
+	r.w = w
+	r.lastStats = time.Time{}
+	if r.cfg.OnPart != nil {
+		r.cfg.OnPart(h, f.Name())
+	}
+	for _, msg := range r.cfg.Source.Warnings() {
+		if err := r.note("warn", msg); err != nil {
+			return err
+		}
+	}
+	if part > 0 {
+		if err := r.note("info", fmt.Sprintf("part %d of a rotated set; the previous part is %s", part, r.files[len(r.files)-2])); err != nil {
+			return err
+		}
+	}
+	r.publish()
+	return nil
+}
+
+// closePart writes the last stats and the trailer of the current part.
+func (r *Recorder) closePart() error {
+	if err := r.writeStats(time.Now()); err != nil {
+		return err
+	}
+	if err := r.w.Close(); err != nil {
+		return err
+	}
+	return r.file.Close()
+}
