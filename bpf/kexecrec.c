@@ -28,7 +28,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Syscall numbers (see kexec-facts.md). */
+/* Syscall numbers (see docs/kexec-facts.md). */
 #define NR_KEXEC_LOAD_X64 246
 #define NR_KEXEC_FILE_LOAD_X64 320
 #define NR_KEXEC_LOAD_IA32 283

@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Names below follow ../shared/design/kexec-facts.md (kernel UAPI headers):
+// Names below follow docs/kexec-facts.md (kernel UAPI headers):
 // every known bit by name, every unknown bit as hex, never dropped, because
 // an unknown bit is itself evidence (a newer tool, a probe, an exploit).
 

@@ -218,7 +218,7 @@ const (
 	ePERM           = 1
 )
 
-// Fake but recognisable payloads (see kexec-facts.md "Recognising payload bytes").
+// Fake but recognisable payloads (see docs/kexec-facts.md "Recognising payload bytes").
 func fakeBzImageKernel(n int) []byte {
 	b := make([]byte, n)
 	for i := range b {

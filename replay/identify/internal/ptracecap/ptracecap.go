@@ -18,7 +18,7 @@ import (
 	"syscall"
 )
 
-// Syscall numbers on x86_64 (see kexec-facts.md).
+// Syscall numbers on x86_64 (see docs/kexec-facts.md).
 const (
 	SysKexecLoad     = 246
 	SysKexecFileLoad = 320
