@@ -48,12 +48,10 @@ func chooseMode(mode string) (string, error) {
 	return "", fmt.Errorf("recorder: no attach mode works on this kernel (%s)", strings.Join(why, "; "))
 }
 
-// hooksFor lists the programs of a mode, dropping optional ones the kernel
-// does not offer (with a warning each).
-func hooksFor(mode string, progs *bpf.KexecrecProgramSpecs) ([]hook, []string) {
-	var hooks []hook
-	var warnings []string
-	wrappers := []wrapperHooks{
+// kexecWrappers are the syscall wrappers the fentry and kprobe modes hook,
+// mandatory ones first.
+func kexecWrappers(progs *bpf.KexecrecProgramSpecs) []wrapperHooks {
+	return []wrapperHooks{
 		{symKexecLoad, false, "",
 			progs.FentryKexecLoad, progs.FexitKexecLoad, progs.KprobeKexecLoad, progs.KretprobeKexecLoad},
 		{symKexecFileLoad, false, "",
@@ -63,11 +61,18 @@ func hooksFor(mode string, progs *bpf.KexecrecProgramSpecs) ([]hook, []string) {
 		{symX32KexecLoad, true, "x32 kexec_load calls will not be seen",
 			progs.FentryX32KexecLoad, progs.FexitX32KexecLoad, progs.KprobeX32KexecLoad, progs.KretprobeX32KexecLoad},
 	}
+}
+
+// hooksFor lists the programs of a mode, dropping optional ones the kernel
+// does not offer (with a warning each).
+func hooksFor(mode string, progs *bpf.KexecrecProgramSpecs) ([]hook, []string) {
+	var hooks []hook
+	var warnings []string
 	switch mode {
 	case ModeRaw:
 		hooks = append(hooks, hook{prog: progs.RawSysEnter, kind: "tracing"}, hook{prog: progs.RawSysExit, kind: "tracing"})
 	case ModeFentry, ModeKprobe:
-		for _, w := range wrappers {
+		for _, w := range kexecWrappers(progs) {
 			if w.optional {
 				if err := probeOptional(mode, w.sym); err != nil {
 					warnings = append(warnings, fmt.Sprintf("no %s hook on %s (%s): %v", mode, w.sym, w.why, shortErr(err)))
