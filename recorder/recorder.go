@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/format"
+	"github.com/kexecrec/kexecrec/internal/content"
 )
 
 // Rotation says when to start a new part of a capture set (tcpdump -C/-G).
@@ -113,7 +113,7 @@ type Recorder struct {
 	cfg Config
 	bo  binary.ByteOrder
 
-	w         *format.Writer
+	w         *content.Writer
 	file      SinkFile
 	part      uint32
 	partStart time.Time
@@ -364,7 +364,7 @@ func (r *Recorder) handle(rec []byte) error {
 		return nil
 
 	case layout.RecEnter:
-		if err := r.write(h.Type, raw); err != nil {
+		if err := r.w.WriteRaw(raw); err != nil {
 			return err
 		}
 		e, err := layout.ParseEnter(raw, r.bo)
@@ -372,20 +372,20 @@ func (r *Recorder) handle(rec []byte) error {
 			return r.bad(fmt.Sprintf("call %d: %v", h.CallID, err))
 		}
 		r.callsSeen++
-		return r.writeJSON(layout.RecProcess, ReadProcess(r.cfg.ProcRoot, h.CallID, e.PID))
+		return r.w.WriteProcess(ReadProcess(r.cfg.ProcRoot, h.CallID, e.PID))
 
 	case layout.RecPayloadEnd:
-		if err := r.write(h.Type, raw); err != nil {
-			return err
-		}
 		end, err := layout.ParsePayloadEnd(raw, r.bo)
 		if err != nil {
+			if err := r.w.WriteRaw(raw); err != nil {
+				return err
+			}
 			return r.bad(fmt.Sprintf("call %d: %v", h.CallID, err))
 		}
 		key := payloadKey{h.CallID, end.Kind, end.Index, end.Source}
 		if r.evicted[key] { // its RecPayload was written when it was given up
 			delete(r.evicted, key)
-			return nil
+			return r.w.WriteRaw(raw)
 		}
 		a := cs.payloads[key]
 		if a == nil { // no piece arrived: --no-payload, empty, or all dropped
@@ -394,17 +394,13 @@ func (r *Recorder) handle(rec []byte) error {
 			delete(cs.payloads, key)
 			r.nOpen--
 		}
-		wasLimited := a.limited
-		p, err := a.finish(end, r.cfg.Snaplen)
+		// The blob, this END record, then the payload's PAYLOAD record.
+		p, err := a.finish(raw, end, r.cfg.Snaplen)
 		if err != nil {
 			return err
 		}
-		if !wasLimited && a.limited {
-			if err := r.noteLimited(a, end.Total); err != nil {
-				return err
-			}
-		}
-		return r.writePayload(p)
+		r.countPayload(p)
+		return nil
 
 	case layout.RecExit:
 		// Everything of a call precedes its exit: payloads whose END was
@@ -412,7 +408,7 @@ func (r *Recorder) handle(rec []byte) error {
 		if err := r.closePayloads(cs); err != nil {
 			return err
 		}
-		if err := r.write(h.Type, raw); err != nil {
+		if err := r.w.WriteRaw(raw); err != nil {
 			return err
 		}
 		delete(r.calls, cs.id)
@@ -433,19 +429,19 @@ func (r *Recorder) handle(rec []byte) error {
 		return nil
 
 	case layout.RecSegments, layout.RecFile:
-		return r.write(h.Type, raw)
+		return r.w.WriteRaw(raw)
 
 	default:
 		if h.Type >= layout.RecPayload {
 			return r.bad(fmt.Sprintf("call %d: BPF record with user-space type %d", h.CallID, h.Type))
 		}
 		// A type from a newer BPF object: keep it, a newer reader may know it.
-		return r.write(h.Type, raw)
+		return r.w.WriteRaw(raw)
 	}
 }
 
 func (r *Recorder) newAssembly(key payloadKey) *assembly {
-	return &assembly{key: key, blob: r.w.NewBlob(), st: &r.asm, maxStored: r.maxStored}
+	return &assembly{key: key, blob: r.w.NewPayload(), st: &r.asm, maxStored: r.maxStored}
 }
 
 // noteLimited says in the capture that a payload was cut at a recorder
@@ -489,9 +485,7 @@ func (r *Recorder) closePayloads(cs *callState) error {
 		}
 		delete(cs.payloads, k)
 		r.nOpen--
-		if err := r.writePayload(p); err != nil {
-			return err
-		}
+		r.countPayload(p)
 	}
 	return nil
 }
@@ -517,17 +511,15 @@ func (r *Recorder) evictPayload() error {
 	if err != nil {
 		return err
 	}
+	r.countPayload(p)
 	delete(owner.payloads, victim.key)
 	r.nOpen--
 	if len(r.evicted) >= maxEvicted {
 		clear(r.evicted)
 	}
 	r.evicted[victim.key] = true
-	if err := r.note("warn", fmt.Sprintf("call %d: more than %d payloads in flight: payload kind %d index %d given up at %d bytes",
-		victim.key.callID, maxOpenPayloads, victim.key.kind, victim.key.index, victim.next)); err != nil {
-		return err
-	}
-	return r.writePayload(p)
+	return r.note("warn", fmt.Sprintf("call %d: more than %d payloads in flight: payload kind %d index %d given up at %d bytes",
+		victim.key.callID, maxOpenPayloads, victim.key.kind, victim.key.index, victim.next))
 }
 
 // abandon stops tracking a call whose exit has not come, keeping what it sent.
@@ -540,36 +532,24 @@ func (r *Recorder) abandon(cs *callState, why string) error {
 	return r.note("warn", fmt.Sprintf("call %d: %s; its later records (if any) stand alone", cs.id, why))
 }
 
-func (r *Recorder) writePayload(p layout.Payload) error {
+// countPayload counts a payload whose PAYLOAD record was written.
+func (r *Recorder) countPayload(p layout.Payload) {
 	r.payloads++
 	if !p.Complete {
 		r.incomplete++
 	}
-	return r.writeJSON(layout.RecPayload, p)
 }
 
-func (r *Recorder) write(typ uint16, data []byte) error {
-	rec := format.Record{Type: typ, Data: data}
-	if err := r.w.WriteRecord(rec); err != nil {
-		return err
-	}
+// recordWritten sees every record the capture writer writes.
+func (r *Recorder) recordWritten(rec format.Record) {
 	r.recordsOut++
 	if r.cfg.OnRecord != nil {
 		r.cfg.OnRecord(rec)
 	}
-	return nil
-}
-
-func (r *Recorder) writeJSON(typ uint16, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return r.write(typ, b)
 }
 
 func (r *Recorder) note(level, msg string) error {
-	return r.writeJSON(layout.RecNote, layout.Note{Level: level, Message: msg})
+	return r.w.WriteNote(level, msg)
 }
 
 // bad counts a malformed record and describes the first few in notes.
@@ -708,7 +688,7 @@ func (r *Recorder) openPart(part uint32) error {
 	h.AttachMode = r.cfg.Source.Mode()
 	h.WallStart, h.BootStartNS = ClockPair()
 	r.w = nil
-	w, err := format.NewWriter(f.Writer(), h, r.cfg.Writer)
+	w, err := content.NewWriter(f.Writer(), h, content.Options{Format: r.cfg.Writer, ByteOrder: binary.NativeEndian, OnRecord: r.recordWritten})
 	r.file, r.part, r.partStart = f, part, time.Now()
 	r.files = append(r.files, f.Name())
 	if err != nil {
@@ -717,7 +697,7 @@ func (r *Recorder) openPart(part uint32) error {
 	r.w = w
 	r.lastStats = time.Time{}
 	if r.cfg.OnPart != nil {
-		r.cfg.OnPart(h, f.Name())
+		r.cfg.OnPart(w.Header(), f.Name())
 	}
 	for _, msg := range r.cfg.Source.Warnings() {
 		if err := r.note("warn", msg); err != nil {
