@@ -14,10 +14,10 @@ import (
 	"github.com/kexecrec/kexecrec/format"
 )
 
-const committed = "../../../testdata/samples"
+const committed = "../../testdata/samples"
 
 // TestSamplesUpToDate: the committed samples are exactly what the generator
-// makes (run `go run ./format/internal/mksamples -o testdata/samples`).
+// makes (run `go generate ./internal/mksamples`).
 func TestSamplesUpToDate(t *testing.T) {
 	dir := t.TempDir()
 	if err := generate(dir, io.Discard); err != nil {
