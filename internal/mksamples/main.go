@@ -28,6 +28,7 @@ import (
 	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/format"
 	"github.com/kexecrec/kexecrec/internal/content"
+	"github.com/kexecrec/kexecrec/replay/synth"
 )
 
 var le = binary.LittleEndian
@@ -244,36 +245,27 @@ func fakeInitrd() []byte {
 	return b.Bytes()
 }
 
-type seg struct {
-	data    []byte
-	mem, sz uint64
-}
-
 // kexecLoad records one kexec_load call with the given segments.
-func (g *gen) kexecLoad(c caller, segs []seg, ret int64) {
+func (g *gen) kexecLoad(c caller, segs []synth.Segment, ret int64) {
 	const segArray = 0x7ffd_1234_0000
 	g.enter(c, nrKexecLoad, [6]uint64{0x9d000000 + 0x1e0, uint64(len(segs)), segArray, archX86_64})
-	s := layout.Segments{Header: g.hdr(), NrPassed: uint64(len(segs)), NrCopied: uint32(len(segs)), EntrySize: 32}
+	g.raw(synth.SegmentTable(g.hdr(), segs).Marshal(le))
 	for i, sg := range segs {
-		s.Segs = append(s.Segs, layout.Segment{Buf: 0x7f00_0000_0000 + uint64(i)<<24, BufSz: uint64(len(sg.data)), Mem: sg.mem, MemSz: sg.sz})
-	}
-	g.raw(s.Marshal(le))
-	for i, sg := range segs {
-		g.payload(layout.KindSegment, uint16(i), layout.SrcSyscallEntry, sg.data)
+		g.payload(layout.KindSegment, uint16(i), layout.SrcSyscallEntry, sg.Data)
 	}
 	g.exit(nrKexecLoad, ret)
 }
 
-func loadSegments() []seg {
+func loadSegments() []synth.Segment {
 	cmdline := "BOOT_IMAGE=/boot/vmlinuz root=/dev/vda1 ro console=ttyS0"
 	kernel := fakeBzImageKernel(40000)
 	initrd := fakeInitrd()
-	return []seg{
-		{[]byte("setup_data: EFI memory map, RNG seed"), 0x8c000, 0x1000},
-		{fakeBootParams(cmdline), 0x8d000, 0x3000},
-		{kernel, 0x1000000, 0x2000000},
-		{initrd, 0x7f000000, uint64(len(initrd)+4095) &^ 4095},
-		{fakePurgatory(), 0x9d000000, 0x4000},
+	return []synth.Segment{
+		{Data: []byte("setup_data: EFI memory map, RNG seed"), Mem: 0x8c000, MemSz: 0x1000},
+		{Data: fakeBootParams(cmdline), Mem: 0x8d000, MemSz: 0x3000},
+		{Data: kernel, Mem: 0x1000000, MemSz: 0x2000000},
+		{Data: initrd, Mem: 0x7f000000, MemSz: uint64(len(initrd)+4095) &^ 4095},
+		{Data: fakePurgatory(), Mem: 0x9d000000, MemSz: 0x4000},
 	}
 }
 

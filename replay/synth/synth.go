@@ -91,9 +91,8 @@ func (s *Writer) Call() error {
 		return err
 	}
 	if nseg > 0 {
-		if err := s.rec(layout.Segments{Header: layout.Header{CallID: id, TimeNS: t + 10}, NrPassed: 1, NrCopied: 1,
-			EntrySize: 32, Segs: []layout.Segment{{Buf: 0x7f0000000000, BufSz: uint64(len(s.buf)), Mem: 0x1000000,
-				MemSz: uint64(len(s.buf)+4095) &^ 4095}}}.Marshal(le)); err != nil {
+		seg := Segment{Data: s.buf, Mem: 0x1000000, MemSz: uint64(len(s.buf)+4095) &^ 4095}
+		if err := s.rec(SegmentTable(layout.Header{CallID: id, TimeNS: t + 10}, []Segment{seg}).Marshal(le)); err != nil {
 			return err
 		}
 		if s.o.DistinctPayloads {
@@ -164,6 +163,17 @@ type Segment struct {
 	MemSz uint64
 }
 
+// SegmentTable is the SEGMENTS record BPF emits for a 64-bit kexec_load of
+// segs (at most layout.MaxSegments), whose buffers the caller placed 16 MiB
+// apart from 0x7f0000000000.
+func SegmentTable(h layout.Header, segs []Segment) layout.Segments {
+	ls := layout.Segments{Header: h, NrPassed: uint64(len(segs)), NrCopied: uint32(len(segs)), EntrySize: 32}
+	for i, sg := range segs {
+		ls.Segs = append(ls.Segs, layout.Segment{Buf: 0x7f0000000000 + uint64(i)<<24, BufSz: uint64(len(sg.Data)), Mem: sg.Mem, MemSz: sg.MemSz})
+	}
+	return ls
+}
+
 // KexecLoad writes one successful kexec_load call with these segments
 // (payloads complete) and entry point.
 func (s *Writer) KexecLoad(segs []Segment, entry uint64) error {
@@ -174,12 +184,7 @@ func (s *Writer) KexecLoad(segs []Segment, entry uint64) error {
 		Args: [6]uint64{entry, uint64(len(segs)), 0x7ffd00000000, 0x3e0000}, Comm: "kexec"}.Marshal(le)); err != nil {
 		return err
 	}
-	ls := layout.Segments{Header: layout.Header{CallID: id, TimeNS: t + 10}, NrPassed: uint64(len(segs)),
-		NrCopied: uint32(len(segs)), EntrySize: 32}
-	for i, sg := range segs {
-		ls.Segs = append(ls.Segs, layout.Segment{Buf: 0x7f0000000000 + uint64(i)<<24, BufSz: uint64(len(sg.Data)), Mem: sg.Mem, MemSz: sg.MemSz})
-	}
-	if err := s.rec(ls.Marshal(le)); err != nil {
+	if err := s.rec(SegmentTable(layout.Header{CallID: id, TimeNS: t + 10}, segs).Marshal(le)); err != nil {
 		return err
 	}
 	for i, sg := range segs {
