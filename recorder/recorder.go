@@ -111,7 +111,7 @@ const (
 // Recorder runs one recording. Use New, then Run once.
 type Recorder struct {
 	cfg Config
-	bo  binary.ByteOrder
+	bo  content.ByteOrder // of the raw records: the host's, as BPF emits them
 
 	w         *content.Writer
 	file      SinkFile
@@ -688,7 +688,7 @@ func (r *Recorder) openPart(part uint32) error {
 	h.AttachMode = r.cfg.Source.Mode()
 	h.WallStart, h.BootStartNS = ClockPair()
 	r.w = nil
-	w, err := content.NewWriter(f.Writer(), h, content.Options{Format: r.cfg.Writer, ByteOrder: binary.NativeEndian, OnRecord: r.recordWritten})
+	w, err := content.NewWriter(f.Writer(), h, content.Options{Format: r.cfg.Writer, ByteOrder: r.bo, OnRecord: r.recordWritten})
 	r.file, r.part, r.partStart = f, part, time.Now()
 	r.files = append(r.files, f.Name())
 	if err != nil {
