@@ -507,6 +507,10 @@ func (r *Recorder) evictPayload() error {
 		return nil
 	}
 	victim.cut() // counted with the payloads cut at a size limit
+	if err := r.note("warn", fmt.Sprintf("call %d: more than %d payloads in flight: payload kind %d index %d given up at %d bytes",
+		victim.key.callID, maxOpenPayloads, victim.key.kind, victim.key.index, victim.next)); err != nil {
+		return err
+	}
 	p, err := victim.finishLost(reasonLimit)
 	if err != nil {
 		return err
@@ -518,8 +522,7 @@ func (r *Recorder) evictPayload() error {
 		clear(r.evicted)
 	}
 	r.evicted[victim.key] = true
-	return r.note("warn", fmt.Sprintf("call %d: more than %d payloads in flight: payload kind %d index %d given up at %d bytes",
-		victim.key.callID, maxOpenPayloads, victim.key.kind, victim.key.index, victim.next))
+	return nil
 }
 
 // abandon stops tracking a call whose exit has not come, keeping what it sent.
