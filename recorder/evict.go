@@ -38,9 +38,7 @@ func (r *Recorder) closePayloads(cs *callState) error {
 		}
 		delete(cs.payloads, k)
 		r.nOpen--
-		if err := r.writePayload(p); err != nil {
-			return err
-		}
+		r.countPayload(p)
 	}
 	return nil
 }
@@ -62,21 +60,22 @@ func (r *Recorder) evictPayload() error {
 		return nil
 	}
 	victim.cut() // counted with the payloads cut at a size limit
+	if err := r.note("warn", fmt.Sprintf("call %d: more than %d payloads in flight: payload kind %d index %d given up at %d bytes",
+		victim.key.callID, maxOpenPayloads, victim.key.kind, victim.key.index, victim.next)); err != nil {
+		return err
+	}
 	p, err := victim.finishLost(reasonLimit)
 	if err != nil {
 		return err
 	}
+	r.countPayload(p)
 	delete(owner.payloads, victim.key)
 	r.nOpen--
 	if len(r.evicted) >= maxEvicted {
 		clear(r.evicted)
 	}
 	r.evicted[victim.key] = true
-	if err := r.note("warn", fmt.Sprintf("call %d: more than %d payloads in flight: payload kind %d index %d given up at %d bytes",
-		victim.key.callID, maxOpenPayloads, victim.key.kind, victim.key.index, victim.next)); err != nil {
-		return err
-	}
-	return r.writePayload(p)
+	return nil
 }
 
 // abandon stops tracking a call whose exit has not come, keeping what it sent.

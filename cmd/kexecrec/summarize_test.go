@@ -362,7 +362,7 @@ func sdSamples(t *testing.T) []string {
 	t.Helper()
 	paths, err := filepath.Glob(filepath.Join("..", "..", "testdata", "samples", "*.zst"))
 	if err != nil || len(paths) == 0 {
-		t.Fatalf("no sample captures under testdata/samples (go run ./format/internal/mksamples): %v", err)
+		t.Fatalf("no sample captures under testdata/samples (go generate ./internal/mksamples): %v", err)
 	}
 	return paths
 }
