@@ -51,18 +51,30 @@ type OpenOptions struct {
 	// The callback must not use the Capture (Payload, Stats ...) while
 	// Calls runs. Ignored with Follow, which hands calls over as they come.
 	Pipelined bool
+	// Stdin serves the path "-" (StdinName): the capture is read from it
+	// as it arrives, with a private copy for random access (see Stdin).
+	Stdin *Stdin
 }
 
 // Capture is an open capture file: its header, its calls (streamed through
 // the Decoder), its status and random access to its payload bytes.
 type Capture struct {
 	path    string
-	f       *os.File
+	f       *os.File // nil for standard input
+	ra      io.ReaderAt
+	size    func() (int64, error)
+	stdin   *Stdin
 	opts    OpenOptions
 	r       *format.Reader
 	dec     *Decoder
 	readErr error
 	read    bool
+
+	// pending is a record read ahead (HeaderNotes), given to decode first.
+	pending    *format.Record
+	pendingErr error
+	headNotes  int  // notes read before the first other record
+	headerDone bool // headNotes is final
 
 	// live serves the blobs the stream has passed (the recorder writes a
 	// payload's blob before the record naming it); ix, a full pass over the
@@ -80,6 +92,9 @@ type Capture struct {
 // Open opens a capture and reads its header. The error is one line that
 // names the file.
 func Open(path string, o OpenOptions) (*Capture, error) {
+	if path == StdinName {
+		return openStdin(o)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -114,9 +129,18 @@ func Open(path string, o OpenOptions) (*Capture, error) {
 		// follows it; a follower must not wait for bytes that never come.
 		tail.done = func() bool { return r.Status().Clean }
 	}
+	size := func() (int64, error) {
+		st, err := f.Stat()
+		if err != nil {
+			return 0, err
+		}
+		return st.Size(), nil
+	}
 	return &Capture{
 		path:     path,
 		f:        f,
+		ra:       f,
+		size:     size,
 		opts:     o,
 		r:        r,
 		dec:      NewDecoder(r.Header()),
@@ -151,6 +175,9 @@ func (c *Capture) ReadErr() error { return c.readErr }
 // Close stops the reading ahead and closes the file.
 func (c *Capture) Close() error {
 	c.r.Close()
+	if c.f == nil {
+		return nil // standard input's copy stays for another pass
+	}
 	return c.f.Close()
 }
 
@@ -195,7 +222,7 @@ func (c *Capture) decode(emit func(*Call) error) error {
 		return nil
 	}
 	for {
-		rec, err := c.r.Next()
+		rec, err := c.next()
 		if err == io.EOF {
 			break
 		}
@@ -322,18 +349,20 @@ func (c *Capture) pipelined(fn func(*Call) error) (ferr error) {
 
 // index opens the payload index on first use.
 func (c *Capture) index() (*format.Index, error) {
-	st, err := c.f.Stat()
+	size, err := c.size()
 	if err != nil {
 		return nil, err
 	}
-	if c.ix != nil && (!c.opts.Follow || st.Size() == c.ixAt) {
+	// Standard input's copy grows as it is read, like a followed file.
+	growing := c.opts.Follow || c.stdin != nil
+	if c.ix != nil && (!growing || size == c.ixAt) {
 		return c.ix, nil
 	}
-	if c.ixErr != nil && !c.opts.Follow {
+	if c.ixErr != nil && !growing {
 		return nil, c.ixErr
 	}
-	c.ix, c.ixErr = format.OpenIndex(c.f, st.Size(), format.ReaderOptions{Salvage: true})
-	c.ixAt = st.Size()
+	c.ix, c.ixErr = format.OpenIndex(c.ra, size, format.ReaderOptions{Salvage: true})
+	c.ixAt = size
 	return c.ix, c.ixErr
 }
 
@@ -532,7 +561,10 @@ func spool(r io.Reader) (*spooled, error) {
 // intact but the recording is not clean or not complete). Call it after Calls.
 func (c *Capture) Trouble() (damage, warnings []string) {
 	st := c.r.Status()
-	if c.readErr != nil {
+	if c.stdin != nil && errors.Is(c.stdin.Err(), ErrStdinLimit) {
+		// Not damage of the capture: say only what stopped reading.
+		damage = append(damage, c.stdin.Err().Error())
+	} else if c.readErr != nil {
 		damage = append(damage, "reading stopped: "+c.readErr.Error())
 	}
 	for _, d := range st.Damage {
@@ -587,7 +619,10 @@ func (c *Capture) Trouble() (damage, warnings []string) {
 			warnings = append(warnings, fmt.Sprintf("recorder counted %s = %d", k, s[k]))
 		}
 	}
-	for _, n := range c.dec.Notes() {
+	// Notes the recorder wrote at the start of the file (what it could not
+	// hook on that kernel) describe the recording: HeaderNotes shows them.
+	// Later ones say that data of this file was cut or lost.
+	for _, n := range c.laterNotes() {
 		if n.Level == "warn" || n.Level == "error" {
 			warnings = append(warnings, "recorder note: "+n.Message)
 		}

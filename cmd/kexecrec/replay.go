@@ -81,9 +81,11 @@ func runReplay(opts *replayOptions) error {
 		ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 	}
+	stdin := replay.NewStdin(opts.ios.In, 0)
+	defer stdin.Close()
 	c, err := replay.Open(opts.file, replay.OpenOptions{
 		Salvage:  !opts.follow, // a follower must not skip ahead past a chunk still being written
-		Identify: opts.identify, Follow: opts.follow, Context: ctx, PollInterval: opts.poll,
+		Identify: opts.identify, Follow: opts.follow, Context: ctx, PollInterval: opts.poll, Stdin: stdin,
 	})
 	if err != nil {
 		return trouble(err)
