@@ -121,6 +121,7 @@ type hook struct {
 type bpfSource struct {
 	mode     string
 	warnings []string
+	limits   []Limitation // the start-up warnings, also in plain words
 	coll     *ebpf.Collection
 	links    []link.Link
 	reader   *ringbuf.Reader
@@ -179,9 +180,9 @@ func Attach(cfg AttachConfig) (Source, error) {
 		return nil, err
 	}
 
-	var warnings []string
+	var lims []Limitation
 	if ring < 2*(layout.PieceSize+layout.PieceMax+8) {
-		warnings = append(warnings, fmt.Sprintf("ring buffer of %d bytes cannot hold a full %d-byte payload piece: payloads over 4 KiB will be dropped", ring, layout.PieceMax))
+		lims = append(lims, smallRingLimitation(ring))
 	}
 
 	mode, err = chooseMode(mode)
@@ -189,7 +190,11 @@ func Attach(cfg AttachConfig) (Source, error) {
 		return nil, err
 	}
 	hooks, more := hooksFor(mode)
-	warnings = append(warnings, more...)
+	lims = append(lims, more...)
+	warnings := make([]string, len(lims))
+	for i, l := range lims {
+		warnings[i] = l.Detail
+	}
 
 	spec, err := bpf.LoadKexecrec()
 	if err != nil {
@@ -240,7 +245,7 @@ func Attach(cfg AttachConfig) (Source, error) {
 		}
 		return nil, fmt.Errorf("recorder: load BPF programs: %w", err)
 	}
-	s := &bpfSource{mode: mode, warnings: warnings, coll: coll, counters: coll.Maps["counters"],
+	s := &bpfSource{mode: mode, warnings: warnings, limits: lims, coll: coll, counters: coll.Maps["counters"],
 		spare: make(chan []byte, recycleBuffers)}
 	for _, h := range hooks {
 		l, err := attachHook(coll.Programs[h.prog], h)
@@ -363,10 +368,10 @@ func chooseMode(mode string) (string, error) {
 }
 
 // hooksFor lists the programs of a mode, dropping optional ones the kernel
-// does not offer (with a warning each).
-func hooksFor(mode string) ([]hook, []string) {
+// does not offer (with a limitation each).
+func hooksFor(mode string) ([]hook, []Limitation) {
 	var hooks []hook
-	var warnings []string
+	var warnings []Limitation
 	wrappers := []struct {
 		sym, suffix string
 		optional    bool
@@ -384,7 +389,7 @@ func hooksFor(mode string) ([]hook, []string) {
 		for _, w := range wrappers {
 			if w.optional {
 				if err := probeOptional(mode, w.sym); err != nil {
-					warnings = append(warnings, fmt.Sprintf("no %s hook on %s (%s): %v", mode, w.sym, w.why, shortErr(err)))
+					warnings = append(warnings, optionalHookLimitation(mode, w.sym, w.why, err))
 					continue
 				}
 			}
@@ -409,8 +414,7 @@ func hooksFor(mode string) ([]hook, []string) {
 	if kprobeErr == nil {
 		return append(hooks, hook{prog: "kprobe_post_read_file", kind: "kprobe", symbol: symPostReadFile}), warnings
 	}
-	warnings = append(warnings, fmt.Sprintf("no hook on %s: kexec_file_load kernel and initrd bytes will not be captured (fentry: %v; kprobe: %v)",
-		symPostReadFile, shortErr(fentryErr), shortErr(kprobeErr)))
+	warnings = append(warnings, postReadFileLimitation(fentryErr, kprobeErr))
 	return hooks, warnings
 }
 
@@ -523,6 +527,9 @@ func (s *bpfSource) readCounters() ([]uint64, error) {
 }
 
 func (s *bpfSource) Mode() string { return s.mode }
+
+// Limitations are the start-up warnings in plain words.
+func (s *bpfSource) Limitations() []Limitation { return append([]Limitation(nil), s.limits...) }
 
 func (s *bpfSource) Warnings() []string {
 	s.warnMu.Lock()
