@@ -560,11 +560,13 @@ func spool(r io.Reader) (*spooled, error) {
 // entirely or failed a check: exit ExitTrouble) and warnings (the file is
 // intact but the recording is not clean or not complete). Call it after Calls.
 func (c *Capture) Trouble() (damage, warnings []string) {
-	st := c.r.Status()
 	if c.stdin != nil && errors.Is(c.stdin.Err(), ErrStdinLimit) {
-		// Not damage of the capture: say only what stopped reading.
-		damage = append(damage, c.stdin.Err().Error())
-	} else if c.readErr != nil {
+		// Not damage of the capture: what stopped reading is all there is
+		// to say (the cut it made is no finding about the file).
+		return []string{c.stdin.Err().Error()}, nil
+	}
+	st := c.r.Status()
+	if c.readErr != nil {
 		damage = append(damage, "reading stopped: "+c.readErr.Error())
 	}
 	for _, d := range st.Damage {
