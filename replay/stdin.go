@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -247,7 +248,13 @@ func openStdin(o OpenOptions) (*Capture, error) {
 	if s == nil {
 		return nil, errors.New("-: standard input is not available to this command")
 	}
-	r, err := format.NewReader(s.Stream(), format.ReaderOptions{Salvage: o.Salvage, PublicKey: o.PublicKey, IndexPieces: true})
+	src := s.Stream()
+	if o.Follow && o.Context != nil {
+		// A pipe needs no polling, but a wait for input that never comes
+		// must still end when the follower is stopped.
+		src = &ctxReader{ctx: o.Context, r: src}
+	}
+	r, err := format.NewReader(src, format.ReaderOptions{Salvage: o.Salvage, PublicKey: o.PublicKey, IndexPieces: true})
 	if err != nil {
 		if serr := s.Err(); serr != nil {
 			return nil, serr
@@ -329,4 +336,45 @@ func (in *Input) Close() error {
 		return in.f.Close()
 	}
 	return nil
+}
+
+// ctxReader ends a read with io.EOF once ctx is done, even while the
+// underlying Read still blocks (that read is left to finish on its own
+// goroutine; nothing reads its result).
+type ctxReader struct {
+	ctx     context.Context
+	r       io.Reader
+	pending chan readResult // the read in flight, if any
+}
+
+type readResult struct {
+	b   []byte
+	err error
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if c.pending == nil {
+		ch := make(chan readResult, 1)
+		buf := make([]byte, len(p))
+		go func() {
+			n, err := c.r.Read(buf)
+			ch <- readResult{buf[:n], err}
+		}()
+		c.pending = ch
+	}
+	select {
+	case res := <-c.pending:
+		c.pending = nil
+		n := copy(p, res.b)
+		if n < len(res.b) {
+			// p shrank since the read started: keep the rest for next time.
+			rest := make(chan readResult, 1)
+			rest <- readResult{res.b[n:], res.err}
+			c.pending = rest
+			return n, nil
+		}
+		return n, res.err
+	case <-c.ctx.Done():
+		return 0, io.EOF
+	}
 }

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -188,5 +189,51 @@ func TestStdinStreamsAPipe(t *testing.T) {
 	}
 	if !c.Status().Clean {
 		t.Error("trailer not read once the pipe closed")
+	}
+}
+
+// A follower of standard input stops when told, even while the pipe stays
+// open and silent.
+func TestStdinFollowStopsOnCancel(t *testing.T) {
+	data, err := os.ReadFile("../testdata/samples/synthetic-kexec_load.zst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write(data[:len(data)-16]) // never the end of the trailer, never closed
+	in := NewStdin(pr, 0)
+	defer in.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := Open(StdinName, OpenOptions{Stdin: in, Follow: true, Context: ctx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	all := make(chan struct{})
+	done := make(chan int, 1)
+	go func() {
+		n := 0
+		c.Calls(func(*Call) error {
+			if n++; n == 3 {
+				close(all)
+			}
+			return nil
+		})
+		done <- n
+	}()
+	select {
+	case <-all: // every call of the sample; now the pipe is silent
+	case <-time.After(20 * time.Second):
+		t.Fatal("the sample's 3 calls were not decoded")
+	}
+	cancel()
+	select {
+	case n := <-done:
+		if n != 3 {
+			t.Errorf("%d calls, want the sample's 3", n)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Calls still waits for input after the cancel")
 	}
 }
