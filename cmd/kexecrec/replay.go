@@ -45,7 +45,8 @@ stopped cleanly) or on SIGINT/SIGTERM (exit status 0). Calls appear when
 their exit record has been sealed into the file.`,
 		Example: `  kexecrec replay capture.krec | jq -c 'select(.outcome=="error")'
   kexecrec replay --speed 1 --format table capture.krec
-  kexecrec replay --follow /var/lib/kexecrec/current.krec`,
+  kexecrec replay --follow /var/lib/kexecrec/current.krec
+  sudo kexecrec record -o - | kexecrec replay --follow -`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			opts.file = args[0]

@@ -186,7 +186,8 @@ a warning on stderr and exit status 0.`,
   kexecrec show --failed --syscall kexec_load capture.krec
   kexecrec show --since 10m --until 1h --comm kexec capture.krec
   kexecrec show --format ndjson capture.krec | jq .caller.exe
-  kexecrec show --hexdump 64 --wide capture.krec`,
+  kexecrec show --hexdump 64 --wide capture.krec
+  ssh loghost cat capture.krec | kexecrec show -`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			opts.files = args
