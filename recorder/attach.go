@@ -93,9 +93,9 @@ func Attach(cfg AttachConfig) (Source, error) {
 		return nil, err
 	}
 
-	var warnings []string
+	var lims []Limitation
 	if ring < 2*(layout.PieceSize+layout.PieceMax+8) {
-		warnings = append(warnings, fmt.Sprintf("ring buffer of %d bytes cannot hold a full %d-byte payload piece: payloads over 4 KiB will be dropped", ring, layout.PieceMax))
+		lims = append(lims, smallRingLimitation(ring))
 	}
 
 	mode, err = chooseMode(mode)
@@ -111,7 +111,11 @@ func Attach(cfg AttachConfig) (Source, error) {
 		return nil, fmt.Errorf("recorder: BPF object does not match its generated loader (run go generate ./bpf): %w", err)
 	}
 	hooks, more := hooksFor(mode, &objs.KexecrecProgramSpecs)
-	warnings = append(warnings, more...)
+	lims = append(lims, more...)
+	warnings := make([]string, len(lims))
+	for i, l := range lims {
+		warnings[i] = l.Detail
+	}
 
 	// Programs for other modes would fail to load where their hooks do
 	// not exist: drop them before loading.
@@ -137,7 +141,7 @@ func Attach(cfg AttachConfig) (Source, error) {
 		}
 		return nil, fmt.Errorf("recorder: load BPF programs: %w", err)
 	}
-	s := &bpfSource{mode: mode, warnings: warnings, coll: coll, spare: make(chan []byte, recycleBuffers)}
+	s := &bpfSource{mode: mode, warnings: warnings, limits: lims, coll: coll, spare: make(chan []byte, recycleBuffers)}
 	// The maps move out of the collection into their generated struct
 	// (ownership too: free closes both).
 	if err := coll.Assign(&s.maps); err != nil {

@@ -27,6 +27,8 @@ type TableOptions struct {
 	HexDump int
 	// Payload opens a payload's bytes by hex SHA-256 (Capture.Payload).
 	Payload func(sha string) (io.ReadCloser, error)
+	// HeaderNotes are shown in RenderHeader's block (Capture.HeaderNotes).
+	HeaderNotes []Note
 }
 
 func (o TableOptions) width() int {
@@ -63,6 +65,7 @@ func RenderHeader(w io.Writer, path string, h format.Header, o TableOptions) {
 	if !h.WallStart.IsZero() {
 		lines = append(lines, [2]string{"started", h.WallStart.UTC().Format(time.RFC3339Nano)})
 	}
+	lines = append(lines, headerNoteRows(o.HeaderNotes)...)
 	kv(w, lines, o)
 	fmt.Fprintln(w)
 }
@@ -598,6 +601,8 @@ type HeaderJSON struct {
 	Extra         map[string]string `json:"extra,omitempty"`
 	SetID         string            `json:"set_id,omitempty"`
 	Part          uint32            `json:"part"`
+	// Notes: the recorder's notes at the start of the file (Capture.HeaderNotes).
+	Notes []Note `json:"notes,omitempty"`
 }
 
 // NewHeaderJSON converts a header.

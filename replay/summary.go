@@ -91,6 +91,8 @@ type HostInfo struct {
 	RecordLayout    uint32            `json:"record_layout"`
 	SetID           string            `json:"set_id,omitempty"`
 	Part            uint32            `json:"part"`
+	// Notes: the recorder's notes at the start of the file (Capture.HeaderNotes).
+	Notes []Note `json:"notes,omitempty"`
 }
 
 // StreamInfo is the container's integrity as the reader found it.

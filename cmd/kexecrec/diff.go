@@ -71,11 +71,13 @@ func runDiff(opts *diffOptions) error {
 	}
 	// One digester for both files: a body common to A and B is held once.
 	g := replay.NewDigester()
-	a, err := readDigests(opts.A, g, !opts.NoIdentify)
+	stdin := replay.NewStdin(opts.ios.In, 0)
+	defer stdin.Close()
+	a, err := readDigests(opts.A, g, !opts.NoIdentify, stdin)
 	if err != nil {
 		return trouble(err)
 	}
-	b, err := readDigests(opts.B, g, !opts.NoIdentify)
+	b, err := readDigests(opts.B, g, !opts.NoIdentify, stdin)
 	if err != nil {
 		return trouble(err)
 	}
@@ -102,8 +104,8 @@ func runDiff(opts *diffOptions) error {
 
 // readDigests reads every call of a capture. A damaged file is trouble: a
 // comparison that silently skips calls would be a wrong answer.
-func readDigests(path string, g *replay.Digester, identifyPayloads bool) (*diffSide, error) {
-	c, err := replay.Open(path, replay.OpenOptions{Identify: identifyPayloads})
+func readDigests(path string, g *replay.Digester, identifyPayloads bool, stdin *replay.Stdin) (*diffSide, error) {
+	c, err := replay.Open(path, replay.OpenOptions{Identify: identifyPayloads, Stdin: stdin})
 	if err != nil {
 		return nil, err
 	}

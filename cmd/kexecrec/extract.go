@@ -54,7 +54,9 @@ func runExtract(opts *extractOptions) error {
 	if opts.dir == "" {
 		return trouble(errors.New("extract: -d DIR is required"))
 	}
-	c, err := replay.Open(opts.file, replay.OpenOptions{Salvage: true, NoCmdline: true})
+	stdin := replay.NewStdin(opts.ios.In, 0)
+	defer stdin.Close()
+	c, err := replay.Open(opts.file, replay.OpenOptions{Salvage: true, NoCmdline: true, Stdin: stdin})
 	if err != nil {
 		return trouble(err)
 	}

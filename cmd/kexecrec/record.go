@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -46,6 +45,7 @@ type recordOptions struct {
 	Fsync        bool
 	JSON         bool
 	Force        bool
+	Verbose      bool
 
 	// ctx is the parent context (tests cancel it instead of sending a signal).
 	ctx context.Context
@@ -119,7 +119,8 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 	f.Var(&opts.SealSize, "seal-size", "seal pending records at this many uncompressed bytes")
 	f.BoolVar(&opts.Fsync, "fsync", false, "fsync the file after every sealed chunk")
 	f.BoolVar(&opts.JSON, "json", false, "also print each completed call as a JSON line on stdout")
-	f.BoolVar(&opts.Force, "force", false, "overwrite existing output files")
+	f.BoolVar(&opts.Force, "force", false, "overwrite existing output files (regular files only)")
+	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "also print the full error behind each limitation (the capture header keeps it too)")
 	cmd.MarkFlagRequired("output")
 	return cmd
 }
@@ -178,24 +179,24 @@ func runRecord(o *recordOptions) error {
 		key = k
 	}
 
-	// Refuse an existing output before attaching anything to the kernel.
+	// The output exists, or the error is said, before anything is loaded
+	// into the kernel.
 	var sink recorder.Sink
 	if toStdout {
 		sink = &recorder.StreamSink{W: ios.Out, Label: "<stdout>"}
 	} else {
-		existing, err := o.existingOutputs()
+		out, err := recorder.OpenOutput(recorder.OutputConfig{Base: o.Output, Force: o.Force, MaxFiles: o.MaxFiles,
+			Rotating: o.RotateSize > 0 || o.RotateEvery > 0})
 		if err != nil {
 			return trouble(fmt.Errorf("record: %v", err))
 		}
-		if len(existing) > 0 {
-			if !o.Force {
-				return trouble(fmt.Errorf("record: %s: %w", listNames(existing), recorder.ErrOutputExists))
-			}
-			// Each is replaced (unlinked, never followed) when the new set
-			// reaches its part number; any beyond stay, with another set id.
-			fmt.Fprintf(ios.ErrOut, "kexecrec: --force: will replace %s\n", listNames(existing))
+		defer out.Abandon() // removes the new, empty file if recording never starts
+		if len(out.Replaced) > 0 {
+			// Later parts are replaced (unlinked, never followed) when the
+			// new set reaches their number; any beyond stay, with another set id.
+			fmt.Fprintf(ios.ErrOut, "kexecrec: --force: will replace %s\n", recorder.ListNames(out.Replaced))
 		}
-		sink = &recorder.FileSink{Base: o.Output, Force: o.Force, MaxFiles: o.MaxFiles}
+		sink = out
 	}
 
 	src, err := attach(acfg)
@@ -203,8 +204,11 @@ func runRecord(o *recordOptions) error {
 		return trouble(fmt.Errorf("record: %s", strings.TrimPrefix(err.Error(), "recorder: ")))
 	}
 	fmt.Fprintf(ios.ErrOut, "kexecrec: attach mode %s; recording to %s\n", src.Mode(), o.describeOutput())
-	for _, w := range src.Warnings() {
-		fmt.Fprintf(ios.ErrOut, "kexecrec: warning: %s\n", w)
+	for _, l := range recorder.Limitations(src) {
+		fmt.Fprintf(ios.ErrOut, "kexecrec: warning: %s\n", l.Plain)
+		if o.Verbose && l.Detail != l.Plain {
+			fmt.Fprintf(ios.ErrOut, "kexecrec:   because: %s\n", l.Detail)
+		}
 	}
 
 	h := recorder.HostHeader(versionString())
@@ -261,29 +265,6 @@ func runRecord(o *recordOptions) error {
 	fmt.Fprintf(ios.ErrOut, "kexecrec: %d calls recorded (%d seen entering), %s of payload, %d records dropped by BPF; wrote %s\n",
 		sum.CallsCompleted, sum.CallsSeen, humanBytes(sum.PayloadBytes), sum.Dropped, files)
 	return nil
-}
-
-// existingOutputs are the files a new recording would collide with: the
-// output itself and, when rotating, every part of an earlier set (a set
-// left by --max-files may start at FILE.7: checking FILE.1 is not enough,
-// the new set would die on that name hours later).
-func (o *recordOptions) existingOutputs() ([]string, error) {
-	if o.RotateSize > 0 || o.RotateEvery > 0 {
-		return recorder.ExistingParts(o.Output)
-	}
-	if _, err := os.Lstat(o.Output); err == nil {
-		return []string{o.Output}, nil
-	}
-	return nil, nil
-}
-
-// listNames names a few files and counts the rest, for a one-line message.
-func listNames(names []string) string {
-	const show = 4
-	if len(names) <= show {
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:show], ", "), len(names)-show)
 }
 
 func (o *recordOptions) describeOutput() string {

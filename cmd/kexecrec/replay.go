@@ -45,7 +45,8 @@ stopped cleanly) or on SIGINT/SIGTERM (exit status 0). Calls appear when
 their exit record has been sealed into the file.`,
 		Example: `  kexecrec replay capture.krec | jq -c 'select(.outcome=="error")'
   kexecrec replay --speed 1 --format table capture.krec
-  kexecrec replay --follow /var/lib/kexecrec/current.krec`,
+  kexecrec replay --follow /var/lib/kexecrec/current.krec
+  sudo kexecrec record -o - | kexecrec replay --follow -`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			opts.file = args[0]
@@ -81,9 +82,11 @@ func runReplay(opts *replayOptions) error {
 		ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 	}
+	stdin := replay.NewStdin(opts.ios.In, 0)
+	defer stdin.Close()
 	c, err := replay.Open(opts.file, replay.OpenOptions{
 		Salvage:  !opts.follow, // a follower must not skip ahead past a chunk still being written
-		Identify: opts.identify, Follow: opts.follow, Context: ctx, PollInterval: opts.poll,
+		Identify: opts.identify, Follow: opts.follow, Context: ctx, PollInterval: opts.poll, Stdin: stdin,
 	})
 	if err != nil {
 		return trouble(err)

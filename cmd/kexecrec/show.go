@@ -157,6 +157,7 @@ type showOptions struct {
 	hexdump    int
 	noIdentify bool
 	filter     callFilter
+	stdin      *replay.Stdin // serves "-"
 }
 
 func newShowCmd(ios *IOStreams) *cobra.Command {
@@ -185,7 +186,8 @@ a warning on stderr and exit status 0.`,
   kexecrec show --failed --syscall kexec_load capture.krec
   kexecrec show --since 10m --until 1h --comm kexec capture.krec
   kexecrec show --format ndjson capture.krec | jq .caller.exe
-  kexecrec show --hexdump 64 --wide capture.krec`,
+  kexecrec show --hexdump 64 --wide capture.krec
+  ssh loghost cat capture.krec | kexecrec show -`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			opts.files = args
@@ -223,6 +225,9 @@ func runShow(opts *showOptions) error {
 	if opts.format == "json" {
 		fmt.Fprintln(out, "[")
 	}
+	stdin := replay.NewStdin(opts.ios.In, 0)
+	defer stdin.Close()
+	opts.stdin = stdin
 	var bad []string
 	for i, path := range opts.files {
 		ok, err := showFile(out, opts, flt, path, i)
@@ -256,7 +261,7 @@ func showFile(out *bufio.Writer, opts *showOptions, flt *compiled, path string, 
 	// calls are decoded on another goroutine (Pipelined).
 	hexdumps := opts.format == "table" && opts.hexdump > 0
 	c, oerr := replay.Open(path, replay.OpenOptions{Salvage: true, Identify: !opts.noIdentify,
-		Reuse: true, Pipelined: !hexdumps})
+		Reuse: true, Pipelined: !hexdumps, Stdin: opts.stdin})
 	if oerr != nil {
 		out.Flush()
 		fmt.Fprintf(errOut, "kexecrec: %s\n", oneLine(oerr.Error()))
@@ -272,13 +277,13 @@ func showFile(out *bufio.Writer, opts *showOptions, flt *compiled, path string, 
 	}
 	defer c.Close()
 	h := c.Header()
-	topts := replay.TableOptions{Wide: opts.wide, HexDump: opts.hexdump, Payload: c.Payload}
+	topts := replay.TableOptions{Wide: opts.wide, HexDump: opts.hexdump, Payload: c.Payload, HeaderNotes: c.HeaderNotes()}
 	shown, total := 0, 0
 	first := true
 	switch opts.format {
 	case "table":
 		replay.RenderHeader(out, path, h, topts)
-		if rows := indexRows(path, flt, h); len(rows) > 0 {
+		if rows := indexRows(path, flt, h, opts.stdin); len(rows) > 0 {
 			if err := replay.RenderIndex(out, rows, topts); err != nil {
 				return false, err
 			}
@@ -289,7 +294,9 @@ func showFile(out *bufio.Writer, opts *showOptions, flt *compiled, path string, 
 		if n > 0 {
 			sep = ","
 		}
-		hb, _ := json.Marshal(replay.NewHeaderJSON(h))
+		hj := replay.NewHeaderJSON(h)
+		hj.Notes = topts.HeaderNotes
+		hb, _ := json.Marshal(hj)
 		fmt.Fprintf(out, "%s{\"file\":%s,\"header\":%s,\"calls\":[\n", sep, jsonString(path), hb)
 	}
 	var werr error
@@ -349,8 +356,8 @@ const maxIndexRows = 5000
 
 // indexRows reads the capture once, cheaply (no payload bytes), for the
 // call index. Problems are left to the main pass, which reports them.
-func indexRows(path string, flt *compiled, h format.Header) [][]string {
-	c, err := replay.Open(path, replay.OpenOptions{Salvage: true, NoCmdline: true, Reuse: true, Pipelined: true})
+func indexRows(path string, flt *compiled, h format.Header, stdin *replay.Stdin) [][]string {
+	c, err := replay.Open(path, replay.OpenOptions{Salvage: true, NoCmdline: true, Reuse: true, Pipelined: true, Stdin: stdin})
 	if err != nil {
 		return nil
 	}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -87,10 +86,13 @@ func runSummarize(opts *summarizeOptions) error {
 		}
 		key = k
 	}
+	stdin := replay.NewStdin(opts.ios.In, 0)
+	defer stdin.Close()
 	var rep summarizeReport
 	var errs []string
 	for _, path := range opts.Files {
-		s, err := summarizeFile(path, replay.OpenOptions{Salvage: true, Identify: !opts.NoIdentify, PublicKey: key, Reuse: true, Pipelined: true})
+		s, err := summarizeFile(path, replay.OpenOptions{Salvage: true, Identify: !opts.NoIdentify, PublicKey: key, Reuse: true, Pipelined: true,
+			Stdin: stdin})
 		rep.Files = append(rep.Files, s)
 		if err != nil {
 			errs = append(errs, err.Error())
@@ -142,7 +144,7 @@ func summarizeFile(path string, o replay.OpenOptions) (*replay.Summary, error) {
 
 	// The file's own hash, for case notes: a separate pass over the bytes,
 	// so it covers the whole file even when decoding stops at damage.
-	size, sum, err := sumHashFile(path)
+	size, sum, err := sumHashFile(path, o.Stdin)
 	if err != nil {
 		return fail(err)
 	}
@@ -157,6 +159,7 @@ func summarizeFile(path string, o replay.OpenOptions) (*replay.Summary, error) {
 	defer c.Close()
 	s.SetFile(fi)
 	s.SetHeader(c.Header())
+	s.Host.Notes = c.HeaderNotes()
 	readErr := c.Calls(func(call *replay.Call) error {
 		s.AddCall(call)
 		return nil
@@ -184,17 +187,14 @@ func summarizeFile(path string, o replay.OpenOptions) (*replay.Summary, error) {
 // set, wins.
 const summarizeMemLimit = 40 << 20
 
-func sumHashFile(path string) (int64, string, error) {
-	f, err := os.Open(path)
+func sumHashFile(path string, stdin *replay.Stdin) (int64, string, error) {
+	in, err := replay.OpenInput(path, stdin)
 	if err != nil {
 		return 0, "", err
 	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return 0, "", fmt.Errorf("%s: is a directory", path)
-	}
+	defer in.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := io.Copy(h, in)
 	if err != nil {
 		return n, "", fmt.Errorf("%s: %w", path, err)
 	}
@@ -399,6 +399,9 @@ func (w *summaryWriter) summary(s *replay.Summary) {
 		}
 		if h.SetID != "" {
 			rows = append(rows, []string{"set", fmt.Sprintf("%s part %d", w.hash(h.SetID), h.Part)})
+		}
+		for _, n := range replay.NoteLines(h.Notes) {
+			rows = append(rows, []string{"note", n})
 		}
 		keys := make([]string, 0, len(h.Options))
 		for k := range h.Options {

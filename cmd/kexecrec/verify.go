@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kexecrec/kexecrec/replay"
 	"io"
-	"os"
 	"sort"
 	"strings"
 
@@ -74,10 +74,12 @@ func runVerify(opts *verifyOptions) error {
 		}
 		key = k
 	}
+	stdin := replay.NewStdin(opts.ios.In, 0)
+	defer stdin.Close()
 	var reports []verifyReport
 	unreadable, failed := false, false
 	for _, f := range opts.files {
-		rep := verifyFile(f, key)
+		rep := verifyFile(f, key, stdin)
 		if rep.Error != "" {
 			unreadable = true
 		} else if !rep.Verified {
@@ -132,20 +134,15 @@ func printVerifyReport(out io.Writer, rep verifyReport) {
 
 // verifyFile runs every check on one file. It reads in salvage mode so that
 // one damaged chunk does not hide the state of the rest of the file.
-func verifyFile(path string, key ed25519.PublicKey) verifyReport {
+func verifyFile(path string, key ed25519.PublicKey, stdin *replay.Stdin) verifyReport {
 	rep := verifyReport{File: path}
-	f, err := os.Open(path)
+	f, err := replay.OpenInput(path, stdin)
 	if err != nil {
 		rep.Error = err.Error()
 		return rep
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		rep.Error = err.Error()
-		return rep
-	}
-	if !st.Mode().IsRegular() {
+	if !f.Regular() {
 		rep.Error = "not a regular file"
 		return rep
 	}
@@ -168,6 +165,10 @@ func verifyFile(path string, key ed25519.PublicKey) verifyReport {
 		}
 	}
 	r.Close() // its read-ahead stops before the blob pass reads the file again
+	ra, size, err := f.All()
+	if err != nil && readErr == nil {
+		readErr = err
+	}
 	s := r.Status()
 	add := func(name string, ok bool, format string, a ...any) {
 		rep.Checks = append(rep.Checks, verifyCheck{name, ok, fmt.Sprintf(format, a...)})
@@ -181,8 +182,8 @@ func verifyFile(path string, key ed25519.PublicKey) verifyReport {
 		types = append(types, fmt.Sprintf("%s %d", t, n))
 	}
 	sort.Strings(types)
-	add("chunks", readErr == nil && s.Bytes == st.Size(), "%d valid chunks (%s) in %d of %d bytes, %d records",
-		s.Chunks, strings.Join(types, ", "), s.Bytes, st.Size(), s.Records)
+	add("chunks", readErr == nil && s.Bytes == size, "%d valid chunks (%s) in %d of %d bytes, %d records",
+		s.Chunks, strings.Join(types, ", "), s.Bytes, size, s.Records)
 	if readErr != nil {
 		add("read", false, "%v", readErr)
 	}
@@ -221,7 +222,7 @@ func verifyFile(path string, key ed25519.PublicKey) verifyReport {
 			summarize(cnt, fmt.Sprintf("totals match: %d chunks, %d records, %d blobs, %d pieces", tc.Chunks, tc.Records, tc.Blobs, tc.Pieces)))
 	}
 
-	blobText, blobsOK := verifyBlobs(f, st.Size(), r.Blobs())
+	blobText, blobsOK := verifyBlobs(ra, size, r.Blobs())
 	add("blobs", blobsOK, "%s", blobText)
 
 	switch {
@@ -249,7 +250,7 @@ func verifyFile(path string, key ed25519.PublicKey) verifyReport {
 
 // verifyBlobs reads every blob through the index: each piece's SHA-256,
 // then the blob's size and SHA-256.
-func verifyBlobs(f *os.File, size int64, blobs map[[32]byte]format.BlobInfo) (string, bool) {
+func verifyBlobs(f io.ReaderAt, size int64, blobs map[[32]byte]format.BlobInfo) (string, bool) {
 	if len(blobs) == 0 {
 		return "no blobs", true
 	}

@@ -119,7 +119,7 @@ func TestVerifyEveryByteFlip(t *testing.T) {
 			d[off] ^= 0x81 // another bit pattern too
 		}
 		os.WriteFile(p, d, 0o644)
-		rep := verifyFile(p, nil)
+		rep := verifyFile(p, nil, nil)
 		if rep.Verified {
 			t.Fatalf("byte %d of %d changed: verify still passes", off, len(data))
 		}
@@ -127,13 +127,13 @@ func TestVerifyEveryByteFlip(t *testing.T) {
 	// Truncation at every offset fails too.
 	for cut := range data {
 		os.WriteFile(p, data[:cut], 0o644)
-		if rep := verifyFile(p, nil); rep.Verified {
+		if rep := verifyFile(p, nil, nil); rep.Verified {
 			t.Fatalf("cut at %d verifies", cut)
 		}
 	}
 	// Extra bytes after the trailer.
 	os.WriteFile(p, append(append([]byte{}, data...), 0), 0o644)
-	if rep := verifyFile(p, nil); rep.Verified {
+	if rep := verifyFile(p, nil, nil); rep.Verified {
 		t.Fatal("trailing byte verifies")
 	}
 }
