@@ -43,6 +43,11 @@ type DiffResult struct {
 	OnlyA   []*CallDigest `json:"only_in_a"`
 	OnlyB   []*CallDigest `json:"only_in_b"`
 	Changed []ChangedCall `json:"changed"`
+
+	// UncleanA, UncleanB: the capture has no trailer (the recorder did not
+	// stop cleanly), so it may hold fewer calls than were made.
+	UncleanA bool `json:"-"`
+	UncleanB bool `json:"-"`
 }
 
 // Equal reports whether the two captures hold the same calls.
@@ -376,19 +381,12 @@ func Changes(a, b *CallDigest) []Change {
 	}
 	cs = append(cs, payloadChanges(a.Payloads, b.Payloads)...)
 	if a.Purgatory != b.Purgatory {
-		add("purgatory", "", "changed", orNone(a.Purgatory), orNone(b.Purgatory))
+		add("purgatory", "", "changed", cmp.Or(a.Purgatory, "none"), cmp.Or(b.Purgatory, "none"))
 	}
 	if a.resultKey() != b.resultKey() {
 		add("result", "", "changed", a.ResultText(), b.ResultText())
 	}
 	return cs
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
 }
 
 func kernelChanges(a, b []string) []Change {

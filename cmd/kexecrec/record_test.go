@@ -576,7 +576,7 @@ func TestRecordStatusLineOnlyOnTerminal(t *testing.T) {
 		ios := &IOStreams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: errOut, ErrIsTerminal: tty}
 		path := filepath.Join(t.TempDir(), "cap.kxr")
 		ctx, cancel := context.WithCancel(context.Background())
-		opts := &recordOptions{ios: ios, Output: path, Attach: "auto", SealSize: 1 << 20, SealInterval: time.Second, ctx: ctx}
+		opts := &recordOptions{IO: ios, Output: path, Attach: "auto", SealSize: 1 << 20, SealInterval: time.Second, ctx: ctx}
 		done := make(chan error, 1)
 		go func() { done <- runRecord(opts) }()
 		line := "\r\x1b[Kcalls 2  payload 600.0 KiB  drops 0  file " + path
