@@ -186,6 +186,11 @@ func TestRecordJSONMatchesTheFile(t *testing.T) {
 	if len(live) != 4 || len(fromFile) != 4 {
 		t.Fatalf("%d live calls, %d in the file, want 4", len(live), len(fromFile))
 	}
+	// One encoder: the live lines are byte for byte what show prints.
+	if code, shown, errOut := cli("show", "--format", "ndjson", "--no-identify", path); code != ExitOK ||
+		shown != strings.Join(live, "\n")+"\n" {
+		t.Errorf("record --json and show --format ndjson differ (exit %d %s):\n%s\n%s", code, errOut, strings.Join(live, "\n"), shown)
+	}
 	for i := range live {
 		var a, b replay.Call
 		json.Unmarshal([]byte(live[i]), &a)
