@@ -584,7 +584,7 @@ func TestRecordStatusLineOnlyOnTerminal(t *testing.T) {
 		opts := &recordOptions{IO: ios, Output: path, Attach: "auto", SealSize: 1 << 20, SealInterval: time.Second, ctx: ctx}
 		done := make(chan error, 1)
 		go func() { done <- runRecord(opts) }()
-		line := "\r\x1b[Kcalls 2  payload 600.0 KiB  drops 0  file " + path
+		line := "\r\x1b[Kcalls 2  payload 600.0K  drops 0  file " + path
 		if tty {
 			for !strings.Contains(errOut.String(), line) { // the test times out if it never shows
 				time.Sleep(5 * time.Millisecond)
