@@ -18,11 +18,13 @@ type textWriter struct {
 	err error
 }
 
+// line prints one line. Strings from a capture (comm, exe, paths, command
+// lines) come out inert: control characters are escaped.
 func (w *textWriter) line(format string, a ...any) {
 	if w.err != nil {
 		return
 	}
-	_, w.err = fmt.Fprintf(w.out, format+"\n", a...)
+	_, w.err = fmt.Fprintln(w.out, sanitize(fmt.Sprintf(format, a...)))
 }
 
 // cutLine prints a line cut to the width unless wide.
@@ -40,6 +42,11 @@ func (w *textWriter) hash(s string) string { return shortHash(s, w.o.Wide) }
 func (w *textWriter) table(header []string, rows [][]string) {
 	if w.err != nil {
 		return
+	}
+	for _, r := range rows {
+		for i := range r {
+			r[i] = sanitize(r[i])
+		}
 	}
 	t := &table{header: header, rows: rows, indent: "  ", cut: true}
 	w.err = t.render(w.out, w.o)

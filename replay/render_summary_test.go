@@ -46,3 +46,33 @@ func TestHumanBytes(t *testing.T) {
 		}
 	}
 }
+
+// Strings from a capture cannot drive the terminal through summarize or
+// diff: control characters come out escaped, each call still on its lines.
+func TestRenderSummaryAndDiffInert(t *testing.T) {
+	evil := "ev\x1b[2Jil\nnext\rline"
+	s := newSummary()
+	s.setFile(FileInfo{Path: "cap\x1b]0;x\x07.kxr"})
+	s.setHeader(format.Header{Hostname: evil, Options: map[string]string{"k": evil}})
+	s.addCall(&Call{ID: 1, Syscall: "kexec_load", Outcome: "ok", Caller: Caller{Comm: evil, Exe: "/tmp/" + evil}})
+	s.setTrouble([]string{evil}, []string{evil})
+	s.finish()
+	var buf bytes.Buffer
+	if err := RenderSummary(&buf, &SummaryReport{Files: []*Summary{s}}, TableOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cmdline := "init=" + evil
+	a := &Call{ID: 1, Syscall: "kexec_file_load", Outcome: "ok", Caller: Caller{Comm: evil, Exe: evil}, Cmdline: &cmdline}
+	r := Diff([]*CallDigest{Digest(0, a)}, nil)
+	r.A, r.B = evil, "b"
+	if err := RenderDiff(&buf, r, TableOptions{Wide: true}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.ContainsAny(out, "\x1b\x07\r") || strings.Contains(out, "\nnext") {
+		t.Errorf("control characters in the output:\n%q", out)
+	}
+	if !strings.Contains(out, `ev\x1b[2Jil\nnext\rline`) {
+		t.Errorf("hostile string not shown escaped:\n%s", out)
+	}
+}
