@@ -19,7 +19,7 @@ type summaryAcc struct {
 	bySyscall, byOutcome, byErrno, byProcess, byUser map[string]int
 	truncByReason, problems                          map[string]int
 	payloads                                         map[string]*payloadAcc
-	// Per-call keys are counted by their parts and named once in Finish:
+	// Per-call keys are counted by their parts and named once in finish:
 	// building the name for every call would cost allocations per call.
 	procs map[procID]int
 	users map[userID]int
@@ -58,7 +58,7 @@ func parseKindKey(name string) kindKey {
 	return kindKey{name, 0}
 }
 
-// NewSummary starts an empty summary.
+// newSummary starts an empty summary.
 func newSummary() *Summary {
 	return &Summary{Files: 1, Stream: &StreamInfo{}, acc: newSummaryAcc()}
 }
@@ -73,7 +73,7 @@ func newSummaryAcc() *summaryAcc {
 	}
 }
 
-// SetHeader records the capture's header.
+// setHeader records the capture's header.
 func (s *Summary) setHeader(h format.Header) {
 	s.Host = &HostInfo{
 		Hostname: h.Hostname, MachineID: h.MachineID, BootID: h.BootID,
@@ -87,10 +87,10 @@ func (s *Summary) setHeader(h format.Header) {
 	s.Span.RecordStart = h.WallStart
 }
 
-// SetFile records the capture file's identity.
+// setFile records the capture file's identity.
 func (s *Summary) setFile(f FileInfo) { s.File = &f }
 
-// SetStatus records what the container reader found (call after the last record).
+// setStatus records what the container reader found (call after the last record).
 func (s *Summary) setStatus(st format.Status) {
 	si := &StreamInfo{
 		Clean: st.Clean, ChainOK: st.ChainOK, Signed: st.Signed, SignatureOK: st.SignatureOK,
@@ -115,7 +115,7 @@ func (s *Summary) setStatus(st format.Status) {
 	s.Stream = si
 }
 
-// SetStats records the last STATS chunk.
+// setStats records the last STATS chunk.
 func (s *Summary) setStats(st format.Stats) {
 	if st == nil {
 		return
@@ -126,7 +126,7 @@ func (s *Summary) setStats(st format.Stats) {
 	}
 }
 
-// SetTrouble records damage (marking the summary partial) and warnings.
+// setTrouble records damage (marking the summary partial) and warnings.
 func (s *Summary) setTrouble(damage, warnings []string) {
 	s.Damage = append(s.Damage, damage...)
 	s.Warnings = append(s.Warnings, warnings...)
@@ -135,7 +135,7 @@ func (s *Summary) setTrouble(damage, warnings []string) {
 	}
 }
 
-// SetPartial marks the summary as covering only part of the file.
+// setPartial marks the summary as covering only part of the file.
 func (s *Summary) setPartial(err error) {
 	s.Partial = true
 	if err != nil {
@@ -178,7 +178,7 @@ func PayloadName(p *Payload) string {
 	return p.Kind
 }
 
-// AddCall counts one call. It keeps nothing that refers to c.
+// addCall counts one call. It keeps nothing that refers to c.
 func (s *Summary) addCall(c *Call) {
 	a := s.acc
 	s.Calls++
@@ -278,28 +278,8 @@ func (ps *PayloadStat) setIdentity(r *identify.Report) {
 	ps.Type, ps.What, ps.KernelVersion = r.Type, r.Summary, r.KernelVersion
 }
 
-// Unidentified returns the SHA-256 of every distinct payload that has no
-// identity yet, so a caller holding the capture can identify each one once.
-func (s *Summary) unidentified() []string {
-	var out []string
-	for sha, pa := range s.acc.payloads {
-		if pa.stat.Type == "" {
-			out = append(out, sha)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// SetIdentity attaches an identification to a distinct payload.
-func (s *Summary) setIdentity(sha string, r *identify.Report) {
-	if pa := s.acc.payloads[sha]; pa != nil && r != nil {
-		pa.stat.setIdentity(r)
-	}
-}
-
-// Finish turns the accumulated counts into the sorted lists. The summary can
-// still be merged into a total afterwards; AddCall must not be called again.
+// finish turns the accumulated counts into the sorted lists. The summary can
+// still be merged into a total afterwards; addCall must not be called again.
 func (s *Summary) finish() *Summary {
 	a := s.acc
 	s.BySyscall = sortedCounts(a.bySyscall)

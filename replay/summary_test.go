@@ -116,13 +116,6 @@ func TestSummaryCounts(t *testing.T) {
 	if !s.Span.FirstCall.Equal(time.Unix(1700000001, 0)) || !s.Span.LastCall.Equal(time.Unix(1700000006, 0)) {
 		t.Errorf("span = %v .. %v", s.Span.FirstCall, s.Span.LastCall)
 	}
-	if got := s.unidentified(); len(got) != 4 {
-		t.Errorf("unidentified = %v, want the 4 without identity", got)
-	}
-	s.setIdentity("aa", &identify.Report{Type: "purgatory", Summary: "kexec-tools purgatory"})
-	if got := s.unidentified(); len(got) != 3 {
-		t.Errorf("after SetIdentity unidentified = %v", got)
-	}
 }
 
 func TestSummaryTotal(t *testing.T) {
