@@ -376,7 +376,7 @@ func (c *Capture) Payload(sha string) (io.ReadCloser, error) {
 	if info, ok := c.live.Blobs()[sum]; ok && info.Present {
 		rc, _, err := c.live.Blob(sum)
 		if err != nil {
-			return nil, fmt.Errorf("payload %s: %w", short(sha), err)
+			return nil, fmt.Errorf("payload %s: %w", shortHash(sha, false), err)
 		}
 		return rc, nil
 	}
@@ -386,16 +386,9 @@ func (c *Capture) Payload(sha string) (io.ReadCloser, error) {
 	}
 	rc, _, err := ix.Blob(sum)
 	if err != nil {
-		return nil, fmt.Errorf("payload %s: %w", short(sha), err)
+		return nil, fmt.Errorf("payload %s: %w", shortHash(sha, false), err)
 	}
 	return rc, nil
-}
-
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }
 
 // maxCmdline caps the command line read back from a blob (the kernel's

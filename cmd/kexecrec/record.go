@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +24,7 @@ import (
 var attach = recorder.Attach
 
 type recordOptions struct {
-	ios *IOStreams
+	IO *IOStreams
 
 	Output       string
 	Duration     time.Duration
@@ -52,7 +51,7 @@ type recordOptions struct {
 }
 
 func newRecordCmd(ios *IOStreams) *cobra.Command {
-	opts := &recordOptions{ios: ios, SealSize: 1 << 20}
+	opts := &recordOptions{IO: ios, SealSize: 1 << 20}
 	cmd := &cobra.Command{
 		Use:   "record -o FILE",
 		Short: "Record every kexec_load and kexec_file_load call into a capture file",
@@ -126,7 +125,7 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 }
 
 func runRecord(o *recordOptions) error {
-	ios := o.ios
+	ios := o.IO
 	softMemoryLimit(recordMemLimit)
 	toStdout := o.Output == "-"
 	switch {
@@ -263,7 +262,7 @@ func runRecord(o *recordOptions) error {
 	}
 	files := strings.Join(sum.Files, ", ")
 	fmt.Fprintf(ios.ErrOut, "kexecrec: %d calls recorded (%d seen entering), %s of payload, %d records dropped by BPF; wrote %s\n",
-		sum.CallsCompleted, sum.CallsSeen, humanBytes(sum.PayloadBytes), sum.Dropped, files)
+		sum.CallsCompleted, sum.CallsSeen, replay.HumanBytes(sum.PayloadBytes), sum.Dropped, files)
 	return nil
 }
 
@@ -329,18 +328,17 @@ func (o *recordOptions) headerOptions(limits recorder.TimeLimits) map[string]str
 }
 
 // recordJSON prints calls as they complete, decoded by the same decoder the
-// reading commands use, fed with exactly the records written to the file.
+// reading commands use, fed with exactly the records written to the file,
+// and encoded by the same encoder as show --format ndjson.
 type recordJSON struct {
 	out, errOut io.Writer
 	dec         *replay.Decoder
-	enc         *json.Encoder
 	failed      bool
 }
 
 func (j *recordJSON) part(h format.Header, _ string) {
 	if j.dec == nil { // parts never split a call: one decoder serves the set
 		j.dec = replay.NewDecoder(h)
-		j.enc = json.NewEncoder(j.out)
 	}
 }
 
@@ -366,7 +364,7 @@ func (j *recordJSON) flush() {
 
 func (j *recordJSON) print(calls []*replay.Call) {
 	for _, c := range calls {
-		if err := j.enc.Encode(c); err != nil {
+		if err := replay.RenderJSON(j.out, c); err != nil {
 			j.fail(err)
 			return
 		}
@@ -402,7 +400,7 @@ func startStatusLine(w io.Writer, rec *recorder.Recorder) *statusLine {
 			case <-t.C:
 				p := rec.Progress()
 				fmt.Fprintf(w, "\r\x1b[Kcalls %d  payload %s  drops %d  file %s (%s)",
-					p.CallsCompleted, humanBytes(p.PayloadBytes), p.Dropped, p.File, humanBytes(uint64(max(p.Bytes, 0))))
+					p.CallsCompleted, replay.HumanBytes(p.PayloadBytes), p.Dropped, p.File, replay.HumanBytes(uint64(max(p.Bytes, 0))))
 			case <-s.done:
 				fmt.Fprint(w, "\r\x1b[K")
 				return
@@ -415,19 +413,6 @@ func startStatusLine(w io.Writer, rec *recorder.Recorder) *statusLine {
 func (s *statusLine) stop() {
 	close(s.done)
 	s.wg.Wait()
-}
-
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // recByteSize is a byte count flag with an optional K/M/G suffix (powers of 1024).
