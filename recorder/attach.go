@@ -104,6 +104,11 @@ type AttachConfig struct {
 	// OnlyPID, when not 0, records only the calls of that process (tests
 	// and benchmarks on a shared machine); 0 records every process.
 	OnlyPID uint32
+	// MaxArgs bounds the caller's argv (and environment) bytes read at
+	// entry: 0 = DefaultMaxArgs, at most MaxArgsLimit. Env also records
+	// the caller's environment.
+	MaxArgs int
+	Env     bool
 
 	// noCopyAllowance (tests only) makes the hard time limit equal to the
 	// wait budget, so a test can reach it without copying gigabytes.
@@ -222,6 +227,8 @@ func Attach(cfg AttachConfig) (Source, error) {
 		"cfg_limit_ns":        uint64(limits.Limit),
 		"cfg_limit_unpriv_ns": uint64(limits.LimitUnprivileged),
 		"cfg_nr_cpus":         uint32(OnlineCPUs()),
+		"cfg_max_args":        cfg.maxArgs(),
+		"cfg_env":             boolU32(cfg.Env),
 	} {
 		vs, ok := spec.Variables[name]
 		if !ok {

@@ -153,6 +153,8 @@ type callState struct {
 	id       uint64
 	last     time.Time
 	payloads map[payloadKey]*assembly
+	entered  bool     // its ENTER was seen (callerinfo.go)
+	early    [][]byte // CALLER/ARGS records held until the ENTER
 }
 
 // New returns a recorder for cfg.
@@ -372,7 +374,10 @@ func (r *Recorder) handle(rec []byte) error {
 			return r.bad(fmt.Sprintf("call %d: %v", h.CallID, err))
 		}
 		r.callsSeen++
-		return r.writeJSON(layout.RecProcess, ReadProcess(r.cfg.ProcRoot, h.CallID, e.PID))
+		return r.enterCaller(cs, e.PID)
+
+	case layout.RecCaller, layout.RecArgs:
+		return r.holdEarly(cs, raw)
 
 	case layout.RecPayloadEnd:
 		if err := r.write(h.Type, raw); err != nil {
@@ -480,8 +485,12 @@ func (r *Recorder) call(id uint64) (*callState, error) {
 	return cs, nil
 }
 
-// closePayloads writes a "lost-end" RecPayload for every open payload of cs.
+// closePayloads writes a "lost-end" RecPayload for every open payload of cs
+// (and stores entry records still held because the ENTER was lost).
 func (r *Recorder) closePayloads(cs *callState) error {
+	if _, err := r.flushEarly(cs); err != nil {
+		return err
+	}
 	for _, k := range sortedKeys(cs.payloads) {
 		p, err := cs.payloads[k].finishLost(reasonLostEnd)
 		if err != nil {

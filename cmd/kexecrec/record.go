@@ -46,13 +46,15 @@ type recordOptions struct {
 	Fsync        bool
 	JSON         bool
 	Force        bool
+	MaxArgs      recByteSize
+	Env          bool
 
 	// ctx is the parent context (tests cancel it instead of sending a signal).
 	ctx context.Context
 }
 
 func newRecordCmd(ios *IOStreams) *cobra.Command {
-	opts := &recordOptions{ios: ios, SealSize: 1 << 20}
+	opts := &recordOptions{ios: ios, SealSize: 1 << 20, MaxArgs: recorder.DefaultMaxArgs}
 	cmd := &cobra.Command{
 		Use:   "record -o FILE",
 		Short: "Record every kexec_load and kexec_file_load call into a capture file",
@@ -120,6 +122,8 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 	f.BoolVar(&opts.Fsync, "fsync", false, "fsync the file after every sealed chunk")
 	f.BoolVar(&opts.JSON, "json", false, "also print each completed call as a JSON line on stdout")
 	f.BoolVar(&opts.Force, "force", false, "overwrite existing output files")
+	f.Var(&opts.MaxArgs, "max-args", fmt.Sprintf("record at most this many bytes of the caller's argv (and environment), read at syscall entry (at most %d)", recorder.MaxArgsLimit))
+	f.BoolVar(&opts.Env, "env", false, "also record the caller's environment (bounded by --max-args)")
 	cmd.MarkFlagRequired("output")
 	return cmd
 }
@@ -157,6 +161,8 @@ func runRecord(o *recordOptions) error {
 		return trouble(errors.New("record: --seal-size above 64 MiB"))
 	case o.RingSize > 1<<30:
 		return trouble(errors.New("record: --ringbuf-size above 1 GiB"))
+	case o.MaxArgs == 0 || o.MaxArgs > recorder.MaxArgsLimit:
+		return trouble(fmt.Errorf("record: --max-args %d: want 1 to %d bytes", uint64(o.MaxArgs), recorder.MaxArgsLimit))
 	}
 	switch o.Attach {
 	case recorder.ModeAuto, recorder.ModeFentry, recorder.ModeKprobe, recorder.ModeRaw:
@@ -307,7 +313,7 @@ func (o *recordOptions) attachConfig() recorder.AttachConfig {
 		return d
 	}
 	return recorder.AttachConfig{Mode: o.Attach, Snaplen: uint64(o.Snaplen), NoPayload: o.NoPayload, RingBytes: int(o.RingSize),
-		RingWait: noZero(o.RingWait), RingWaitUnprivileged: noZero(o.RingWaitUnpr)}
+		RingWait: noZero(o.RingWait), RingWaitUnprivileged: noZero(o.RingWaitUnpr), MaxArgs: int(o.MaxArgs), Env: o.Env}
 }
 
 // headerOptions are the recording settings written into every file's
@@ -323,6 +329,8 @@ func (o *recordOptions) headerOptions(limits recorder.TimeLimits) map[string]str
 		"attach":                  o.Attach,
 		"snaplen":                 strconv.FormatUint(uint64(o.Snaplen), 10),
 		"no_payload":              strconv.FormatBool(o.NoPayload),
+		"max_args":                strconv.FormatUint(uint64(o.MaxArgs), 10),
+		"env":                     strconv.FormatBool(o.Env),
 		"ringbuf_size":            strconv.FormatUint(uint64(o.RingSize), 10),
 		"seal_interval":           o.SealInterval.String(),
 		"seal_size":               strconv.FormatUint(uint64(o.SealSize), 10),
