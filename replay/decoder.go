@@ -300,6 +300,10 @@ func typeName(t uint16) string {
 		return "exit"
 	case layout.RecFile:
 		return "file"
+	case layout.RecCaller:
+		return "caller"
+	case layout.RecArgs:
+		return "args"
 	case layout.RecPayload:
 		return "payload"
 	case layout.RecProcess:
@@ -326,6 +330,10 @@ func (d *Decoder) Add(r format.Record) ([]*Call, error) {
 		return d.rawPart(r.Type, r.Data), nil
 	case layout.RecExit:
 		return d.exit(r.Data), nil
+	case layout.RecCaller:
+		return d.callerRec(r.Data), nil
+	case layout.RecArgs:
+		return d.argsRec(r.Data), nil
 	case layout.RecPiece:
 		// The recorder never stores pieces (they become blobs); one here is
 		// a recorder bug, counted but not decoded.
@@ -816,11 +824,7 @@ func (d *Decoder) process(b []byte) []*Call {
 	if c.Caller.PID == 0 {
 		c.Caller.PID = pr.PID
 	}
-	c.Caller.Exe = pr.Exe
-	c.Caller.Argv = pr.Argv
-	c.Caller.CgroupPath = pr.CgroupPath
-	c.Caller.ContainerID = pr.ContainerID
-	c.Caller.Raced = pr.Raced
+	c.Caller.applyProcess(pr)
 	for _, m := range pr.Missing {
 		c.Problems = append(c.Problems, "caller "+m+": could not be read from /proc")
 	}
