@@ -87,6 +87,8 @@ volatile const __u32 cfg_only_tgid = 0;
  * KR_ARGS_MAX); its environment too when cfg_env is 1 (--env). */
 volatile const __u32 cfg_max_args = 4096;
 volatile const __u32 cfg_env = 0;
+/* 0 skips the caller reads: only benchmarks set it, to measure their cost. */
+volatile const __u32 cfg_caller = 1;
 
 static __always_inline int filtered_out(void)
 {
@@ -757,10 +759,12 @@ static __always_inline void on_enter(struct pt_regs *regs, __u32 nr, __u32 abi, 
 	read_args(regs, abi, args);
 	/* The caller's facts go first, so that user space has them when the
 	 * ENTER arrives (it reads /proc only for what they lack). */
-	emit_caller(st->call_id);
-	emit_args(st, KR_ARGS_ARGV);
-	if (cfg_env)
-		emit_args(st, KR_ARGS_ENV);
+	if (cfg_caller) {
+		emit_caller(st->call_id);
+		emit_args(st, KR_ARGS_ARGV);
+		if (cfg_env)
+			emit_args(st, KR_ARGS_ENV);
+	}
 	emit_enter(st, args);
 
 	if (is_file) {

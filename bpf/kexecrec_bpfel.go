@@ -220,6 +220,7 @@ const (
 	KexecrecProgKretprobeX32KexecLoad    = "kretprobe_x32_kexec_load"
 	KexecrecProgRawSysEnter              = "raw_sys_enter"
 	KexecrecProgRawSysExit               = "raw_sys_exit"
+	KexecrecVarCfgCaller                 = "cfg_caller"
 	KexecrecVarCfgEnv                    = "cfg_env"
 	KexecrecVarCfgLimitNs                = "cfg_limit_ns"
 	KexecrecVarCfgLimitUnprivNs          = "cfg_limit_unpriv_ns"
@@ -320,6 +321,7 @@ type KexecrecMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type KexecrecVariableSpecs struct {
+	CfgCaller        *ebpf.VariableSpec `ebpf:"cfg_caller"`
 	CfgEnv           *ebpf.VariableSpec `ebpf:"cfg_env"`
 	CfgLimitNs       *ebpf.VariableSpec `ebpf:"cfg_limit_ns"`
 	CfgLimitUnprivNs *ebpf.VariableSpec `ebpf:"cfg_limit_unpriv_ns"`
@@ -382,6 +384,7 @@ func (m *KexecrecMaps) Close() error {
 //
 // It can be passed to LoadKexecrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type KexecrecVariables struct {
+	CfgCaller        *ebpf.Variable `ebpf:"cfg_caller"`
 	CfgEnv           *ebpf.Variable `ebpf:"cfg_env"`
 	CfgLimitNs       *ebpf.Variable `ebpf:"cfg_limit_ns"`
 	CfgLimitUnprivNs *ebpf.Variable `ebpf:"cfg_limit_unpriv_ns"`

@@ -110,6 +110,8 @@ type AttachConfig struct {
 	MaxArgs int
 	Env     bool
 
+	// noCallerReads (benchmarks only) skips the caller reads at entry.
+	noCallerReads bool
 	// noCopyAllowance (tests only) makes the hard time limit equal to the
 	// wait budget, so a test can reach it without copying gigabytes.
 	noCopyAllowance bool
@@ -229,6 +231,7 @@ func Attach(cfg AttachConfig) (Source, error) {
 		"cfg_nr_cpus":         uint32(OnlineCPUs()),
 		"cfg_max_args":        cfg.maxArgs(),
 		"cfg_env":             boolU32(cfg.Env),
+		"cfg_caller":          boolU32(!cfg.noCallerReads),
 	} {
 		vs, ok := spec.Variables[name]
 		if !ok {

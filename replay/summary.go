@@ -32,6 +32,11 @@ type Summary struct {
 	ByErrno   []Count `json:"by_errno"`
 	ByProcess []Count `json:"by_process"`
 	ByUser    []Count `json:"by_user"`
+	// ByExecutable: calls by the caller's executable path; ByTopAncestor:
+	// by its oldest ancestor that is not an init ("comm exe"), "-" when the
+	// capture has no ancestry (summary_caller.go).
+	ByExecutable  []Count `json:"by_executable"`
+	ByTopAncestor []Count `json:"by_top_ancestor"`
 
 	// Payloads: every distinct payload by SHA-256 of its captured bytes.
 	Payloads []*PayloadStat `json:"payloads"`
@@ -175,6 +180,8 @@ type summaryAcc struct {
 	// building the name for every call would cost allocations per call.
 	procs map[procID]int
 	users map[userID]int
+	// caller: by executable and by top ancestor.
+	caller callerAcc
 }
 
 type procID struct{ comm, exe string }
@@ -341,6 +348,7 @@ func (s *Summary) AddCall(c *Call) {
 	}
 	a.procs[procID{c.Caller.Comm, c.Caller.Exe}]++
 	a.users[userID{c.Caller.UID, c.Caller.EUID, c.Caller.LoginUID}]++
+	a.caller.add(c)
 	if !c.Time.IsZero() {
 		if s.Span.FirstCall.IsZero() || c.Time.Before(s.Span.FirstCall) {
 			s.Span.FirstCall = c.Time
@@ -469,6 +477,7 @@ func (s *Summary) Finish() *Summary {
 	clear(a.users)
 	s.ByProcess = sortedCounts(a.byProcess)
 	s.ByUser = sortedCounts(a.byUser)
+	a.caller.finish(s)
 	s.TruncatedByReason = sortedCounts(a.truncByReason)
 	s.Problems = sortedCounts(a.problems)
 	// Empty lists, not null, in JSON: scripts iterate without checks.
@@ -584,6 +593,7 @@ func Total(sums []*Summary) *Summary {
 		addCounts(a.byErrno, s.ByErrno)
 		addCounts(a.byProcess, s.ByProcess)
 		addCounts(a.byUser, s.ByUser)
+		a.caller.merge(s)
 		addCounts(a.truncByReason, s.TruncatedByReason)
 		addCounts(a.problems, s.Problems)
 		t.PayloadRefs += s.PayloadRefs

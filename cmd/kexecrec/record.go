@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -122,7 +123,7 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 	f.BoolVar(&opts.Fsync, "fsync", false, "fsync the file after every sealed chunk")
 	f.BoolVar(&opts.JSON, "json", false, "also print each completed call as a JSON line on stdout")
 	f.BoolVar(&opts.Force, "force", false, "overwrite existing output files")
-	f.Var(&opts.MaxArgs, "max-args", fmt.Sprintf("record at most this many bytes of the caller's argv (and environment), read at syscall entry (at most %d)", recorder.MaxArgsLimit))
+	f.Var(&opts.MaxArgs, "max-args", fmt.Sprintf("record at most this many bytes of the caller's argv (and environment), read at syscall entry (0 = %d, at most %d)", recorder.DefaultMaxArgs, recorder.MaxArgsLimit))
 	f.BoolVar(&opts.Env, "env", false, "also record the caller's environment (bounded by --max-args)")
 	cmd.MarkFlagRequired("output")
 	return cmd
@@ -161,8 +162,8 @@ func runRecord(o *recordOptions) error {
 		return trouble(errors.New("record: --seal-size above 64 MiB"))
 	case o.RingSize > 1<<30:
 		return trouble(errors.New("record: --ringbuf-size above 1 GiB"))
-	case o.MaxArgs == 0 || o.MaxArgs > recorder.MaxArgsLimit:
-		return trouble(fmt.Errorf("record: --max-args %d: want 1 to %d bytes", uint64(o.MaxArgs), recorder.MaxArgsLimit))
+	case o.MaxArgs > recorder.MaxArgsLimit:
+		return trouble(fmt.Errorf("record: --max-args %d: at most %d bytes", uint64(o.MaxArgs), recorder.MaxArgsLimit))
 	}
 	switch o.Attach {
 	case recorder.ModeAuto, recorder.ModeFentry, recorder.ModeKprobe, recorder.ModeRaw:
@@ -329,7 +330,7 @@ func (o *recordOptions) headerOptions(limits recorder.TimeLimits) map[string]str
 		"attach":                  o.Attach,
 		"snaplen":                 strconv.FormatUint(uint64(o.Snaplen), 10),
 		"no_payload":              strconv.FormatBool(o.NoPayload),
-		"max_args":                strconv.FormatUint(uint64(o.MaxArgs), 10),
+		"max_args":                strconv.FormatUint(uint64(cmp.Or(o.MaxArgs, recorder.DefaultMaxArgs)), 10),
 		"env":                     strconv.FormatBool(o.Env),
 		"ringbuf_size":            strconv.FormatUint(uint64(o.RingSize), 10),
 		"seal_interval":           o.SealInterval.String(),

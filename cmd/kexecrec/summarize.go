@@ -433,6 +433,8 @@ func (w *summaryWriter) summary(s *replay.Summary) {
 	w.counts("ERRNO", s.ByErrno)
 	w.counts("PROCESS (COMM EXE)", s.ByProcess)
 	w.counts("USER", s.ByUser)
+	w.counts("EXECUTABLE", s.ByExecutable)
+	w.counts("TOP ANCESTOR (COMM EXE)", s.ByTopAncestor)
 
 	w.line("Payloads: %d distinct, %d references, %d truncated", len(s.Payloads), s.PayloadRefs, s.Truncated)
 	var rows [][]string
