@@ -368,3 +368,46 @@ func TestPrivilegedCallerDeletedExe(t *testing.T) {
 		t.Fatalf("caller %+v: want exe %q marked deleted", k, bin)
 	}
 }
+
+// A caller with a controlling terminal (a pty of its own session): the
+// kernel names it as the kernel does ("pts" and the index) with its device
+// numbers.
+func TestPrivilegedCallerTTY(t *testing.T) {
+	src := attachRaw(t, AttachConfig{})
+	c := newRawCollector(src)
+	c.start()
+	bin := kexecTrigger(t)
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		testenv.Skip(t, "no /dev/ptmx: "+err.Error())
+	}
+	defer ptmx.Close()
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pts.Close()
+	go func() { // keep the pty's output moving
+		buf := make([]byte, 4096)
+		for {
+			if _, err := ptmx.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	cmd := exec.Command(bin, "-sizes", "100")
+	cmd.Stdin = pts
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	call := runTrigger(t, c, cmd)
+	k := call.caller
+	if k == nil || k.Flags&layout.CFTTY == 0 || k.TTY != fmt.Sprintf("pts%d", n) || k.TTYMajor != 136 || k.TTYMinor != uint32(n) {
+		t.Fatalf("tty: %+v, want pts%d (136:%d)", k, n, n)
+	}
+}
