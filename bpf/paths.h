@@ -30,6 +30,7 @@ struct path_walk {
 	struct kernfs_node *kn;
 	__u32 cut;
 	__u32 done;
+	__u32 pseudo; /* a pseudo file named by its dentry alone */
 };
 
 static long path_cb(__u64 i, void *arg)
@@ -41,8 +42,14 @@ static long path_cb(__u64 i, void *arg)
 	struct dentry *d = w->d, *parent = BPF_CORE_READ(d, d_parent);
 	struct dentry *mnt_root = BPF_CORE_READ(m, mnt.mnt_root);
 	__u64 len, pos = w->ps->pos;
+	int pseudo = 0;
 
-	if (d == mnt_root || d == parent) {
+	if (d == parent && d != mnt_root && pos == KR_PATH_LEN - 1) {
+		/* A file of no mount's tree (memfd, anonymous inode: a pseudo
+		 * dentry, its own parent): the kernel names it "/NAME (deleted)"
+		 * (simple_dname); the component below, then stop. */
+		pseudo = 1;
+	} else if (d == mnt_root || d == parent) {
 		/* Top of this mount: continue from where it is mounted. */
 		struct mount *up = BPF_CORE_READ(m, mnt_parent);
 
@@ -66,6 +73,11 @@ static long path_cb(__u64 i, void *arg)
 	w->ps->buf[pos & (KR_PATH_LEN - 1)] = '/';
 	w->ps->pos = pos;
 	w->d = parent;
+	if (pseudo) {
+		w->pseudo = 1;
+		w->done = 1;
+		return 1;
+	}
 	return 0;
 }
 
@@ -118,7 +130,7 @@ static __always_inline __u32 path_of(struct call_state *st, struct vfsmount *vm,
 	if (!w.done)
 		w.cut = 1;
 	r = path_out(&w, out);
-	if (dentry_unlinked(d))
+	if (w.pseudo || dentry_unlinked(d))
 		r |= KR_PATH_DELETED;
 	return r;
 }
