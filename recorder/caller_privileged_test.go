@@ -411,3 +411,30 @@ func TestPrivilegedCallerTTY(t *testing.T) {
 		t.Fatalf("tty: %+v, want pts%d (136:%d)", k, n, n)
 	}
 }
+
+// A caller run from a memfd (no file on any disk): named as the kernel
+// names it, "/memfd:NAME (deleted)".
+func TestPrivilegedCallerMemfdExe(t *testing.T) {
+	src := attachRaw(t, AttachConfig{})
+	c := newRawCollector(src)
+	c.start()
+	data, err := os.ReadFile(kexecTrigger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.MemfdCreate("kexecrec-test", 0)
+	if err != nil {
+		testenv.Skip(t, "memfd_create: "+err.Error())
+	}
+	mf := os.NewFile(uintptr(fd), "memfd")
+	defer mf.Close()
+	if _, err := mf.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), fd), "-sizes", "100")
+	call := runTrigger(t, c, cmd)
+	k := call.caller
+	if k == nil || k.Exe != "/memfd:kexecrec-test" || k.Flags&layout.CFExeDeleted == 0 || k.ExeSize != uint64(len(data)) {
+		t.Fatalf("caller %+v: want exe /memfd:kexecrec-test marked deleted", k)
+	}
+}
