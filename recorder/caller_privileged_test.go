@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,31 +45,16 @@ func (c *rawCall) addCaller(b []byte, bo binary.ByteOrder) error {
 	return nil
 }
 
-var (
-	triggerOnce sync.Once
-	triggerBin  string
-	triggerErr  error
-)
-
-// kexecTrigger builds cmd/kexec-trigger once per test binary run.
+// kexecTrigger builds cmd/kexec-trigger into the test's temporary
+// directory (the build cache makes every build after the first quick).
 func kexecTrigger(t *testing.T) string {
 	t.Helper()
-	triggerOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "kexecrec-trigger-")
-		if err != nil {
-			triggerErr = err
-			return
-		}
-		triggerBin = filepath.Join(dir, "kexec-trigger")
-		out, err := exec.Command("go", "build", "-o", triggerBin, "github.com/kexecrec/kexecrec/cmd/kexec-trigger").CombinedOutput()
-		if err != nil {
-			triggerErr = fmt.Errorf("go build kexec-trigger: %v\n%s", err, out)
-		}
-	})
-	if triggerErr != nil {
-		t.Fatal(triggerErr)
+	bin := filepath.Join(t.TempDir(), "kexec-trigger")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/kexecrec/kexecrec/cmd/kexec-trigger").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build kexec-trigger: %v\n%s", err, out)
 	}
-	return triggerBin
+	return bin
 }
 
 // runTrigger runs cmd (a kexec-trigger), which makes one kexec_load with
