@@ -53,6 +53,13 @@ type AttachConfig struct {
 	// OnlyPID, when not 0, records only the calls of that process (tests
 	// and benchmarks on a shared machine); 0 records every process.
 	OnlyPID uint32
+	// MaxArgs bounds the caller's argv (and environment) bytes read at
+	// entry: 0 = DefaultMaxArgs, at most MaxArgsLimit. Env also records
+	// the caller's environment.
+	MaxArgs int
+	Env     bool
+	// noCallerReads (benchmarks only) skips the caller reads at entry.
+	noCallerReads bool
 
 	// noCopyAllowance (tests only) makes the hard time limit equal to the
 	// wait budget, so a test can reach it without copying gigabytes.
@@ -184,6 +191,9 @@ func setConfig(vars *bpf.KexecrecVariableSpecs, cfg AttachConfig, limits TimeLim
 		{vars.CfgLimitNs, uint64(limits.Limit)},
 		{vars.CfgLimitUnprivNs, uint64(limits.LimitUnprivileged)},
 		{vars.CfgNrCpus, uint32(OnlineCPUs())},
+		{vars.CfgMaxArgs, cfg.maxArgs()},
+		{vars.CfgEnv, boolU32(cfg.Env)},
+		{vars.CfgCaller, boolU32(!cfg.noCallerReads)},
 	} {
 		if err := v.spec.Set(v.value); err != nil {
 			return fmt.Errorf("recorder: set %s: %w", v.spec.Name, err)

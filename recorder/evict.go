@@ -29,8 +29,12 @@ func (r *Recorder) call(id uint64) (*callState, error) {
 	return cs, nil
 }
 
-// closePayloads writes a "lost-end" RecPayload for every open payload of cs.
+// closePayloads writes a "lost-end" RecPayload for every open payload of cs
+// (and stores entry records still held because the ENTER was lost).
 func (r *Recorder) closePayloads(cs *callState) error {
+	if _, err := r.flushEarly(cs); err != nil {
+		return err
+	}
 	for _, k := range sortedKeys(cs.payloads) {
 		p, err := cs.payloads[k].finishLost(reasonLostEnd)
 		if err != nil {

@@ -76,7 +76,10 @@ func (r *Recorder) handle(rec []byte) error {
 			return r.bad(fmt.Sprintf("call %d: %v", h.CallID, err))
 		}
 		r.callsSeen++
-		return r.w.WriteProcess(ReadProcess(r.cfg.ProcRoot, h.CallID, e.PID))
+		return r.enterCaller(cs, e.PID)
+
+	case layout.RecCaller, layout.RecArgs:
+		return r.holdEarly(cs, raw)
 
 	case layout.RecPayloadEnd:
 		end, err := layout.ParsePayloadEnd(raw, r.bo)

@@ -147,6 +147,8 @@ type callState struct {
 	id       uint64
 	last     time.Time
 	payloads map[payloadKey]*assembly
+	entered  bool     // its ENTER was seen (callerinfo.go)
+	early    [][]byte // CALLER/ARGS records held until the ENTER
 }
 
 // New returns a recorder for cfg.

@@ -150,6 +150,10 @@ func typeName(t uint16) string {
 		return "exit"
 	case layout.RecFile:
 		return "file"
+	case layout.RecCaller:
+		return "caller"
+	case layout.RecArgs:
+		return "args"
 	case layout.RecPayload:
 		return "payload"
 	case layout.RecProcess:
@@ -176,6 +180,10 @@ func (d *Decoder) Add(r format.Record) ([]*Call, error) {
 		return d.rawPart(r.Type, r.Data), nil
 	case layout.RecExit:
 		return d.exit(r.Data), nil
+	case layout.RecCaller:
+		return d.callerRec(r.Data), nil
+	case layout.RecArgs:
+		return d.argsRec(r.Data), nil
 	case layout.RecPiece:
 		// The recorder never stores pieces (they become blobs); one here is
 		// a recorder bug, counted but not decoded.

@@ -179,11 +179,7 @@ func (d *Decoder) process(b []byte) []*Call {
 	if c.Caller.PID == 0 {
 		c.Caller.PID = pr.PID
 	}
-	c.Caller.Exe = pr.Exe
-	c.Caller.Argv = pr.Argv
-	c.Caller.CgroupPath = pr.CgroupPath
-	c.Caller.ContainerID = pr.ContainerID
-	c.Caller.Raced = pr.Raced
+	c.Caller.applyProcess(pr)
 	for _, m := range pr.Missing {
 		c.Problems = append(c.Problems, "caller "+m+": could not be read from /proc")
 	}

@@ -111,18 +111,7 @@ func RenderTable(w io.Writer, c *Call, o TableOptions) error {
 	add("caller", fmt.Sprintf("pid %d tid %d ppid %d comm %q", cl.PID, cl.TID, cl.PPID, cl.Comm))
 	add("user", fmt.Sprintf("uid %d euid %d gid %d egid %d loginuid %s session %s",
 		cl.UID, cl.EUID, cl.GID, cl.EGID, auditID(cl.LoginUID), auditID(cl.SessionID)))
-	if cl.Exe != "" {
-		add("exe", cl.Exe)
-	}
-	if len(cl.Argv) > 0 {
-		add("argv", quoteArgv(cl.Argv))
-	}
-	if cl.CgroupPath != "" || cl.ContainerID != "" {
-		add("cgroup", strings.TrimSpace(cl.CgroupPath+" "+cl.ContainerID))
-	}
-	if len(cl.Raced) > 0 {
-		add("raced", strings.Join(cl.Raced, ",")+" read from /proc after the call (may be later state)")
-	}
+	kvs = append(kvs, callerLines(&cl, o.Wide)...)
 	add("syscall", fmt.Sprintf("%s nr %d abi %s hook %s cpu %d", c.Syscall, c.SyscallNr, c.ABI, c.Hook, c.CPU))
 	a := c.Args
 	switch {

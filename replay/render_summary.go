@@ -206,6 +206,8 @@ func (w *textWriter) callSection(s *Summary) {
 	w.counts("ERRNO", s.ByErrno)
 	w.counts("PROCESS (COMM EXE)", s.ByProcess)
 	w.counts("USER", s.ByUser)
+	w.counts("EXECUTABLE", s.ByExecutable)
+	w.counts("TOP ANCESTOR (COMM EXE)", s.ByTopAncestor)
 }
 
 func (w *textWriter) payloadSection(s *Summary) {

@@ -27,6 +27,11 @@ type Summary struct {
 	ByErrno   []Count `json:"by_errno"`
 	ByProcess []Count `json:"by_process"`
 	ByUser    []Count `json:"by_user"`
+	// ByExecutable: calls by the caller's executable path; ByTopAncestor:
+	// by its oldest ancestor that is not an init ("comm exe"), "-" when the
+	// capture has no ancestry (summary_caller.go).
+	ByExecutable  []Count `json:"by_executable"`
+	ByTopAncestor []Count `json:"by_top_ancestor"`
 
 	// Payloads: every distinct payload by SHA-256 of its captured bytes.
 	Payloads []*PayloadStat `json:"payloads"`

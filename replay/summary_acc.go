@@ -23,6 +23,8 @@ type summaryAcc struct {
 	// building the name for every call would cost allocations per call.
 	procs map[procID]int
 	users map[userID]int
+	// caller: by executable and by top ancestor.
+	caller callerAcc
 }
 
 type procID struct{ comm, exe string }
@@ -189,6 +191,7 @@ func (s *Summary) addCall(c *Call) {
 	}
 	a.procs[procID{c.Caller.Comm, c.Caller.Exe}]++
 	a.users[userID{c.Caller.UID, c.Caller.EUID, c.Caller.LoginUID}]++
+	a.caller.add(c)
 	if !c.Time.IsZero() {
 		if s.Span.FirstCall.IsZero() || c.Time.Before(s.Span.FirstCall) {
 			s.Span.FirstCall = c.Time
@@ -297,6 +300,7 @@ func (s *Summary) finish() *Summary {
 	clear(a.users)
 	s.ByProcess = sortedCounts(a.byProcess)
 	s.ByUser = sortedCounts(a.byUser)
+	a.caller.finish(s)
 	s.TruncatedByReason = sortedCounts(a.truncByReason)
 	s.Problems = sortedCounts(a.problems)
 	// Empty lists, not null, in JSON: scripts iterate without checks.

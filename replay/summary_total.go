@@ -55,6 +55,7 @@ func totalOf(sums []*Summary) *Summary {
 		addCounts(a.byErrno, s.ByErrno)
 		addCounts(a.byProcess, s.ByProcess)
 		addCounts(a.byUser, s.ByUser)
+		a.caller.merge(s)
 		addCounts(a.truncByReason, s.TruncatedByReason)
 		addCounts(a.problems, s.Problems)
 		t.PayloadRefs += s.PayloadRefs

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -45,13 +46,15 @@ type recordOptions struct {
 	JSON         bool
 	Force        bool
 	Verbose      bool
+	MaxArgs      recByteSize
+	Env          bool
 
 	// ctx is the parent context (tests cancel it instead of sending a signal).
 	ctx context.Context
 }
 
 func newRecordCmd(ios *IOStreams) *cobra.Command {
-	opts := &recordOptions{IO: ios, SealSize: 1 << 20}
+	opts := &recordOptions{IO: ios, SealSize: 1 << 20, MaxArgs: recorder.DefaultMaxArgs}
 	cmd := &cobra.Command{
 		Use:   "record -o FILE",
 		Short: "Record every kexec_load and kexec_file_load call into a capture file",
@@ -120,6 +123,8 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 	f.BoolVar(&opts.JSON, "json", false, "also print each completed call as a JSON line on stdout")
 	f.BoolVar(&opts.Force, "force", false, "overwrite existing output files (regular files only)")
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "also print the full error behind each limitation (the capture header keeps it too)")
+	f.Var(&opts.MaxArgs, "max-args", fmt.Sprintf("record at most this many bytes of the caller's argv (and environment), read at syscall entry (0 = %d, at most %d)", recorder.DefaultMaxArgs, recorder.MaxArgsLimit))
+	f.BoolVar(&opts.Env, "env", false, "also record the caller's environment (bounded by --max-args)")
 	cmd.MarkFlagRequired("output")
 	return cmd
 }
@@ -157,6 +162,8 @@ func runRecord(o *recordOptions) error {
 		return trouble(errors.New("record: --seal-size above 64 MiB"))
 	case o.RingSize > 1<<30:
 		return trouble(errors.New("record: --ringbuf-size above 1 GiB"))
+	case o.MaxArgs > recorder.MaxArgsLimit:
+		return trouble(fmt.Errorf("record: --max-args %d: at most %d bytes", uint64(o.MaxArgs), recorder.MaxArgsLimit))
 	}
 	switch o.Attach {
 	case recorder.ModeAuto, recorder.ModeFentry, recorder.ModeKprobe, recorder.ModeRaw:
@@ -287,7 +294,7 @@ func (o *recordOptions) attachConfig() recorder.AttachConfig {
 		return d
 	}
 	return recorder.AttachConfig{Mode: o.Attach, Snaplen: uint64(o.Snaplen), NoPayload: o.NoPayload, RingBytes: int(o.RingSize),
-		RingWait: noZero(o.RingWait), RingWaitUnprivileged: noZero(o.RingWaitUnpr)}
+		RingWait: noZero(o.RingWait), RingWaitUnprivileged: noZero(o.RingWaitUnpr), MaxArgs: int(o.MaxArgs), Env: o.Env}
 }
 
 // headerOptions are the recording settings written into every file's
@@ -303,6 +310,8 @@ func (o *recordOptions) headerOptions(limits recorder.TimeLimits) map[string]str
 		"attach":                  o.Attach,
 		"snaplen":                 strconv.FormatUint(uint64(o.Snaplen), 10),
 		"no_payload":              strconv.FormatBool(o.NoPayload),
+		"max_args":                strconv.FormatUint(uint64(cmp.Or(o.MaxArgs, recorder.DefaultMaxArgs)), 10),
+		"env":                     strconv.FormatBool(o.Env),
 		"ringbuf_size":            strconv.FormatUint(uint64(o.RingSize), 10),
 		"seal_interval":           o.SealInterval.String(),
 		"seal_size":               strconv.FormatUint(uint64(o.SealSize), 10),

@@ -90,7 +90,8 @@ func TestRecordWritesCapture(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	// By default a caller without CAP_SYS_BOOT never waits (-1 in AttachConfig).
-	if *cfg != (recorder.AttachConfig{Mode: "raw", Snaplen: 1 << 20, RingBytes: 32 << 20, RingWait: recorder.DefaultRingWait, RingWaitUnprivileged: -1}) {
+	if *cfg != (recorder.AttachConfig{Mode: "raw", Snaplen: 1 << 20, RingBytes: 32 << 20, RingWait: recorder.DefaultRingWait, RingWaitUnprivileged: -1,
+		MaxArgs: recorder.DefaultMaxArgs}) {
 		t.Errorf("attach config %+v", *cfg)
 	}
 	if !strings.Contains(errOut.String(), "attach mode raw") || !strings.Contains(errOut.String(), "warning: fentry attach refused: test") ||
