@@ -59,6 +59,7 @@ file; the other commands decode, summarize, compare, extract and verify captures
 		newExtractCmd(ios),
 		newReplayCmd(ios),
 		newVerifyCmd(ios),
+		newReportCmd(ios),
 		newKeygenCmd(ios),
 		newManCmd(ios),
 	)
