@@ -105,7 +105,7 @@ func runReport(opts *reportOptions) error {
 	if err != nil {
 		return trouble(err)
 	}
-	ev, err := gatherEvidence(opts.Files, opts.Baseline, opts.PubKey)
+	ev, err := gatherEvidence(opts.Files, opts.Baseline, opts.PubKey, report.MaxCalls)
 	if err != nil {
 		return trouble(err)
 	}
@@ -160,7 +160,7 @@ func writeOutput(ios *IOStreams, path string, force bool, write func(io.Writer) 
 // and the baseline's calls for the comparison. A capture that cannot be
 // read still yields its entry (with what could be read); only a bad
 // --pubkey is an error.
-func gatherEvidence(files []string, baseline, pubKey string) (*report.Evidence, error) {
+func gatherEvidence(files []string, baseline, pubKey string, maxCalls int) (*report.Evidence, error) {
 	var key ed25519.PublicKey
 	if pubKey != "" {
 		k, err := format.LoadPublicKey(pubKey)
@@ -173,7 +173,7 @@ func gatherEvidence(files []string, baseline, pubKey string) (*report.Evidence, 
 	g := replay.NewDigester()
 	var digests []*replay.CallDigest
 	for _, path := range files {
-		cp, ds := readReportCapture(path, key, g)
+		cp, ds := readReportCapture(path, key, g, maxCalls)
 		ev.Captures = append(ev.Captures, cp)
 		digests = append(digests, ds...)
 	}
@@ -200,9 +200,9 @@ func gatherEvidence(files []string, baseline, pubKey string) (*report.Evidence, 
 }
 
 // readReportCapture reads one capture for the report: verify's result, the
-// summary, and the first report.MaxCalls calls (digests of all of them, for
-// the comparison with a baseline).
-func readReportCapture(path string, key ed25519.PublicKey, g *replay.Digester) (*report.Capture, []*replay.CallDigest) {
+// summary, and the first maxCalls calls (digests of all of them, for the
+// comparison with a baseline).
+func readReportCapture(path string, key ed25519.PublicKey, g *replay.Digester, maxCalls int) (*report.Capture, []*replay.CallDigest) {
 	cp := &report.Capture{Path: path}
 	vr := verifyFile(path, key)
 	cp.Verify = report.Verification{Verified: vr.Verified, Error: vr.Error}
@@ -222,7 +222,7 @@ func readReportCapture(path string, key ed25519.PublicKey, g *replay.Digester) (
 	var digests []*replay.CallDigest
 	err = c.Calls(func(call *replay.Call) error {
 		digests = append(digests, g.Digest(len(digests), call))
-		if len(cp.Calls) < report.MaxCalls {
+		if len(cp.Calls) < maxCalls {
 			cp.Calls = append(cp.Calls, call)
 		} else {
 			cp.CallsOmitted++

@@ -41,7 +41,7 @@ func TestReportGolden(t *testing.T) {
 			if !fileExists(pub) {
 				pub = ""
 			}
-			ev, err := gatherEvidence([]string{p}, "", pub)
+			ev, err := gatherEvidence([]string{p}, "", pub, report.MaxCalls)
 			if err != nil {
 				t.Fatal(err)
 			}

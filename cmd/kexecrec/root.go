@@ -60,6 +60,7 @@ file; the other commands decode, summarize, compare, extract and verify captures
 		newReplayCmd(ios),
 		newVerifyCmd(ios),
 		newReportCmd(ios),
+		newExportCmd(ios),
 		newKeygenCmd(ios),
 		newManCmd(ios),
 	)
