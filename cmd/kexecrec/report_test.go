@@ -327,3 +327,24 @@ func TestReportOutputFile(t *testing.T) {
 		}
 	}
 }
+
+// Several captures in one report: one verdict over all, a custody block
+// and a file column for each.
+func TestReportSeveralCaptures(t *testing.T) {
+	dir := filepath.Join("..", "..", "testdata", "samples")
+	files := []string{filepath.Join(dir, "synthetic-kexec_load.zst"), filepath.Join(dir, "synthetic-unclean.zst")}
+	out, err := reportOut(t, "md", files, nil)
+	if code := exitOf(err); code != ExitFinding {
+		t.Fatalf("exit %d (%v), want %d: one capture does not verify", code, err, ExitFinding)
+	}
+	for _, s := range []string{"NOT VERIFIED: 1 of 2 capture files", "| file | \\# | time \\(UTC\\)", "UNCLEAN STOP", "check trailer FAILED"} {
+		if !strings.Contains(out, s) && !strings.Contains(out, mdEscapedForm(s)) {
+			t.Errorf("%q missing", s)
+		}
+	}
+	for _, f := range files {
+		if !strings.Contains(out, mdEscapedForm(f)) {
+			t.Errorf("no custody block for %s", f)
+		}
+	}
+}
