@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -345,6 +346,31 @@ func TestReportSeveralCaptures(t *testing.T) {
 	for _, f := range files {
 		if !strings.Contains(out, mdEscapedForm(f)) {
 			t.Errorf("no custody block for %s", f)
+		}
+	}
+}
+
+// A capture with more calls than a report keeps: the report lists the first
+// report.MaxCalls, says how many more there are and what the summary
+// counted over all of them.
+func TestReportManyCalls(t *testing.T) {
+	var buf bytes.Buffer
+	n := report.MaxCalls + 7
+	if err := synth.Write(&buf, synth.Options{Calls: n, PayloadBytes: 64}); err != nil {
+		t.Fatal(err)
+	}
+	p := writeTemp(t, "many.zst", buf.Bytes())
+	out, err := reportOut(t, "md", []string{p}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(out, "### Call "); got != report.MaxCalls {
+		t.Errorf("%d calls in detail, want %d", got, report.MaxCalls)
+	}
+	for _, s := range []string{"7 more calls are counted in the summary but not listed here",
+		fmt.Sprintf("7 calls after the first %d are not examined here; over all %d calls the summary counts 0 purgatory mismatches and %d failed calls", report.MaxCalls, n, n/7)} {
+		if !strings.Contains(out, mdEscapedForm(s)) {
+			t.Errorf("%q missing", s)
 		}
 	}
 }

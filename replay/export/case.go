@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -213,13 +214,7 @@ func failedChecks(cp *report.Capture) string {
 
 func optionsText(o map[string]string) string {
 	var kv []string
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range o {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(o)) {
 		kv = append(kv, k+"="+o[k])
 	}
 	if len(kv) == 0 {

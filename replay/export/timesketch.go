@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -72,13 +73,7 @@ func Timesketch(w io.Writer, e *report.Evidence) error {
 		ev["calls"] = s.Calls
 		ev["verified"] = cp.Verify.Verified
 		evs = append(evs, ev)
-		for _, k := range slices.Sorted(func(yield func(string) bool) {
-			for k := range s.Stats {
-				if !yield(k) {
-					return
-				}
-			}
-		}) {
+		for _, k := range slices.Sorted(maps.Keys(s.Stats)) {
 			if (strings.HasSuffix(k, "_dropped") || k == "read_errors") && s.Stats[k] > 0 {
 				ev := newEvent(end, "Recorder Counter", "kexecrec:recording:drop",
 					fmt.Sprintf("kexecrec recorder counted %s = %d", k, s.Stats[k]), cp)

@@ -177,6 +177,16 @@ func Findings(e *Evidence) []Finding {
 	}
 	add("warning", "Loads by unusual callers", unusual)
 	add("info", "Calls without a result", unfinished)
+	// Findings come from the calls the report keeps; the summary counted all.
+	var omitted []string
+	for _, cp := range e.Captures {
+		if cp.CallsOmitted > 0 && cp.Summary != nil {
+			s := cp.Summary
+			omitted = append(omitted, fmt.Sprintf("%s: %d calls after the first %d are not examined here; over all %d calls the summary counts %d purgatory mismatches and %d failed calls (kexecrec summarize, kexecrec show --failed)",
+				Printable(cp.Path), cp.CallsOmitted, len(cp.Calls), s.Calls, s.Purgatory.Mismatch, countOf(s.ByOutcome, "error")))
+		}
+	}
+	add("info", "Calls not examined", omitted)
 	return out
 }
 
@@ -189,4 +199,13 @@ func resultText(c *replay.Call) string {
 		return fmt.Sprintf("%d %s", *c.Ret, c.Errno)
 	}
 	return fmt.Sprint(*c.Ret)
+}
+
+func countOf(cs []replay.Count, key string) int {
+	for _, c := range cs {
+		if c.Key == key {
+			return c.Calls
+		}
+	}
+	return 0
 }

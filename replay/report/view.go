@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -165,7 +166,7 @@ func verdict(e *Evidence) verdictView {
 			vv.Lines = append(vv.Lines, fmt.Sprintf("%s: PARTIAL: read %d calls, %d chunks, %d records before the damage", name, s.Calls, st.Chunks, st.Records))
 		}
 		var drops []string
-		for _, k := range slices.Sorted(mapKeys(s.Stats)) {
+		for _, k := range slices.Sorted(maps.Keys(s.Stats)) {
 			if (strings.HasSuffix(k, "_dropped") || k == "read_errors") && s.Stats[k] > 0 {
 				drops = append(drops, fmt.Sprintf("%s = %d", k, s.Stats[k]))
 			}
@@ -190,16 +191,6 @@ func verdict(e *Evidence) verdictView {
 		}
 	}
 	return vv
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // custody is one file's chain-of-custody block.
@@ -235,7 +226,7 @@ func custody(cp *Capture) custodyView {
 	add("first call", timeText(s.Span.FirstCall))
 	add("last call", timeText(s.Span.LastCall))
 	var opts []string
-	for _, k := range slices.Sorted(mapKeys(h.Options)) {
+	for _, k := range slices.Sorted(maps.Keys(h.Options)) {
 		opts = append(opts, Printable(k+"="+h.Options[k]))
 	}
 	add("options in force", dash(strings.Join(opts, " ")))
