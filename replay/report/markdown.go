@@ -37,7 +37,7 @@ func Markdown(w io.Writer, e *Evidence) error {
 	m.line("## Findings")
 	m.line("")
 	if len(v.Findings) == 0 {
-		m.line("No findings: no purgatory mismatch, no risky command line, no failed attempt, no unusual caller.")
+		m.line("No findings in the calls read: no purgatory mismatch, no risky command line, no failed attempt, no unusual caller.")
 		m.line("")
 	}
 	for _, f := range v.Findings {
