@@ -110,7 +110,13 @@ func Attach(cfg AttachConfig) (Source, error) {
 	if err := spec.Assign(&objs); err != nil {
 		return nil, fmt.Errorf("recorder: BPF object does not match its generated loader (run go generate ./bpf): %w", err)
 	}
-	hooks, more := hooksFor(mode, &objs.KexecrecProgramSpecs)
+	var kexec kexecVerdict
+	if mode == ModeRaw {
+		if kexec, err = probeKexecAbsent(); err != nil {
+			warnings = append(warnings, fmt.Sprintf("could not tell whether this kernel has kexec (%s): both raw hooks attached", shortErr(err)))
+		}
+	}
+	hooks, more := hooksFor(mode, kexec.Absent, &objs.KexecrecProgramSpecs)
 	warnings = append(warnings, more...)
 
 	// Programs for other modes would fail to load where their hooks do
@@ -125,7 +131,7 @@ func Attach(cfg AttachConfig) (Source, error) {
 		}
 	}
 	objs.Events.MaxEntries = uint32(ring)
-	if err := setConfig(&objs.KexecrecVariableSpecs, cfg, limits); err != nil {
+	if err := setConfig(&objs.KexecrecVariableSpecs, cfg, limits, kexec.Absent); err != nil {
 		return nil, err
 	}
 
@@ -138,6 +144,9 @@ func Attach(cfg AttachConfig) (Source, error) {
 		return nil, fmt.Errorf("recorder: load BPF programs: %w", err)
 	}
 	s := &bpfSource{mode: mode, warnings: warnings, coll: coll, spare: make(chan []byte, recycleBuffers)}
+	if kexec.Absent {
+		s.knownReturn, s.knownReturnWhy = KnownENOSYS, kexec.Evidence
+	}
 	// The maps move out of the collection into their generated struct
 	// (ownership too: free closes both).
 	if err := coll.Assign(&s.maps); err != nil {
@@ -162,11 +171,15 @@ func Attach(cfg AttachConfig) (Source, error) {
 
 // setConfig writes the capture settings and the time policy into the
 // object's read-only globals (the config block of bpf/kexecrec.c, where the
-// time policy is stated in full).
-func setConfig(vars *bpf.KexecrecVariableSpecs, cfg AttachConfig, limits TimeLimits) error {
-	noPayload := uint32(0)
+// time policy is stated in full). noKexec makes raw_sys_enter emit each
+// call's exit itself (ENOSYS, known in advance).
+func setConfig(vars *bpf.KexecrecVariableSpecs, cfg AttachConfig, limits TimeLimits, noKexec bool) error {
+	noPayload, retKnown := uint32(0), uint32(0)
 	if cfg.NoPayload {
 		noPayload = 1
+	}
+	if noKexec {
+		retKnown = 1
 	}
 	for _, v := range []struct {
 		spec  *ebpf.VariableSpec
@@ -180,6 +193,7 @@ func setConfig(vars *bpf.KexecrecVariableSpecs, cfg AttachConfig, limits TimeLim
 		{vars.CfgLimitNs, uint64(limits.Limit)},
 		{vars.CfgLimitUnprivNs, uint64(limits.LimitUnprivileged)},
 		{vars.CfgNrCpus, uint32(OnlineCPUs())},
+		{vars.CfgRetKnownEnosys, retKnown},
 	} {
 		if err := v.spec.Set(v.value); err != nil {
 			return fmt.Errorf("recorder: set %s: %w", v.spec.Name, err)

@@ -26,6 +26,9 @@ type bpfSource struct {
 	maps     bpf.KexecrecMaps
 	links    []link.Link
 	reader   *ringbuf.Reader
+	// knownReturn is KnownENOSYS when the kernel has no kexec (only
+	// sys_enter attached), with the evidence in knownReturnWhy.
+	knownReturn, knownReturnWhy string
 
 	closeOnce   sync.Once
 	closeErr    error
@@ -123,6 +126,8 @@ func (s *bpfSource) readCounters() ([]uint64, error) {
 }
 
 func (s *bpfSource) Mode() string { return s.mode }
+
+func (s *bpfSource) KnownReturn() (ret, why string) { return s.knownReturn, s.knownReturnWhy }
 
 func (s *bpfSource) Warnings() []string {
 	s.warnMu.Lock()

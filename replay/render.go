@@ -60,6 +60,9 @@ func RenderHeader(w io.Writer, path string, h format.Header, o TableOptions) {
 		{"host", nonEmpty(h.Hostname) + " (kernel " + nonEmpty(h.KernelRelease) + ", " + nonEmpty(h.Arch) + ")"},
 		{"recorder", nonEmpty(h.WriterVersion) + ", attach " + nonEmpty(h.AttachMode)},
 	}
+	if h.KnownReturn != "" {
+		lines = append(lines, [2]string{"returns", sanitize(h.KnownReturn) + ", known in advance (" + sanitize(h.KnownReturnWhy) + ")"})
+	}
 	if !h.WallStart.IsZero() {
 		lines = append(lines, [2]string{"started", h.WallStart.UTC().Format(time.RFC3339Nano)})
 	}
@@ -89,7 +92,12 @@ func tableFlags(names []string) string {
 	return strings.Join(s, "|")
 }
 
-// Result is a call's outcome in one word or two: "ok", "EPERM (-1)", "UNFINISHED".
+// KnownInAdvance qualifies a return that was not observed at syscall exit
+// (Call.RetKnownInAdvance).
+const KnownInAdvance = "known in advance: kernel has no kexec"
+
+// Result is a call's outcome in one word or two: "ok", "EPERM (-1)", "UNFINISHED",
+// "ENOSYS (-38, known in advance: kernel has no kexec)".
 func Result(c *Call) string {
 	switch c.Outcome {
 	case "ok":
@@ -98,6 +106,9 @@ func Result(c *Call) string {
 		}
 		return "ok"
 	case "error":
+		if c.RetKnownInAdvance {
+			return c.Errno + " (" + strconv.FormatInt(*c.Ret, 10) + ", " + KnownInAdvance + ")"
+		}
 		return c.Errno + " (" + strconv.FormatInt(*c.Ret, 10) + ")"
 	}
 	return strings.ToUpper(c.Outcome)
@@ -592,6 +603,8 @@ type HeaderJSON struct {
 	WriterVersion string            `json:"writer_version"`
 	RecordLayout  uint32            `json:"record_layout"`
 	AttachMode    string            `json:"attach_mode"`
+	KnownReturn   string            `json:"known_return,omitempty"`
+	KnownRetWhy   string            `json:"known_return_why,omitempty"`
 	Options       map[string]string `json:"options,omitempty"`
 	WallStart     time.Time         `json:"wall_start"`
 	BootStartNS   uint64            `json:"boot_start_ns"`
@@ -607,6 +620,7 @@ func NewHeaderJSON(h format.Header) HeaderJSON {
 		KernelRelease: h.KernelRelease, KernelVersion: h.KernelVersion, Arch: h.Arch, ByteOrder: h.ByteOrder,
 		WriterVersion: h.WriterVersion, RecordLayout: h.RecordLayout, AttachMode: h.AttachMode, Options: h.Options,
 		WallStart: h.WallStart.UTC(), BootStartNS: h.BootStartNS, Extra: h.Extra, Part: h.Part,
+		KnownReturn: h.KnownReturn, KnownRetWhy: h.KnownReturnWhy,
 	}
 	if h.SetID != ([16]byte{}) {
 		j.SetID = hex.EncodeToString(h.SetID[:])
