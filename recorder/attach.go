@@ -57,6 +57,9 @@ type AttachConfig struct {
 	// noCopyAllowance (tests only) makes the hard time limit equal to the
 	// wait budget, so a test can reach it without copying gigabytes.
 	noCopyAllowance bool
+	// observeReturns (benchmarks only) keeps raw mode's sys_exit hook even
+	// on a kernel without kexec, to measure what sys_enter alone saves.
+	observeReturns bool
 }
 
 // Attach loads the BPF programs, attaches them in the chosen mode and
@@ -111,7 +114,7 @@ func Attach(cfg AttachConfig) (Source, error) {
 		return nil, fmt.Errorf("recorder: BPF object does not match its generated loader (run go generate ./bpf): %w", err)
 	}
 	var kexec kexecVerdict
-	if mode == ModeRaw {
+	if mode == ModeRaw && !cfg.observeReturns {
 		if kexec, err = probeKexecAbsent(); err != nil {
 			warnings = append(warnings, fmt.Sprintf("could not tell whether this kernel has kexec (%s): both raw hooks attached", shortErr(err)))
 		}

@@ -43,8 +43,24 @@ func BenchmarkGetppid(b *testing.B) {
 			defer src.Close()
 			go drain(src)
 			benchGetppid(b)
+			if bs, ok := src.(*bpfSource); ok {
+				b.ReportMetric(float64(len(bs.links)), "hooks")
+			}
 		})
 	}
+	// Raw mode as it runs on a kernel with kexec (sys_enter and sys_exit),
+	// beside the row above, which on a kernel without kexec has sys_enter
+	// alone: what knowing the return in advance saves.
+	b.Run("raw-observe-returns", func(b *testing.B) {
+		testenv.Root(b)
+		src, err := Attach(AttachConfig{Mode: ModeRaw, observeReturns: true})
+		if err != nil {
+			b.Skipf("raw mode not available: %v", shortErr(err))
+		}
+		defer src.Close()
+		go drain(src)
+		benchGetppid(b)
+	})
 	// The floor under raw mode: BPF programs that return at once, attached
 	// where raw mode attaches (tp_btf raw_syscalls sys_enter, and sys_exit).
 	// What they cost is what any raw_syscalls-based recorder pays on this
