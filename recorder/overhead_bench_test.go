@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -190,7 +191,19 @@ func startBpftrace(b *testing.B, bt string) func() {
 		}
 	}()
 	return func() {
+		// bpftrace sometimes ignores a SIGINT that arrives right after it
+		// attached (a short benchmark run): kill it if it does.
 		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
+		exited := make(chan struct{})
+		go func() {
+			cmd.Wait()
+			close(exited)
+		}()
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
 	}
 }
