@@ -121,11 +121,16 @@ func decideKexecAbsent(kallsyms io.Reader, types *btf.Spec) (kexecVerdict, error
 		}
 	}
 	entries := "no kexec syscall entry points"
-	if len(stubs) > 0 {
-		entries = strings.Join(stubs, ", ") + " are sys_ni_syscall stubs"
+	switch len(stubs) {
+	case 0:
+	case 1:
+		entries = stubs[0] + " is a sys_ni_syscall stub"
+	default:
+		entries = fmt.Sprintf("%s and %d more entry points are sys_ni_syscall stubs", stubs[0], len(stubs)-1)
 	}
-	return kexecVerdict{Absent: true, Evidence: fmt.Sprintf("kernel has no kexec: kallsyms: %s, none of %s; BTF: no struct %s",
-		entries, strings.Join(kexecImplSymbols, ", "), strings.Join(kexecBTFTypes, ", "))}, nil
+	// Short: it is shown in every capture's header.
+	return kexecVerdict{Absent: true, Evidence: fmt.Sprintf("kernel has no kexec: kallsyms: %s, no kexec implementation symbol; BTF: no struct %s",
+		entries, kexecBTFTypes[0])}, nil
 }
 
 // probeKexecAbsent decides for the running kernel (/proc/kallsyms and
