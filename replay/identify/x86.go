@@ -268,7 +268,8 @@ func (id *identifier) bannerFrom(off int64, comp string) (banner, warning string
 
 // scanBanner reads r until it finds the banner or ends.
 func scanBanner(r io.Reader) (string, error) {
-	const chunk = 1 << 20
+	// Small chunks: decoding stops at most one chunk past the banner.
+	const chunk = 64 << 10
 	const keep = 512 // a banner line is well under this
 	buf := make([]byte, 0, chunk+keep)
 	for {
