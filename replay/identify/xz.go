@@ -23,6 +23,9 @@ import (
 type xzReader struct {
 	in        *countingReader
 	dictLimit int64
+	// newLZMA2 starts a block's LZMA2 decoder; nil is internal/lzma2 (the
+	// decoder benchmark puts the other candidates here).
+	newLZMA2 func(r io.Reader, dictCap int) (io.Reader, error)
 
 	started    bool
 	check      byte
@@ -182,7 +185,12 @@ func (x *xzReader) nextBlock() error {
 		dict = limit
 	}
 	x.blockStart = x.in.n
-	lr := lzma2.NewReader(x.in, int(dict))
+	var lr io.Reader
+	if x.newLZMA2 == nil {
+		lr = lzma2.NewReader(x.in, int(dict))
+	} else if lr, err = x.newLZMA2(x.in, int(dict)); err != nil {
+		return err
+	}
 	x.block = lr
 	if bcj {
 		x.block = newBCJX86(lr, bcjStart)
