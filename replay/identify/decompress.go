@@ -46,6 +46,9 @@ func detectCompression(b []byte) string {
 	return ""
 }
 
+// magicFirstByte marks the first byte of every magic detectCompression knows.
+var magicFirstByte = [256]bool{0xFD: true, 0x28: true, 0x02: true, 0x89: true, 'B': true, 0x1F: true, 0x5D: true}
+
 // decompressor is an open decompression stream; close releases it.
 type decompressor struct {
 	io.Reader

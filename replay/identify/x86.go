@@ -190,6 +190,9 @@ func (id *identifier) kernelSegment() bool {
 	}
 	var cands []cand
 	for i := 0; i+8 <= len(head) && len(cands) < 8; i++ {
+		if !magicFirstByte[head[i]] {
+			continue // most bytes start no magic: skip the seven comparisons
+		}
 		c := detectCompression(head[i:])
 		// lzma's 3-byte magic and gzip's are weak: accept them only where a
 		// kernel would have them (within the first 64 KiB).
