@@ -128,15 +128,13 @@ func (r *rangeDecoder) bit(in []byte, p *prob) uint32 {
 		r.pos++
 	}
 	bound := (r.rng >> probBits) * uint32(*p)
-	if r.code < bound {
-		r.rng = bound
-		*p += (1<<probBits - *p) >> moveBits
-		return 0
-	}
-	r.rng -= bound
-	r.code -= bound
-	*p -= *p >> moveBits
-	return 1
+	mask := uint32(int64(uint64(r.code)-uint64(bound)) >> 63) // see literal
+	r.rng = bound&mask | (r.rng-bound)&^mask
+	r.code -= bound &^ mask
+	v := int32(*p)
+	v -= (v + int32(mask&0xFFFFF81F)) >> moveBits
+	*p = prob(v)
+	return mask + 1
 }
 
 // tree decodes a bits-wide symbol MSB first; probs has 1<<bits entries.
@@ -197,4 +195,65 @@ func nextState(s, ifLiteral, otherwise uint32) uint32 {
 		return ifLiteral
 	}
 	return otherwise
+}
+
+// Literals are most of the decoding work: their bits are decoded here with
+// the range coder in local variables and without a branch per bit (the bits
+// are hard to predict, and a mispredicted branch costs more than computing
+// both outcomes). mask is all ones for a 0 bit (code < bound); for the
+// probability, bit 0 is p += (2048-p)>>5 and bit 1 is p -= p>>5, which are
+// both p -= (p+c)>>5 (arithmetic shift) with c = -2017 or 0.
+
+// literal decodes a literal's 8 bits.
+func (r *rangeDecoder) literal(in []byte, probs *[literalCoders]prob) byte {
+	rng, code, pos := r.rng, r.code, r.pos
+	sym := uint32(1)
+	for sym < 0x100 {
+		if rng < topValue {
+			rng <<= 8
+			code = code<<8 | uint32(in[pos])
+			pos++
+		}
+		p := &probs[sym&0xFF|0x100&sym] // == &probs[sym]: sym < 0x100 here
+		bound := (rng >> probBits) * uint32(*p)
+		mask := uint32(int64(uint64(code)-uint64(bound)) >> 63)
+		rng = bound&mask | (rng-bound)&^mask
+		code -= bound &^ mask
+		v := int32(*p)
+		v -= (v + int32(mask&0xFFFFF81F)) >> moveBits
+		*p = prob(v)
+		sym = sym<<1 + mask + 1
+	}
+	r.rng, r.code, r.pos = rng, code, pos
+	return byte(sym)
+}
+
+// matchedLiteral decodes a literal after a match: while its bits agree
+// with the byte at rep0 (match), they use that byte's bits as context.
+func (r *rangeDecoder) matchedLiteral(in []byte, probs *[literalCoders]prob, match uint32) byte {
+	rng, code, pos := r.rng, r.code, r.pos
+	sym, offset := uint32(1), uint32(0x100)
+	for sym < 0x100 {
+		if rng < topValue {
+			rng <<= 8
+			code = code<<8 | uint32(in[pos])
+			pos++
+		}
+		match <<= 1
+		matchBit := match & offset
+		p := &probs[(offset+matchBit+sym)%literalCoders] // the sum is < 0x300
+		bound := (rng >> probBits) * uint32(*p)
+		mask := uint32(int64(uint64(code)-uint64(bound)) >> 63)
+		rng = bound&mask | (rng-bound)&^mask
+		code -= bound &^ mask
+		v := int32(*p)
+		v -= (v + int32(mask&0xFFFFF81F)) >> moveBits
+		*p = prob(v)
+		sym = sym<<1 + mask + 1
+		// A 1 bit keeps offset where the match byte had a 1, a 0 bit where
+		// it had a 0; once they differ offset is 0 and the context is plain.
+		offset = matchBit&^mask | offset&^matchBit&mask
+	}
+	r.rng, r.code, r.pos = rng, code, pos
+	return byte(sym)
 }

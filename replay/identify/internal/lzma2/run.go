@@ -112,28 +112,16 @@ func (d *Reader) run(limit int) error {
 			} else if w.full {
 				prev = uint32(buf[len(buf)-1])
 			}
-			probs := m.literal[literalCoders*((tp&lpMask)<<lc+prev>>(8-lc)):][:literalCoders]
-			sym := uint32(1)
+			probs := (*[literalCoders]prob)(m.literal[literalCoders*((tp&lpMask)<<lc+prev>>(8-lc)):])
 			if s >= 7 {
 				src := pos - int(m.rep[0]) - 1
 				if src < 0 {
 					src += len(buf)
 				}
-				match := uint32(buf[src])
-				for sym < 0x100 {
-					mb := (match >> 7) & 1
-					match <<= 1
-					b := rc.bit(in, &probs[(1+mb)<<8+sym])
-					sym = sym<<1 | b
-					if mb != b {
-						break
-					}
-				}
+				buf[pos] = rc.matchedLiteral(in, probs, uint32(buf[src]))
+			} else {
+				buf[pos] = rc.literal(in, probs)
 			}
-			for sym < 0x100 {
-				sym = sym<<1 | rc.bit(in, &probs[sym])
-			}
-			buf[pos] = byte(sym)
 			pos++
 			left--
 			m.state = nextStateLiteral(s)
