@@ -448,6 +448,9 @@ func (c *Capture) enrich(call *Call) {
 			})
 		})
 	}
+	// The purgatory digest (it hashes every segment's memory) is computed
+	// while the identifications run.
+	c.checkPurgatory(call, get)
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
@@ -455,6 +458,10 @@ func (c *Capture) enrich(call *Call) {
 			call.Problems = append(call.Problems, fmt.Sprintf("identify %s %d: %v", p.Kind, p.Index, err))
 		}
 	}
+}
+
+// checkPurgatory sets the purgatory verdict of a kexec_load call.
+func (c *Capture) checkPurgatory(call *Call, get func(*Payload) (*spooled, error)) {
 	if call.Syscall != "kexec_load" || len(call.Segments) == 0 || call.Args.Entry == nil {
 		return
 	}
