@@ -1,7 +1,8 @@
 package lzma2
 
 // window is the output and the dictionary at once: decoded bytes are written
-// at pos and matches copy from behind it. It grows (doubling) up to max as
+// at pos and matches copy from behind it. It grows (fourfold: each growth
+// copies what is there) up to max as
 // output arrives, so a stream that claims a huge dictionary but produces
 // little costs little; once at max it is circular.
 type window struct {
@@ -20,7 +21,7 @@ func (w *window) reset() {
 // been handed out.
 func (w *window) makeRoom() {
 	if len(w.buf) < w.max {
-		n := min(max(2*len(w.buf), 64<<10), w.max)
+		n := min(max(4*len(w.buf), 64<<10), w.max)
 		nb := make([]byte, n)
 		copy(nb, w.buf[:w.pos])
 		w.buf = nb
