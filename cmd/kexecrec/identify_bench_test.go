@@ -30,12 +30,15 @@ import (
 // Metrics (medians over the iterations): *-s are wall seconds, *-cpu-s user
 // + system CPU seconds (of the child; of the identifying thread for
 // identify-cpu-s), show-vs-xz-d and 50-vs-1-loads the targets (<= 0.8 and
-// <= 1.1), *-cpu the same ratios in CPU time (steadier on a busy machine).
+// <= 1.1), *-cpu the same ratios in CPU time (steadier on a busy machine);
+// *-json the 50-vs-1 ratio with --format json, which leaves out the text
+// tables (drawn once per call) and so isolates reading and identification.
 func BenchmarkIdentifySpeed(b *testing.B) {
 	env := identifyBenchEnv(b)
 	var (
 		xzWall, xzCPU, showWall, showCPU, ratio, ratioCPU []float64
 		oneWall, fiftyWall, loads, loadsCPU               []float64
+		loadsJSON, loadsJSONCPU                           []float64
 		inproc, xzBanner, floor                           []float64
 	)
 	for b.Loop() {
@@ -48,6 +51,9 @@ func BenchmarkIdentifySpeed(b *testing.B) {
 		fw, fc := runChild(b, env.bin, "show", env.fifty)
 		oneWall, fiftyWall = append(oneWall, ow), append(fiftyWall, fw)
 		loads, loadsCPU = append(loads, fw/ow), append(loadsCPU, fc/oc)
+		ow, oc = runChild(b, env.bin, "show", "--format", "json", env.one)
+		fw, fc = runChild(b, env.bin, "show", "--format", "json", env.fifty)
+		loadsJSON, loadsJSONCPU = append(loadsJSON, fw/ow), append(loadsJSONCPU, fc/oc)
 
 		ic := identifyCPU(b, env.segment)
 		bc := xzToBanner(b, env)
@@ -59,7 +65,8 @@ func BenchmarkIdentifySpeed(b *testing.B) {
 	}{
 		{"show-vs-xz-d", ratio}, {"show-vs-xz-d-cpu", ratioCPU},
 		{"show-s", showWall}, {"xz-d-s", xzWall}, {"show-cpu-s", showCPU}, {"xz-d-cpu-s", xzCPU},
-		{"50-vs-1-loads", loads}, {"50-vs-1-loads-cpu", loadsCPU}, {"show-1-load-s", oneWall}, {"show-50-loads-s", fiftyWall},
+		{"50-vs-1-loads", loads}, {"50-vs-1-loads-cpu", loadsCPU},
+		{"50-vs-1-loads-json", loadsJSON}, {"50-vs-1-loads-json-cpu", loadsJSONCPU}, {"show-1-load-s", oneWall}, {"show-50-loads-s", fiftyWall},
 		{"identify-cpu-s", inproc}, {"xz-d-to-banner-cpu-s", xzBanner}, {"identify-vs-xz-d-to-banner-cpu", floor},
 	} {
 		b.ReportMetric(benchMedian(m.v), m.unit)

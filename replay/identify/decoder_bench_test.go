@@ -2,6 +2,7 @@ package identify
 
 import (
 	"bytes"
+	stdgzip "compress/gzip"
 	"io"
 	"os"
 	"os/exec"
@@ -146,7 +147,13 @@ func BenchmarkDecodeToBanner(b *testing.B) {
 		argv []string
 		open func(b *testing.B, z []byte) io.Reader
 	}{
-		{"gzip/compress-gzip", []string{"gzip", "-9", "-n", "-c"}, openVia(compGzip)},
+		{"gzip/compress-gzip", []string{"gzip", "-9", "-n", "-c"}, func(b *testing.B, z []byte) io.Reader {
+			r, err := stdgzip.NewReader(bytes.NewReader(z))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return r
+		}},
 		{"gzip/klauspost-gzip", []string{"gzip", "-9", "-n", "-c"}, func(b *testing.B, z []byte) io.Reader {
 			r, err := kgzip.NewReader(bytes.NewReader(z))
 			if err != nil {
