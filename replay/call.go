@@ -74,7 +74,13 @@ type Caller struct {
 	// Raced: fields read from /proc after entry (may describe a later state).
 	Raced []string `json:"raced,omitempty"`
 
-	// Read by BPF at syscall entry (captures since the CALLER record; see caller.go).
+	// CallerEntry: what BPF read at syscall entry (captures since the
+	// CALLER record; see caller.go). Its fields are the caller's own in JSON.
+	CallerEntry
+}
+
+// CallerEntry is the part of Caller read by BPF at syscall entry.
+type CallerEntry struct {
 	ExeFile            *ExeFile    `json:"exe_file,omitempty"`
 	ArgvInfo           *CallerArgs `json:"argv_info,omitempty"`
 	Env                []string    `json:"env,omitempty"`
@@ -90,6 +96,12 @@ type Caller struct {
 	// "proc-after-call" (keys exe, argv, env, cwd, tty, cgroup_path,
 	// ns_pid, ancestors). Absent in captures made before entry reads.
 	Sources map[string]string `json:"sources,omitempty"`
+}
+
+// empty says no entry field is set (a capture made before entry reads).
+func (e *CallerEntry) empty() bool {
+	return e.Sources == nil && e.ExeFile == nil && e.ArgvInfo == nil && e.EnvInfo == nil && e.Cwd == "" && e.TTY == nil &&
+		e.NsPID == 0 && len(e.Ancestors) == 0 && !e.AncestorsTruncated && len(e.Env) == 0 && e.NsTID == 0 && e.NsLevel == 0
 }
 
 // Args are the raw arguments and their decoding.

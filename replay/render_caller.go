@@ -129,32 +129,13 @@ func sourcesLine(src map[string]string) string {
 	return strings.Join(out, "; ")
 }
 
-// callerEntryJSON is the part of Caller read at syscall entry, in Caller's
-// field order, so appendCallerEntry writes what encoding/json would.
-type callerEntryJSON struct {
-	ExeFile            *ExeFile          `json:"exe_file,omitempty"`
-	ArgvInfo           *CallerArgs       `json:"argv_info,omitempty"`
-	Env                []string          `json:"env,omitempty"`
-	EnvInfo            *CallerArgs       `json:"env_info,omitempty"`
-	Cwd                string            `json:"cwd,omitempty"`
-	TTY                *TTY              `json:"tty,omitempty"`
-	NsPID              uint32            `json:"ns_pid,omitempty"`
-	NsTID              uint32            `json:"ns_tid,omitempty"`
-	NsLevel            uint32            `json:"ns_level,omitempty"`
-	Ancestors          []Ancestor        `json:"ancestors,omitempty"`
-	AncestorsTruncated bool              `json:"ancestors_truncated,omitempty"`
-	Sources            map[string]string `json:"sources,omitempty"`
-}
-
 // appendCallerEntry appends the entry-read caller fields (if any) to a
 // caller JSON object being written (without its closing brace).
 func appendCallerEntry(b []byte, c *Caller) ([]byte, error) {
-	if c.Sources == nil && c.ExeFile == nil && c.ArgvInfo == nil && c.EnvInfo == nil && c.Cwd == "" && c.TTY == nil &&
-		c.NsPID == 0 && len(c.Ancestors) == 0 && !c.AncestorsTruncated && len(c.Env) == 0 && c.NsTID == 0 && c.NsLevel == 0 {
+	if c.CallerEntry.empty() {
 		return b, nil
 	}
-	j, err := json.Marshal(callerEntryJSON{c.ExeFile, c.ArgvInfo, c.Env, c.EnvInfo, c.Cwd, c.TTY, c.NsPID, c.NsTID,
-		c.NsLevel, c.Ancestors, c.AncestorsTruncated, c.Sources})
+	j, err := json.Marshal(&c.CallerEntry)
 	if err != nil || len(j) <= 2 {
 		return b, err
 	}

@@ -12,11 +12,11 @@ func TestSummaryByExecutableAndTopAncestor(t *testing.T) {
 	initA := Ancestor{PID: 1, NsPID: 1, Comm: "systemd", Exe: "/usr/lib/systemd/systemd", Init: true}
 	cron := Ancestor{PID: 700, Comm: "cron", Exe: "/usr/sbin/cron"}
 	calls := []*Call{
-		{Caller: Caller{Comm: "kexec", Exe: "/usr/sbin/kexec", Ancestors: []Ancestor{bash, sshd, initA}}},
-		{Caller: Caller{Comm: "kexec", Exe: "/usr/sbin/kexec", Ancestors: []Ancestor{bash, sshd, initA}}},
-		{Caller: Caller{Comm: "kx", Exe: "/tmp/kx (deleted)", Ancestors: []Ancestor{cron, initA}}},
+		{Caller: Caller{Comm: "kexec", Exe: "/usr/sbin/kexec", CallerEntry: CallerEntry{Ancestors: []Ancestor{bash, sshd, initA}}}},
+		{Caller: Caller{Comm: "kexec", Exe: "/usr/sbin/kexec", CallerEntry: CallerEntry{Ancestors: []Ancestor{bash, sshd, initA}}}},
+		{Caller: Caller{Comm: "kx", Exe: "/tmp/kx (deleted)", CallerEntry: CallerEntry{Ancestors: []Ancestor{cron, initA}}}},
 		// Only init above it: the caller itself is the top.
-		{Caller: Caller{Comm: "kexec", Exe: "/usr/sbin/kexec", Ancestors: []Ancestor{initA}}},
+		{Caller: Caller{Comm: "kexec", Exe: "/usr/sbin/kexec", CallerEntry: CallerEntry{Ancestors: []Ancestor{initA}}}},
 		// An old capture: no ancestry, exe from /proc or nothing.
 		{Caller: Caller{Comm: "kexec"}},
 	}

@@ -12,12 +12,12 @@ import (
 // paths) reach the per-call section of both formats, and a hostile comm in
 // the ancestry stays text.
 func TestReportCallerAncestry(t *testing.T) {
-	cl := replay.Caller{PID: 1322, Comm: "kexec", Exe: "/usr/sbin/kexec", Cwd: "/root",
+	cl := replay.Caller{PID: 1322, Comm: "kexec", Exe: "/usr/sbin/kexec", CallerEntry: replay.CallerEntry{Cwd: "/root",
 		TTY: &replay.TTY{Name: "pts0", Major: 136, Minor: 0},
 		Ancestors: []replay.Ancestor{
 			{PID: 1201, Comm: "bash", Exe: "/usr/bin/bash"},
 			{PID: 812, Comm: "<script>x\x1b[2J|`", Exe: "/usr/sbin/sshd"},
-		}}
+		}}}
 	e := &Evidence{Captures: []*Capture{{Path: "c.zst", Calls: []*replay.Call{
 		{ID: 1, Syscall: "kexec_load", Outcome: "error", Errno: "EPERM", Ret: ret(-1), Caller: cl},
 	}}}}
