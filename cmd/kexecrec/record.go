@@ -65,7 +65,9 @@ CAP_PERFMON, or CAP_SYS_ADMIN).
 The capture is sealed in chunks at least every --seal-interval: after a crash
 or kill -9 the file is valid up to its last sealed chunk. Files are created
 mode 0600 and never overwritten without --force; --force replaces an existing
-file (a symlink at the name is removed, never followed).
+file (a symlink at the name is removed, never followed). "{start}" in FILE is
+replaced by the start time (UTC, 20261203T143005Z): a service that restarts
+begins a new set instead of colliding with the last one.
 
 Rotation (like tcpdump -C/-G/-W): with --rotate-size and/or --rotate-every the
 capture is a set of files FILE, FILE.1, FILE.2, ... each a complete capture
@@ -127,6 +129,7 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 func runRecord(o *recordOptions) error {
 	ios := o.ios
 	softMemoryLimit(recordMemLimit)
+	o.Output = recorder.ExpandOutputName(o.Output, time.Now())
 	toStdout := o.Output == "-"
 	switch {
 	case o.Output == "":
