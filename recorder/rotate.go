@@ -79,5 +79,11 @@ func (r *Recorder) closePart() error {
 	if err := r.w.Close(); err != nil {
 		return err
 	}
-	return r.file.Close()
+	if err := r.file.Close(); err != nil {
+		return err
+	}
+	if r.cfg.OnPartClosed != nil {
+		r.cfg.OnPartClosed(r.file.Name())
+	}
+	return nil
 }

@@ -46,6 +46,8 @@ type recordOptions struct {
 	Fsync        bool
 	JSON         bool
 	Force        bool
+	Upload       string
+	UploadRetain string
 
 	// ctx is the parent context (tests cancel it instead of sending a signal).
 	ctx context.Context
@@ -122,6 +124,8 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 	f.BoolVar(&opts.Fsync, "fsync", false, "fsync the file after every sealed chunk")
 	f.BoolVar(&opts.JSON, "json", false, "also print each completed call as a JSON line on stdout")
 	f.BoolVar(&opts.Force, "force", false, "overwrite existing output files")
+	f.StringVar(&opts.Upload, "upload", "", "upload each complete part to s3://BUCKET/PREFIX (credentials, region, endpoint: the standard AWS_* environment)")
+	f.StringVar(&opts.UploadRetain, "upload-retain", "", "lock each uploaded part against deletion for this long (90d; the bucket needs object lock)")
 	cmd.MarkFlagRequired("output")
 	return cmd
 }
@@ -198,7 +202,11 @@ func runRecord(o *recordOptions) error {
 			// reaches its part number; any beyond stay, with another set id.
 			fmt.Fprintf(ios.ErrOut, "kexecrec: --force: will replace %s\n", listNames(existing))
 		}
-		sink = &recorder.FileSink{Base: o.Output, Force: o.Force, MaxFiles: o.MaxFiles}
+		sink = &recorder.FileSink{Base: o.Output, Force: o.Force, MaxFiles: o.sinkMaxFiles()}
+	}
+	shipping, err := o.setUpShipping(context.Background(), ios.ErrOut)
+	if err != nil {
+		return trouble(fmt.Errorf("record: %v", err))
 	}
 
 	src, err := attach(acfg)
@@ -229,6 +237,11 @@ func runRecord(o *recordOptions) error {
 		cfg.OnRecord = js.record
 	}
 
+	if shipping != nil {
+		shipping.hook(&cfg)
+		shipping.start()
+	}
+
 	ctx := o.ctx
 	if ctx == nil {
 		ctx = context.Background()
@@ -244,11 +257,18 @@ func runRecord(o *recordOptions) error {
 	rec := recorder.New(cfg)
 	var status *statusLine
 	if ios.ErrIsTerminal {
-		status = startStatusLine(ios.ErrOut, rec)
+		var extra func() string
+		if shipping != nil {
+			extra = shipping.statusText
+		}
+		status = startStatusLine(ios.ErrOut, rec, extra)
 	}
 	sum, err := rec.Run(ctx)
 	if status != nil {
 		status.stop()
+	}
+	if shipping != nil {
+		shipping.finish()
 	}
 	if js != nil {
 		js.flush()
@@ -409,11 +429,12 @@ type statusLine struct {
 	w    io.Writer
 	rec  *recorder.Recorder
 	done chan struct{}
+	extra func() string // more to say at the end of the line (nil: nothing)
 	wg   sync.WaitGroup
 }
 
-func startStatusLine(w io.Writer, rec *recorder.Recorder) *statusLine {
-	s := &statusLine{w: w, rec: rec, done: make(chan struct{})}
+func startStatusLine(w io.Writer, rec *recorder.Recorder, extra func() string) *statusLine {
+	s := &statusLine{w: w, rec: rec, extra: extra, done: make(chan struct{})}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -423,8 +444,12 @@ func startStatusLine(w io.Writer, rec *recorder.Recorder) *statusLine {
 			select {
 			case <-t.C:
 				p := rec.Progress()
-				fmt.Fprintf(w, "\r\x1b[Kcalls %d  payload %s  drops %d  file %s (%s)",
-					p.CallsCompleted, humanBytes(p.PayloadBytes), p.Dropped, p.File, humanBytes(uint64(max(p.Bytes, 0))))
+				extra := ""
+				if s.extra != nil {
+					extra = s.extra()
+				}
+				fmt.Fprintf(w, "\r\x1b[Kcalls %d  payload %s  drops %d  file %s (%s)%s",
+					p.CallsCompleted, humanBytes(p.PayloadBytes), p.Dropped, p.File, humanBytes(uint64(max(p.Bytes, 0))), extra)
 			case <-s.done:
 				fmt.Fprint(w, "\r\x1b[K")
 				return
