@@ -426,11 +426,11 @@ var statusRefresh = 500 * time.Millisecond
 
 // statusLine redraws one line on a terminal stderr about twice a second.
 type statusLine struct {
-	w    io.Writer
-	rec  *recorder.Recorder
-	done chan struct{}
+	w     io.Writer
+	rec   *recorder.Recorder
+	done  chan struct{}
 	extra func() string // more to say at the end of the line (nil: nothing)
-	wg   sync.WaitGroup
+	wg    sync.WaitGroup
 }
 
 func startStatusLine(w io.Writer, rec *recorder.Recorder, extra func() string) *statusLine {
