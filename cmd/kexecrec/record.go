@@ -48,6 +48,8 @@ type recordOptions struct {
 	Force        bool
 	Upload       string
 	UploadRetain string
+	OnCall       string
+	Syslog       string
 
 	// ctx is the parent context (tests cancel it instead of sending a signal).
 	ctx context.Context
@@ -126,6 +128,9 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 	f.BoolVar(&opts.Force, "force", false, "overwrite existing output files")
 	f.StringVar(&opts.Upload, "upload", "", "upload each complete part to s3://BUCKET/PREFIX (credentials, region, endpoint: the standard AWS_* environment)")
 	f.StringVar(&opts.UploadRetain, "upload-retain", "", "lock each uploaded part against deletion for this long (90d; the bucket needs object lock)")
+	f.StringVar(&opts.OnCall, "on-call", "", "run this shell command for each completed call, the call's JSON on its stdin (4 at once, 30s each)")
+	f.StringVar(&opts.Syslog, "syslog", "", "send an RFC 5424 message per call to the local syslog socket, or to --syslog=udp://HOST:PORT, tcp://HOST:PORT, unix:///PATH")
+	f.Lookup("syslog").NoOptDefVal = syslogLocal
 	cmd.MarkFlagRequired("output")
 	return cmd
 }
@@ -208,6 +213,10 @@ func runRecord(o *recordOptions) error {
 	if err != nil {
 		return trouble(fmt.Errorf("record: %v", err))
 	}
+	alerts, err := o.setUpAlerts(ios.ErrOut)
+	if err != nil {
+		return trouble(fmt.Errorf("record: %v", err))
+	}
 
 	src, err := attach(acfg)
 	if err != nil {
@@ -241,6 +250,9 @@ func runRecord(o *recordOptions) error {
 		shipping.hook(&cfg)
 		shipping.start()
 	}
+	if alerts != nil {
+		alerts.hook(&cfg)
+	}
 
 	ctx := o.ctx
 	if ctx == nil {
@@ -266,6 +278,9 @@ func runRecord(o *recordOptions) error {
 	sum, err := rec.Run(ctx)
 	if status != nil {
 		status.stop()
+	}
+	if alerts != nil {
+		alerts.finish()
 	}
 	if shipping != nil {
 		shipping.finish()
