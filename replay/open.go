@@ -57,7 +57,7 @@ type OpenOptions struct {
 // the Decoder), its status and random access to its payload bytes.
 type Capture struct {
 	path    string
-	f       *os.File
+	f       CaptureFile
 	opts    OpenOptions
 	r       *format.Reader
 	dec     *Decoder
@@ -80,9 +80,13 @@ type Capture struct {
 // Open opens a capture and reads its header. The error is one line that
 // names the file.
 func Open(path string, o OpenOptions) (*Capture, error) {
-	f, err := os.Open(path)
+	f, err := OpenFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if _, local := f.(*os.File); o.Follow && !local {
+		f.Close()
+		return nil, fmt.Errorf("%s: cannot follow a stored object", path)
 	}
 	if st, err := f.Stat(); err == nil && st.IsDir() {
 		f.Close()
@@ -598,7 +602,7 @@ func (c *Capture) Trouble() (damage, warnings []string) {
 // tailReader reads a file that is still being written: at EOF it waits for
 // more bytes instead of ending, until ctx is done (then it reports EOF).
 type tailReader struct {
-	f    *os.File
+	f    CaptureFile
 	ctx  context.Context
 	poll time.Duration
 	done func() bool // true once the trailer was read: EOF is final

@@ -223,8 +223,12 @@ func runShow(opts *showOptions) error {
 	if opts.format == "json" {
 		fmt.Fprintln(out, "[")
 	}
+	files, err := replay.ExpandPrefixes(opts.files) // s3://BUCKET/PREFIX/: every capture under it
+	if err != nil {
+		return trouble(err)
+	}
 	var bad []string
-	for i, path := range opts.files {
+	for i, path := range files {
 		ok, err := showFile(out, opts, flt, path, i)
 		if err != nil {
 			return trouble(err) // output itself failed

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -72,6 +71,8 @@ is damaged (what could be read is still printed, marked PARTIAL).`,
 type summarizeReport struct {
 	Files []*replay.Summary `json:"files"`
 	Total *replay.Summary   `json:"total,omitempty"`
+	// Fleet: one row per capture when an S3 prefix was given.
+	Fleet []replay.FleetRow `json:"fleet,omitempty"`
 }
 
 func runSummarize(opts *summarizeOptions) error {
@@ -87,9 +88,13 @@ func runSummarize(opts *summarizeOptions) error {
 		}
 		key = k
 	}
+	files, err := replay.ExpandPrefixes(opts.Files) // s3://BUCKET/PREFIX/: every capture under it
+	if err != nil {
+		return trouble(err)
+	}
 	var rep summarizeReport
 	var errs []string
-	for _, path := range opts.Files {
+	for _, path := range files {
 		s, err := summarizeFile(path, replay.OpenOptions{Salvage: true, Identify: !opts.NoIdentify, PublicKey: key, Reuse: true, Pipelined: true})
 		rep.Files = append(rep.Files, s)
 		if err != nil {
@@ -99,6 +104,10 @@ func runSummarize(opts *summarizeOptions) error {
 	if len(rep.Files) > 1 {
 		rep.Total = replay.Total(rep.Files)
 	}
+	fleet := slices.ContainsFunc(opts.Files, replay.IsPrefix)
+	if fleet {
+		rep.Fleet = replay.Fleet(rep.Files)
+	}
 	if opts.Format == "json" {
 		enc := json.NewEncoder(opts.ios.Out)
 		enc.SetIndent("", "  ")
@@ -107,6 +116,12 @@ func runSummarize(opts *summarizeOptions) error {
 		}
 	} else {
 		w := &summaryWriter{out: opts.ios.Out, wide: opts.Wide}
+		if fleet { // a fleet's captures are one table row each, then the total
+			if err := replay.RenderFleet(opts.ios.Out, rep.Fleet, opts.Wide); err != nil {
+				return trouble(err)
+			}
+			rep.Files = nil
+		}
 		for i, s := range rep.Files {
 			if i > 0 {
 				w.line("")
@@ -185,7 +200,7 @@ func summarizeFile(path string, o replay.OpenOptions) (*replay.Summary, error) {
 const summarizeMemLimit = 40 << 20
 
 func sumHashFile(path string) (int64, string, error) {
-	f, err := os.Open(path)
+	f, err := replay.OpenFile(path)
 	if err != nil {
 		return 0, "", err
 	}

@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+
 	"sort"
 	"strings"
 
 	"github.com/kexecrec/kexecrec/format"
+	"github.com/kexecrec/kexecrec/replay"
 	"github.com/spf13/cobra"
 )
 
@@ -76,7 +77,11 @@ func runVerify(opts *verifyOptions) error {
 	}
 	var reports []verifyReport
 	unreadable, failed := false, false
-	for _, f := range opts.files {
+	files, err := replay.ExpandPrefixes(opts.files) // s3://BUCKET/PREFIX/: every capture under it
+	if err != nil {
+		return trouble(err)
+	}
+	for _, f := range files {
 		rep := verifyFile(f, key)
 		if rep.Error != "" {
 			unreadable = true
@@ -134,7 +139,7 @@ func printVerifyReport(out io.Writer, rep verifyReport) {
 // one damaged chunk does not hide the state of the rest of the file.
 func verifyFile(path string, key ed25519.PublicKey) verifyReport {
 	rep := verifyReport{File: path}
-	f, err := os.Open(path)
+	f, err := replay.OpenFile(path)
 	if err != nil {
 		rep.Error = err.Error()
 		return rep
@@ -249,7 +254,7 @@ func verifyFile(path string, key ed25519.PublicKey) verifyReport {
 
 // verifyBlobs reads every blob through the index: each piece's SHA-256,
 // then the blob's size and SHA-256.
-func verifyBlobs(f *os.File, size int64, blobs map[[32]byte]format.BlobInfo) (string, bool) {
+func verifyBlobs(f io.ReaderAt, size int64, blobs map[[32]byte]format.BlobInfo) (string, bool) {
 	if len(blobs) == 0 {
 		return "no blobs", true
 	}
