@@ -232,7 +232,11 @@ func (s *Shipper) ship(ctx context.Context, p *localPart) error {
 	if err := s.up.upload(actx, p.path, info); err != nil {
 		return err
 	}
-	// Confirmed: only now may the marker and (by evict) the part go.
+	// Confirmed: only now may the pending marker and (by evict) the part go.
+	url := "s3://" + s.cfg.Location.Bucket + "/" + info.key
+	if err := os.WriteFile(p.path+ShippedSuffix, []byte(url+"\n"), 0o600); err != nil {
+		s.cfg.Log(fmt.Sprintf("uploaded %s to %s but cannot note it: %v", p.path, url, err))
+	}
 	if err := os.Remove(p.path + PendingSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		s.cfg.Log(fmt.Sprintf("uploaded %s but cannot remove its marker: %v (a restart uploads nothing twice: it finds the object)", p.path, err))
 	}
@@ -279,6 +283,7 @@ func (s *Shipper) evict() {
 		if err := os.Remove(victim.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			s.cfg.Log(fmt.Sprintf("removing uploaded part %s: %v", victim.path, err))
 		}
+		os.Remove(victim.path + ShippedSuffix)
 		s.parts = removePart(s.parts, victim)
 	}
 }

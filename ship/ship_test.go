@@ -201,8 +201,11 @@ func TestUploadRotatedParts(t *testing.T) {
 	}
 	// --max-files 2: the two newest stay, the older ones (uploaded) went;
 	// no marker is left.
-	if got := strings.Join(localFiles(t, fx.dir), " "); got != "kexec.kxr.2 kexec.kxr.3" {
-		t.Errorf("local files %q, want the two newest parts", got)
+	if got := strings.Join(localFiles(t, fx.dir), " "); got != "kexec.kxr.2 kexec.kxr.2.shipped kexec.kxr.3 kexec.kxr.3.shipped" {
+		t.Errorf("local files %q, want the two newest parts, marked shipped", got)
+	}
+	if got, want := LocalState(names[3]), "shipped to s3://evidence/"+ObjectKey(fx.loc.Prefix, headerOf(t, names[3])); got != want {
+		t.Errorf("LocalState %q, want %q", got, want)
 	}
 	if want := "fleet/kexec/node-1/0123456789abcdef0123456789abcdef/6a1d0c6e-1b5a-4f0e-9f5e-2c3a9b8d7e61/"; !strings.HasPrefix(ObjectKey(fx.loc.Prefix, format.Header{Hostname: "node-1",
 		MachineID: "0123456789abcdef0123456789abcdef", BootID: "6a1d0c6e-1b5a-4f0e-9f5e-2c3a9b8d7e61"}), want) {
@@ -241,6 +244,9 @@ func TestStoreDownAtStartAndMidRun(t *testing.T) {
 	if st := s.Status(); st.Shipped != 0 || st.Pending != 3 {
 		t.Fatalf("store down: %+v, want 3 pending", st)
 	}
+	if st := LocalState(filepath.Join(fx.dir, "kexec.kxr")); st != "pending upload" {
+		t.Errorf("LocalState %q while the store is down", st)
+	}
 	// Nothing is removed while it is not uploaded, --max-files or not.
 	if n := len(localFiles(t, fx.dir)); n != 6 {
 		t.Fatalf("store down: %d local files (parts and markers), want 6: %v", n, localFiles(t, fx.dir))
@@ -257,7 +263,7 @@ func TestStoreDownAtStartAndMidRun(t *testing.T) {
 	<-done
 
 	fx.checkStored(t, want)
-	if got := strings.Join(localFiles(t, fx.dir), " "); got != "kexec.kxr.4" {
+	if got := strings.Join(localFiles(t, fx.dir), " "); got != "kexec.kxr.4 kexec.kxr.4.shipped" {
 		t.Errorf("local files %q, want only the newest part", got)
 	}
 	fx.logMu.Lock()
@@ -371,4 +377,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+func headerOf(t *testing.T, path string) format.Header {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := format.NewReader(bytes.NewReader(b), format.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	return r.Header()
 }

@@ -58,7 +58,8 @@ func TestReadersOnS3(t *testing.T) {
 			rout = strings.ReplaceAll(rout, remote[i], local[i])
 			rerr = strings.ReplaceAll(rerr, remote[i], local[i])
 		}
-		lout, rout = dropCaptureLines(lout), dropCaptureLines(rout) // a long name is cut to the width
+		// A long name is cut to the width; only local parts say where they were shipped.
+		lout, rout = dropCaptureLines(lout), dropCaptureLines(rout)
 		if lc != rc || lout != rout || lerr != rerr {
 			t.Fatalf("%v: local exit %d, s3 exit %d\n--- local:\n%s%s\n--- s3:\n%s%s", args(remote), lc, rc, lout, lerr, rout, rerr)
 		}
@@ -140,7 +141,8 @@ func TestReadersOnS3(t *testing.T) {
 }
 
 // dropCaptureLines removes show's "capture NAME" lines (a long name wraps
-// onto the next lines, up to the "host" line).
+// onto the next lines, up to the "host" line) and summarize's "shipping"
+// lines.
 func dropCaptureLines(s string) string {
 	var keep []string
 	skipping := false
@@ -148,6 +150,7 @@ func dropCaptureLines(s string) string {
 		switch {
 		case strings.HasPrefix(l, "  capture "):
 			skipping = true
+		case strings.HasPrefix(l, "  shipping ") || strings.HasPrefix(strings.TrimSpace(l), `"shipping": `):
 		case skipping && strings.HasPrefix(l, "             "):
 		default:
 			skipping = false

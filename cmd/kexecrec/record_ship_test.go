@@ -82,9 +82,14 @@ func TestRecordUploadsRotatedParts(t *testing.T) {
 	if !strings.Contains(errOut.String(), "shipped "+strconv.Itoa(len(files))+" part(s) to s3://evidence/fleet, 0 pending") {
 		t.Errorf("stderr does not say what was shipped: %s", errOut)
 	}
-	left, _ := filepath.Glob(filepath.Join(dir, "*"))
+	left, _ := filepath.Glob(filepath.Join(dir, "*.kxr*[0-9r]"))
 	if want := min(2, len(files)); len(left) != want {
 		t.Errorf("local files %v, want the %d newest (--max-files 2, all uploaded)", left, want)
+	}
+	// summarize of the local set says where each part went.
+	code, out, _ := runCLI(t, append([]string{"summarize", "--format", "json"}, left...)...)
+	if code != ExitOK || strings.Count(out, `"shipping": "shipped to s3://evidence/fleet/`) != len(left) {
+		t.Errorf("summarize: exit %d\n%s", code, out)
 	}
 }
 
@@ -109,6 +114,10 @@ func TestRecordUploadStoreDownThenRestart(t *testing.T) {
 		if _, err := os.Stat(f + ship.PendingSuffix); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+	code, out, _ := runCLI(t, "summarize", files[0])
+	if code != ExitOK || !regexp.MustCompile(`(?m)^  shipping +pending upload$`).MatchString(out) {
+		t.Errorf("summarize of an unsent part: exit %d\n%s", code, out)
 	}
 
 	srv.Start()

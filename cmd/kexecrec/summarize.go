@@ -15,6 +15,7 @@ import (
 
 	"github.com/kexecrec/kexecrec/format"
 	"github.com/kexecrec/kexecrec/replay"
+	"github.com/kexecrec/kexecrec/ship"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
@@ -162,6 +163,9 @@ func summarizeFile(path string, o replay.OpenOptions) (*replay.Summary, error) {
 		return fail(err)
 	}
 	fi.Size, fi.SHA256 = size, sum
+	if !ship.IsS3URL(path) {
+		fi.Shipping = ship.LocalState(path)
+	}
 	fi.FormatVersion = fmt.Sprintf("%d", format.FormatMajor)
 
 	c, err := replay.Open(path, o)
@@ -394,6 +398,9 @@ func (w *summaryWriter) summary(s *replay.Summary) {
 		}
 		if s.Host != nil {
 			rows = append(rows, []string{"format", fmt.Sprintf("kexecrec capture %s, record layout %d", sumOrDash(f.FormatVersion), s.Host.RecordLayout)})
+		}
+		if f.Shipping != "" {
+			rows = append(rows, []string{"shipping", f.Shipping})
 		}
 		w.table(nil, append(rows, w.integrityRows(s)...))
 	} else {
