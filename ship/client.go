@@ -93,33 +93,39 @@ func refused(err error) bool {
 	return false
 }
 
-// oneLine shortens an SDK error to its API code and message (the SDK's own
-// text includes the operation, the request id and a wrapped chain).
+// oneLine shortens an SDK error to one line: the API code and message
+// when the store answered (the SDK's own text adds the operation, request
+// ids and a wrapped chain), the network error when it did not.
 func oneLine(err error) string {
 	var api smithy.APIError
 	if errors.As(err, &api) {
-		msg := api.ErrorMessage()
-		switch api.ErrorCode() {
-		case "InvalidAccessKeyId":
-			msg = "the access key is not known to the store (check AWS_ACCESS_KEY_ID)"
-		case "SignatureDoesNotMatch":
-			msg = "the secret key is wrong (check AWS_SECRET_ACCESS_KEY)"
+		code, msg := api.ErrorCode(), api.ErrorMessage()
+		var re interface{ HTTPStatusCode() int }
+		status := 0
+		if errors.As(err, &re) {
+			status = re.HTTPStatusCode()
 		}
-		if msg == "" {
+		if msg == code || msg == http.StatusText(status) {
+			msg = "" // the SDK's stand-in when the answer had no body
+		}
+		switch {
+		case code == "InvalidAccessKeyId":
+			msg = "the access key is not known to the store (check AWS_ACCESS_KEY_ID)"
+		case code == "SignatureDoesNotMatch":
+			msg = "the secret key is wrong (check AWS_SECRET_ACCESS_KEY)"
+		case msg == "" && status == http.StatusForbidden:
+			// HEAD answers have no body: no code, no message.
+			msg = "access denied (HTTP 403): check the credentials and the bucket policy"
+		case msg == "" && status == http.StatusNotFound:
+			msg = "not found (HTTP 404): check the bucket name"
+		case msg == "":
 			msg = "refused"
 		}
-		var re interface{ HTTPStatusCode() int }
-		if errors.As(err, &re) && api.ErrorCode() == "Forbidden" || api.ErrorCode() == "403" {
-			msg = "access denied (HTTP 403): check the credentials and the bucket policy"
-		}
-		return api.ErrorCode() + ": " + msg
+		return code + ": " + strings.ReplaceAll(msg, "\n", " ")
 	}
 	s := err.Error()
-	if i := strings.LastIndex(s, ": "); i >= 0 && strings.Contains(s, "operation error") {
-		// "operation error S3: PutObject, https response error ...: dial tcp ...: connection refused"
-		if j := strings.Index(s, "dial tcp"); j >= 0 {
-			return s[j:]
-		}
+	if i := strings.Index(s, "dial tcp"); i >= 0 {
+		return s[i:] // "dial tcp 127.0.0.1:9000: connect: connection refused"
 	}
 	return strings.ReplaceAll(s, "\n", " ")
 }

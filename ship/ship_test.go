@@ -357,7 +357,7 @@ func TestCredentialErrors(t *testing.T) {
 		t.Fatalf("wrong secret: %v, want an AccessError", err)
 	}
 	t.Logf("wrong secret: %v", err)
-	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "evidence") {
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "evidence") || !strings.Contains(msg, "credentials") {
 		t.Errorf("wrong secret: %q, want one line naming the bucket", msg)
 	}
 

@@ -5,7 +5,6 @@ import (
 
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/kexecrec/kexecrec/alert"
@@ -28,7 +27,6 @@ type recordAlerts struct {
 	dec    *replay.Decoder
 	hdr    format.Header
 	errOut io.Writer
-	mu     sync.Mutex
 	failed bool
 }
 
@@ -57,8 +55,8 @@ func (o *recordOptions) setUpAlerts(errOut io.Writer) (*recordAlerts, error) {
 }
 
 func (a *recordAlerts) log(line string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	backgroundLogMu.Lock()
+	defer backgroundLogMu.Unlock()
 	fmt.Fprintf(a.errOut, "kexecrec: alert: %s\n", line)
 }
 

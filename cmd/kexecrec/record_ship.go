@@ -29,8 +29,11 @@ type shipping struct {
 	errOut io.Writer
 	cancel context.CancelFunc
 	done   chan struct{}
-	logMu  sync.Mutex
 }
+
+// backgroundLogMu serializes the lines the shipping and alert goroutines
+// write to stderr while the recording runs.
+var backgroundLogMu sync.Mutex
 
 // setUpShipping checks --upload before anything is attached: a bad URL, no
 // credentials or credentials the store refuses are one-line errors; a store
@@ -90,8 +93,8 @@ func (o *recordOptions) sinkMaxFiles() int {
 }
 
 func (s *shipping) log(line string) {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
+	backgroundLogMu.Lock()
+	defer backgroundLogMu.Unlock()
 	fmt.Fprintf(s.errOut, "kexecrec: %s\n", line)
 }
 
