@@ -330,6 +330,14 @@ func TestObjectLockRefusesDelete(t *testing.T) {
 		VersionId: head.VersionId, BypassGovernanceRetention: aws.Bool(true)}); err == nil {
 		t.Fatal("a locked capture was deleted bypassing governance retention (compliance mode must refuse)")
 	}
+	// Writing over it makes a new version at best; the locked one stays.
+	fx.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(fx.loc.Bucket), Key: aws.String(key), Body: strings.NewReader("forged"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
+	if _, err := fx.client.PutObjectRetention(ctx, &s3.PutObjectRetentionInput{Bucket: aws.String(fx.loc.Bucket), Key: aws.String(key),
+		VersionId: head.VersionId, Retention: &types.ObjectLockRetention{Mode: types.ObjectLockRetentionModeCompliance,
+			RetainUntilDate: aws.Time(time.Now().Add(time.Minute))}}); err == nil {
+		t.Error("the retention of a compliance-locked capture was shortened")
+	}
 	got, err := fx.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(fx.loc.Bucket), Key: aws.String(key), VersionId: head.VersionId})
 	if err != nil {
 		t.Fatalf("the locked capture is gone: %v", err)
@@ -391,4 +399,35 @@ func headerOf(t *testing.T, path string) format.Header {
 	}
 	defer r.Close()
 	return r.Header()
+}
+
+// TestNeverReplaces: an object already at a part's key with other content
+// is left alone; the part stays local and pending, and the others ship.
+func TestNeverReplaces(t *testing.T) {
+	fx := newFixture(t, false)
+	s := fx.shipper(0, 0)
+	names := fx.record(t, s, 0, 1)
+	key := ObjectKey(fx.loc.Prefix, headerOf(t, names[0]))
+	if _, err := fx.client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(fx.loc.Bucket), Key: aws.String(key),
+		Body: strings.NewReader("someone else's"), ChecksumAlgorithm: types.ChecksumAlgorithmSha256}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s.Run(ctx, true)
+	if st := s.Status(); st.Shipped != 1 || st.Pending != 1 {
+		t.Errorf("status %+v, want 1 shipped, 1 pending", st)
+	}
+	if LocalState(names[0]) != "pending upload" || !strings.HasPrefix(LocalState(names[1]), "shipped to ") {
+		t.Errorf("states %q %q", LocalState(names[0]), LocalState(names[1]))
+	}
+	got, err := fx.client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(fx.loc.Bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(got.Body)
+	got.Body.Close()
+	if string(b) != "someone else's" || !strings.Contains(strings.Join(fx.log, "\n"), "different content") {
+		t.Errorf("object %q, log %q", b, fx.log)
+	}
 }
