@@ -90,17 +90,31 @@ func (s *Shipper) Recover(dir string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	sort.Strings(markers)
-	n := 0
+	// Oldest first (by the part's modification time: names do not sort
+	// by age, kexec.kxr.10 < kexec.kxr.2), so that eviction takes the oldest.
+	type found struct {
+		path string
+		mod  time.Time
+	}
+	var parts []found
 	for _, m := range markers {
 		part := strings.TrimSuffix(m, PendingSuffix)
-		if _, err := os.Lstat(part); errors.Is(err, fs.ErrNotExist) {
+		fi, err := os.Lstat(part)
+		if errors.Is(err, fs.ErrNotExist) {
 			os.Remove(m) // the part is gone: nothing to ship
 			continue
 		}
-		s.add(&localPart{path: part, sealed: true})
-		n++
+		if err != nil || !fi.Mode().IsRegular() {
+			s.cfg.Log(fmt.Sprintf("%s: not a regular file, not uploaded", part))
+			continue
+		}
+		parts = append(parts, found{part, fi.ModTime()})
 	}
+	sort.SliceStable(parts, func(i, j int) bool { return parts[i].mod.Before(parts[j].mod) })
+	for _, p := range parts {
+		s.add(&localPart{path: p.path, sealed: true})
+	}
+	n := len(parts)
 	s.poke()
 	return n, nil
 }

@@ -126,6 +126,9 @@ func (s *shipping) start() {
 func (s *shipping) finish() {
 	s.cancel()
 	<-s.done
+	if n := s.sh.Status().Pending; n > 0 {
+		fmt.Fprintf(s.errOut, "kexecrec: uploading %d pending part(s) to %s (at most %s; what is left is uploaded by the next start)\n", n, s.loc, shipDrainTimeout)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), shipDrainTimeout)
 	defer cancel()
 	s.sh.Run(ctx, true)
