@@ -73,6 +73,13 @@ func TestReadersOnS3(t *testing.T) {
 	})
 	t.Run("summarize", func(t *testing.T) { same(t, func(f []string) []string { return append([]string{"summarize"}, f...) }) })
 	t.Run("verify", func(t *testing.T) { same(t, func(f []string) []string { return append([]string{"verify"}, f...) }) })
+	t.Run("replay", func(t *testing.T) { same(t, func(f []string) []string { return []string{"replay", f[1]} }) })
+	t.Run("replay follow", func(t *testing.T) {
+		code, _, errOut := runCLI(t, "replay", "--follow", remote[0])
+		if code != ExitTrouble || !strings.Contains(errOut, "cannot follow a stored object") {
+			t.Errorf("exit %d, stderr %q", code, errOut)
+		}
+	})
 	t.Run("diff", func(t *testing.T) { same(t, func(f []string) []string { return []string{"diff", f[0], f[1]} }) })
 	t.Run("extract", func(t *testing.T) {
 		ld, rd := t.TempDir(), t.TempDir()
