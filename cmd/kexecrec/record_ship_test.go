@@ -160,3 +160,27 @@ func TestRecordUploadCredentialErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestRecordUploadFlagErrors(t *testing.T) {
+	useFakeAttach(t, 1)
+	out := filepath.Join(t.TempDir(), "c.kxr")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-o", out, "--upload-retain", "90d"}, "--upload-retain needs --upload"},
+		{[]string{"-o", out, "--upload", "evidence/x"}, "not an s3://BUCKET/PREFIX URL"},
+		{[]string{"-o", out, "--upload", "s3://evidence", "--upload-retain", "forever"}, "--upload-retain: retention \"forever\""},
+	} {
+		ios, _, errOut := testIO()
+		code := runRecordCLI(t, ios, tc.args...)
+		if code != ExitTrouble || strings.Count(errOut.String(), "\n") != 1 || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want one line with %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	ios, out2, errOut := testIO()
+	ios.OutIsTerminal = false
+	if code := runRecordCLI(t, ios, "-o", "-", "--upload", "s3://evidence"); code != ExitTrouble || !strings.Contains(errOut.String(), "--upload needs -o FILE") || out2.Len() != 0 {
+		t.Errorf("-o -: exit %d, stderr %q", code, errOut)
+	}
+}
