@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -82,39 +83,51 @@ func New(cfg Config) *Shipper {
 	return &Shipper{cfg: cfg, up: uploader{client: cfg.Client, loc: cfg.Location, retain: cfg.Retain}, wake: make(chan struct{}, 1)}
 }
 
-// Recover queues the parts an earlier run left unsent in dir (those with a
-// marker). Such a part may have been cut by a crash: it is valid up to its
-// last sealed chunk and is uploaded as it is. It returns how many it found.
+// Recover takes in what earlier runs left in dir. Parts with a pending
+// marker are queued for upload; such a part may have been cut by a crash:
+// it is valid up to its last sealed chunk and is uploaded as it is. Parts
+// marked shipped count against KeepLocal like this run's, so a restarted
+// recorder keeps the disk bounded across sets. It returns how many parts
+// are queued.
 func (s *Shipper) Recover(dir string) (int, error) {
-	markers, err := filepath.Glob(filepath.Join(dir, "*"+PendingSuffix))
-	if err != nil {
-		return 0, err
-	}
-	// Oldest first (by the part's modification time: names do not sort
-	// by age, kexec.kxr.10 < kexec.kxr.2), so that eviction takes the oldest.
 	type found struct {
-		path string
-		mod  time.Time
+		path    string
+		mod     time.Time
+		shipped bool
 	}
 	var parts []found
-	for _, m := range markers {
-		part := strings.TrimSuffix(m, PendingSuffix)
-		fi, err := os.Lstat(part)
-		if errors.Is(err, fs.ErrNotExist) {
-			os.Remove(m) // the part is gone: nothing to ship
-			continue
+	for _, suffix := range []string{PendingSuffix, ShippedSuffix} {
+		markers, err := filepath.Glob(filepath.Join(dir, "*"+suffix))
+		if err != nil {
+			return 0, err
 		}
-		if err != nil || !fi.Mode().IsRegular() {
-			s.cfg.Log(fmt.Sprintf("%s: not a regular file, not uploaded", part))
-			continue
+		for _, m := range markers {
+			part := strings.TrimSuffix(m, suffix)
+			fi, err := os.Lstat(part)
+			if errors.Is(err, fs.ErrNotExist) {
+				os.Remove(m) // the part is gone: nothing to ship or keep
+				continue
+			}
+			if err != nil || !fi.Mode().IsRegular() {
+				s.cfg.Log(fmt.Sprintf("%s: not a regular file, left alone", part))
+				continue
+			}
+			if suffix == ShippedSuffix && slices.ContainsFunc(parts, func(f found) bool { return f.path == part }) {
+				continue // pending too: an upload was cut short; pending wins
+			}
+			parts = append(parts, found{part, fi.ModTime(), suffix == ShippedSuffix})
 		}
-		parts = append(parts, found{part, fi.ModTime()})
 	}
+	// Oldest first (by modification time: names do not sort by age,
+	// kexec.kxr.10 < kexec.kxr.2), so that eviction takes the oldest.
 	sort.SliceStable(parts, func(i, j int) bool { return parts[i].mod.Before(parts[j].mod) })
+	n := 0
 	for _, p := range parts {
-		s.add(&localPart{path: p.path, sealed: true})
+		s.add(&localPart{path: p.path, sealed: true, uploaded: p.shipped})
+		if !p.shipped {
+			n++
+		}
 	}
-	n := len(parts)
 	s.poke()
 	return n, nil
 }

@@ -431,3 +431,32 @@ func TestNeverReplaces(t *testing.T) {
 		t.Errorf("object %q, log %q", b, fx.log)
 	}
 }
+
+// TestKeepLocalAcrossRestarts: parts an earlier run shipped count against
+// KeepLocal, so a restarted recorder (a new set) keeps the disk bounded.
+func TestKeepLocalAcrossRestarts(t *testing.T) {
+	fx := newFixture(t, false)
+	first := fx.shipper(2, 0)
+	fx.record(t, first, 0, 2)
+	drain(t, first)
+	if got := len(localFiles(t, fx.dir)); got != 4 {
+		t.Fatalf("first run left %d files, want 2 parts with their markers", got)
+	}
+	second := fx.shipper(2, 0)
+	if n, err := second.Recover(fx.dir); err != nil || n != 0 {
+		t.Fatalf("recovered %d to upload (%v), want 0: all were shipped", n, err)
+	}
+	rand.Read(fx.set[:]) // a new set, as after a restart
+	for n := uint32(0); n <= 1; n++ {
+		name := filepath.Join(fx.dir, "next.kxr"+map[uint32]string{0: "", 1: ".1"}[n])
+		if err := second.Opened(name); err != nil {
+			t.Fatal(err)
+		}
+		writePart(t, name, fx.set, n)
+		second.Sealed(name)
+	}
+	drain(t, second)
+	if got := strings.Join(localFiles(t, fx.dir), " "); got != "next.kxr next.kxr.1 next.kxr.1.shipped next.kxr.shipped" {
+		t.Errorf("local files %q, want only the new set's two parts", got)
+	}
+}
