@@ -36,6 +36,7 @@ struct user_namespace {
 };
 
 struct cred {
+	kuid_t uid;
 	kuid_t euid;
 	kgid_t egid;
 	struct kr_kernel_cap cap_effective;
@@ -68,15 +69,69 @@ struct pid {
 	struct upid numbers[1];
 };
 
+struct file;
+struct path;
+
+struct mm_struct {
+	unsigned long arg_start, arg_end, env_start, env_end;
+	struct file *exe_file;
+};
+
+struct tty_driver {
+	int major;
+	int minor_start;
+};
+
+struct tty_struct {
+	int index;
+	struct tty_driver *driver;
+	char name[64];
+};
+
+struct signal_struct {
+	struct tty_struct *tty;
+};
+
+/* kernfs_node.parent became __parent in 6.15 (RCU-protected access). */
+struct kernfs_node {
+	struct kernfs_node *__parent;
+	const char *name;
+};
+
+struct kernfs_node___old {
+	struct kernfs_node *parent;
+};
+
+struct cgroup {
+	struct kernfs_node *kn;
+};
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
+};
+
 struct task_struct {
 	struct thread_info thread_info;
+	int pid;
 	int tgid;
 	struct task_struct *real_parent;
+	struct task_struct *group_leader;
 	const struct cred *cred;
 	kuid_t loginuid;
 	unsigned int sessionid;
 	struct nsproxy *nsproxy;
 	struct pid *thread_pid;
+	struct mm_struct *mm;
+	struct fs_struct *fs;
+	struct signal_struct *signal;
+	struct css_set *cgroups;
+	__u64 start_boottime;
+	char comm[16];
+};
+
+/* start_boottime was real_start_time before 5.5. */
+struct task_struct___old {
+	__u64 real_start_time;
 };
 
 struct qstr {
@@ -98,9 +153,34 @@ struct inode {
 	unsigned long i_ino;
 	long long i_size;
 	struct super_block *i_sb;
+	long long i_mtime_sec; /* 6.7+: seconds and nanoseconds apart */
+	long long i_ctime_sec;
+	__u32 i_mtime_nsec;
+	__u32 i_ctime_nsec;
+};
+
+struct timespec64 {
+	long long tv_sec;
+	long tv_nsec;
+};
+
+/* Before 6.6 the times are timespec64s; 6.6 renamed i_ctime to __i_ctime. */
+struct inode___tspec {
+	struct timespec64 i_mtime;
+	struct timespec64 i_ctime;
+};
+
+struct inode___v66 {
+	struct timespec64 i_mtime;
+	struct timespec64 __i_ctime;
+};
+
+struct hlist_bl_node {
+	struct hlist_bl_node *next, **pprev;
 };
 
 struct dentry {
+	struct hlist_bl_node d_hash; /* pprev NULL: unhashed (unlinked, d_unlinked) */
 	struct dentry *d_parent;
 	struct qstr d_name;
 	struct inode *d_inode;
@@ -125,6 +205,10 @@ struct path {
 struct file {
 	struct path f_path;
 	struct inode *f_inode;
+};
+
+struct fs_struct {
+	struct path pwd;
 };
 
 #pragma clang attribute pop

@@ -83,6 +83,12 @@ volatile const __u32 cfg_nr_cpus = 1;
  * process. Used by tests and benchmarks that share the machine with other
  * kexec callers. */
 volatile const __u32 cfg_only_tgid = 0;
+/* Bytes of the caller's argv recorded at entry (--max-args, at most
+ * KR_ARGS_MAX); its environment too when cfg_env is 1 (--env). */
+volatile const __u32 cfg_max_args = 4096;
+volatile const __u32 cfg_env = 0;
+/* 0 skips the caller reads: only benchmarks set it, to measure their cost. */
+volatile const __u32 cfg_caller = 1;
 
 static __always_inline int filtered_out(void)
 {
@@ -120,6 +126,9 @@ struct budget {
  * access in bounds. */
 struct path_scratch {
 	char buf[2 * KR_PATH_LEN];
+	char name[KR_PATH_LEN]; /* one kernfs node name (cgroup_path) */
+	char res[KR_PATH_LEN];  /* a finished path (caller.h's global functions) */
+	__u64 pos;              /* start of the path built so far in buf */
 };
 
 /* State of a kexec call in progress, keyed by thread id. Lives in a map
@@ -171,6 +180,8 @@ const struct kr_piece *unused_piece __attribute__((unused));
 const struct kr_payload_end *unused_payload_end __attribute__((unused));
 const struct kr_exit *unused_exit __attribute__((unused));
 const struct kr_file *unused_file __attribute__((unused));
+const struct kr_caller *unused_caller __attribute__((unused));
+const struct kr_args *unused_args __attribute__((unused));
 
 /* ---- helpers ---- */
 
@@ -354,12 +365,12 @@ static __always_inline void read_args(struct pt_regs *regs, __u32 abi, __u64 arg
 	 * as the kernel's compat handler does. */
 }
 
-static __always_inline __u32 pidns_inum(struct task_struct *t)
+/* The pid's entry in its own (deepest) pid namespace: numbers[level]. 0 when
+ * unreadable. */
+static __always_inline struct upid *active_upid(struct pid *pid)
 {
-	struct pid *pid = BPF_CORE_READ(t, thread_pid);
 	unsigned int level;
 	struct upid *up;
-	struct pid_namespace *ns = 0;
 
 	if (!pid)
 		return 0;
@@ -367,7 +378,16 @@ static __always_inline __u32 pidns_inum(struct task_struct *t)
 	if (level > 32)
 		return 0;
 	up = (void *)__builtin_preserve_access_index(&pid->numbers[0]);
-	up = (void *)((char *)up + (__u64)level * bpf_core_type_size(struct upid));
+	return (void *)((char *)up + (__u64)level * bpf_core_type_size(struct upid));
+}
+
+static __always_inline __u32 pidns_inum(struct task_struct *t)
+{
+	struct upid *up = active_upid(BPF_CORE_READ(t, thread_pid));
+	struct pid_namespace *ns;
+
+	if (!up)
+		return 0;
 	ns = BPF_CORE_READ(up, ns);
 	if (!ns)
 		return 0;
@@ -630,6 +650,9 @@ __noinline int emit_payload(__u64 call_id, __u64 tag, __u64 src, __u64 total)
 	return 0;
 }
 
+#include "paths.h"
+#include "caller.h"
+
 /* ---- kexec_load: segment table and segment buffers ---- */
 
 static __always_inline void read_segments(struct call_state *st, __u64 uptr, __u64 nr)
@@ -734,6 +757,14 @@ static __always_inline void on_enter(struct pt_regs *regs, __u32 nr, __u32 abi, 
 	st->entry_size = (abi == KR_ABI_X64) ? 32 : 16;
 
 	read_args(regs, abi, args);
+	/* The caller's facts go first, so that user space has them when the
+	 * ENTER arrives (it reads /proc only for what they lack). */
+	if (cfg_caller) {
+		emit_caller(st->call_id);
+		emit_args(st, KR_ARGS_ARGV);
+		if (cfg_env)
+			emit_args(st, KR_ARGS_ENV);
+	}
 	emit_enter(st, args);
 
 	if (is_file) {
@@ -903,90 +934,6 @@ int raw_sys_exit(__u64 *ctx)
 }
 
 /* ---- kexec_file_load: the files as the kernel read them ---- */
-
-/* The file's absolute path (as seen from the global root, crossing mount
- * points), because bpf_d_path is not allowed in this hook. It is built
- * right to left, leaf first, in the thread's call_state (a per-CPU buffer
- * would be shared by two invocations preempted on one CPU; the call_state
- * exists anyway and is this thread's alone) and copied out with one string
- * read. A path longer than KR_PATH_LEN - 1 bytes or deeper than
- * KR_PATH_DEPTH components keeps its leaf end and starts with "...". */
-#define KR_PATH_DEPTH 32
-
-struct path_walk {
-	struct path_scratch *ps;
-	struct dentry *d;
-	struct mount *mnt;
-	__u64 pos; /* start of the path built so far in ps->buf */
-	__u32 cut;
-	__u32 done;
-};
-
-static long path_cb(__u64 i, void *arg)
-{
-	struct path_walk *w = arg;
-	/* Locals, not w->...: inside BPF_CORE_READ an expression like
-	 * w->mnt would get a CO-RE relocation against struct path_walk. */
-	struct mount *m = w->mnt;
-	struct dentry *d = w->d, *parent = BPF_CORE_READ(d, d_parent);
-	struct dentry *mnt_root = BPF_CORE_READ(m, mnt.mnt_root);
-	__u64 len, pos = w->pos;
-
-	if (d == mnt_root || d == parent) {
-		/* Top of this mount: continue from where it is mounted. */
-		struct mount *up = BPF_CORE_READ(m, mnt_parent);
-
-		if (!up || up == m) {
-			w->done = 1;
-			return 1;
-		}
-		w->d = BPF_CORE_READ(m, mnt_mountpoint);
-		w->mnt = up;
-		return 0;
-	}
-	len = BPF_CORE_READ(d, d_name.len);
-	if (len + 1 > pos) {
-		w->cut = 1;
-		return 1;
-	}
-	pos -= len;
-	bpf_probe_read_kernel(w->ps->buf + (pos & (KR_PATH_LEN - 1)), len & (KR_PATH_LEN - 1),
-			      BPF_CORE_READ(d, d_name.name));
-	pos--;
-	w->ps->buf[pos & (KR_PATH_LEN - 1)] = '/';
-	w->pos = pos;
-	w->d = parent;
-	return 0;
-}
-
-static __always_inline void file_path(struct call_state *st, struct file *file, char *out)
-{
-	struct path_walk w = {};
-	struct vfsmount *vm = BPF_CORE_READ(file, f_path.mnt);
-
-	out[0] = 0;
-	w.ps = &st->path;
-	if (!vm)
-		return;
-	w.d = BPF_CORE_READ(file, f_path.dentry);
-	w.mnt = (void *)((char *)vm - bpf_core_field_offset(struct mount, mnt));
-	w.pos = KR_PATH_LEN - 1;
-	w.ps->buf[KR_PATH_LEN - 1] = 0;
-	bpf_loop(KR_PATH_DEPTH, path_cb, &w, 0);
-	if (!w.done)
-		w.cut = 1;
-	if (w.pos == KR_PATH_LEN - 1) {
-		w.pos--;
-		w.ps->buf[w.pos & (KR_PATH_LEN - 1)] = '/';
-	}
-	if (w.cut && w.pos >= 3) {
-		w.pos -= 3;
-		w.ps->buf[(w.pos + 0) & (KR_PATH_LEN - 1)] = '.';
-		w.ps->buf[(w.pos + 1) & (KR_PATH_LEN - 1)] = '.';
-		w.ps->buf[(w.pos + 2) & (KR_PATH_LEN - 1)] = '.';
-	}
-	bpf_probe_read_kernel_str(out, KR_PATH_LEN, w.ps->buf + (w.pos & (KR_PATH_LEN - 1)));
-}
 
 static __always_inline void on_post_read(struct file *file, __u64 buf, __u64 size, __u32 id)
 {

@@ -34,9 +34,59 @@ type KexecrecCallState struct {
 	Seg    [16]KexecrecKrSeg
 	Compat [64]uint32
 	Path   struct {
-		_   structs.HostLayout
-		Buf [512]int8
+		_    structs.HostLayout
+		Buf  [512]int8
+		Name [256]int8
+		Res  [256]int8
+		Pos  uint64
 	}
+}
+
+type KexecrecKrAncestor struct {
+	_       structs.HostLayout
+	Pid     uint32
+	Tid     uint32
+	Uid     uint32
+	Euid    uint32
+	StartNs uint64
+	NsPid   uint32
+	Flags   uint32
+	Comm    [16]int8
+	Exe     [256]int8
+}
+
+type KexecrecKrArgs struct {
+	_       structs.HostLayout
+	H       KexecrecKrHdr
+	Kind    uint32
+	ReadErr int32
+	Total   uint64
+	Len     uint32
+	Pad0    uint32
+}
+
+type KexecrecKrCaller struct {
+	_            structs.HostLayout
+	H            KexecrecKrHdr
+	Flags        uint32
+	ExeDev       uint32
+	ExeIno       uint64
+	ExeSize      uint64
+	ExeMtimeSec  int64
+	ExeCtimeSec  int64
+	ExeMtimeNsec uint32
+	ExeCtimeNsec uint32
+	TtyMajor     uint32
+	TtyMinor     uint32
+	NsPid        uint32
+	NsTid        uint32
+	NsLevel      uint32
+	NrAncestors  uint32
+	Exe          [256]int8
+	Cwd          [256]int8
+	Cgroup       [256]int8
+	Tty          [64]int8
+	Anc          [8]KexecrecKrAncestor
 }
 
 type KexecrecKrEnter struct {
@@ -148,6 +198,7 @@ const (
 	KexecrecMapCalls                     = "calls"
 	KexecrecMapCounters                  = "counters"
 	KexecrecMapEvents                    = "events"
+	KexecrecMapZeroCaller                = "zero_caller"
 	KexecrecMapZeroState                 = "zero_state"
 	KexecrecProgFentryCompatKexecLoad    = "fentry_compat_kexec_load"
 	KexecrecProgFentryKexecFileLoad      = "fentry_kexec_file_load"
@@ -169,8 +220,11 @@ const (
 	KexecrecProgKretprobeX32KexecLoad    = "kretprobe_x32_kexec_load"
 	KexecrecProgRawSysEnter              = "raw_sys_enter"
 	KexecrecProgRawSysExit               = "raw_sys_exit"
+	KexecrecVarCfgCaller                 = "cfg_caller"
+	KexecrecVarCfgEnv                    = "cfg_env"
 	KexecrecVarCfgLimitNs                = "cfg_limit_ns"
 	KexecrecVarCfgLimitUnprivNs          = "cfg_limit_unpriv_ns"
+	KexecrecVarCfgMaxArgs                = "cfg_max_args"
 	KexecrecVarCfgNoPayload              = "cfg_no_payload"
 	KexecrecVarCfgNrCpus                 = "cfg_nr_cpus"
 	KexecrecVarCfgOnlyTgid               = "cfg_only_tgid"
@@ -178,6 +232,8 @@ const (
 	KexecrecVarCfgWaitNs                 = "cfg_wait_ns"
 	KexecrecVarCfgWaitUnprivNs           = "cfg_wait_unpriv_ns"
 	KexecrecVarNextCallId                = "next_call_id"
+	KexecrecVarUnusedArgs                = "unused_args"
+	KexecrecVarUnusedCaller              = "unused_caller"
 	KexecrecVarUnusedEnter               = "unused_enter"
 	KexecrecVarUnusedExit                = "unused_exit"
 	KexecrecVarUnusedFile                = "unused_file"
@@ -254,18 +310,22 @@ type KexecrecProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type KexecrecMapSpecs struct {
-	Calls     *ebpf.MapSpec `ebpf:"calls"`
-	Counters  *ebpf.MapSpec `ebpf:"counters"`
-	Events    *ebpf.MapSpec `ebpf:"events"`
-	ZeroState *ebpf.MapSpec `ebpf:"zero_state"`
+	Calls      *ebpf.MapSpec `ebpf:"calls"`
+	Counters   *ebpf.MapSpec `ebpf:"counters"`
+	Events     *ebpf.MapSpec `ebpf:"events"`
+	ZeroCaller *ebpf.MapSpec `ebpf:"zero_caller"`
+	ZeroState  *ebpf.MapSpec `ebpf:"zero_state"`
 }
 
 // KexecrecVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type KexecrecVariableSpecs struct {
+	CfgCaller        *ebpf.VariableSpec `ebpf:"cfg_caller"`
+	CfgEnv           *ebpf.VariableSpec `ebpf:"cfg_env"`
 	CfgLimitNs       *ebpf.VariableSpec `ebpf:"cfg_limit_ns"`
 	CfgLimitUnprivNs *ebpf.VariableSpec `ebpf:"cfg_limit_unpriv_ns"`
+	CfgMaxArgs       *ebpf.VariableSpec `ebpf:"cfg_max_args"`
 	CfgNoPayload     *ebpf.VariableSpec `ebpf:"cfg_no_payload"`
 	CfgNrCpus        *ebpf.VariableSpec `ebpf:"cfg_nr_cpus"`
 	CfgOnlyTgid      *ebpf.VariableSpec `ebpf:"cfg_only_tgid"`
@@ -273,6 +333,8 @@ type KexecrecVariableSpecs struct {
 	CfgWaitNs        *ebpf.VariableSpec `ebpf:"cfg_wait_ns"`
 	CfgWaitUnprivNs  *ebpf.VariableSpec `ebpf:"cfg_wait_unpriv_ns"`
 	NextCallId       *ebpf.VariableSpec `ebpf:"next_call_id"`
+	UnusedArgs       *ebpf.VariableSpec `ebpf:"unused_args"`
+	UnusedCaller     *ebpf.VariableSpec `ebpf:"unused_caller"`
 	UnusedEnter      *ebpf.VariableSpec `ebpf:"unused_enter"`
 	UnusedExit       *ebpf.VariableSpec `ebpf:"unused_exit"`
 	UnusedFile       *ebpf.VariableSpec `ebpf:"unused_file"`
@@ -301,10 +363,11 @@ func (o *KexecrecObjects) Close() error {
 //
 // It can be passed to LoadKexecrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type KexecrecMaps struct {
-	Calls     *ebpf.Map `ebpf:"calls"`
-	Counters  *ebpf.Map `ebpf:"counters"`
-	Events    *ebpf.Map `ebpf:"events"`
-	ZeroState *ebpf.Map `ebpf:"zero_state"`
+	Calls      *ebpf.Map `ebpf:"calls"`
+	Counters   *ebpf.Map `ebpf:"counters"`
+	Events     *ebpf.Map `ebpf:"events"`
+	ZeroCaller *ebpf.Map `ebpf:"zero_caller"`
+	ZeroState  *ebpf.Map `ebpf:"zero_state"`
 }
 
 func (m *KexecrecMaps) Close() error {
@@ -312,6 +375,7 @@ func (m *KexecrecMaps) Close() error {
 		m.Calls,
 		m.Counters,
 		m.Events,
+		m.ZeroCaller,
 		m.ZeroState,
 	)
 }
@@ -320,8 +384,11 @@ func (m *KexecrecMaps) Close() error {
 //
 // It can be passed to LoadKexecrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type KexecrecVariables struct {
+	CfgCaller        *ebpf.Variable `ebpf:"cfg_caller"`
+	CfgEnv           *ebpf.Variable `ebpf:"cfg_env"`
 	CfgLimitNs       *ebpf.Variable `ebpf:"cfg_limit_ns"`
 	CfgLimitUnprivNs *ebpf.Variable `ebpf:"cfg_limit_unpriv_ns"`
+	CfgMaxArgs       *ebpf.Variable `ebpf:"cfg_max_args"`
 	CfgNoPayload     *ebpf.Variable `ebpf:"cfg_no_payload"`
 	CfgNrCpus        *ebpf.Variable `ebpf:"cfg_nr_cpus"`
 	CfgOnlyTgid      *ebpf.Variable `ebpf:"cfg_only_tgid"`
@@ -329,6 +396,8 @@ type KexecrecVariables struct {
 	CfgWaitNs        *ebpf.Variable `ebpf:"cfg_wait_ns"`
 	CfgWaitUnprivNs  *ebpf.Variable `ebpf:"cfg_wait_unpriv_ns"`
 	NextCallId       *ebpf.Variable `ebpf:"next_call_id"`
+	UnusedArgs       *ebpf.Variable `ebpf:"unused_args"`
+	UnusedCaller     *ebpf.Variable `ebpf:"unused_caller"`
 	UnusedEnter      *ebpf.Variable `ebpf:"unused_enter"`
 	UnusedExit       *ebpf.Variable `ebpf:"unused_exit"`
 	UnusedFile       *ebpf.Variable `ebpf:"unused_file"`

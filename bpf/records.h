@@ -26,6 +26,8 @@ enum kr_rec_type {
 	KR_REC_PAYLOAD_END = 4, /* struct kr_payload_end: BPF's accounting of one payload */
 	KR_REC_EXIT = 5,        /* struct kr_exit: return value and duration */
 	KR_REC_FILE = 6,        /* struct kr_file: a file the kernel read for kexec_file_load */
+	KR_REC_CALLER = 7,      /* struct kr_caller: the caller's exe, cwd, tty, cgroup, ancestry */
+	KR_REC_ARGS = 8,        /* struct kr_args + data: the caller's argv or environment bytes */
 };
 
 /* Which payload a piece belongs to. */
@@ -81,6 +83,7 @@ enum kr_counter {
 	KR_CNT_FILE_DROPPED,       /* FILE records that could not be reserved */
 	KR_CNT_READ_ERRORS,        /* pieces whose user/kernel read failed */
 	KR_CNT_WAIT_LOOPS,         /* iterations spent waiting for ring space */
+	KR_CNT_CALLER_DROPPED,     /* CALLER and ARGS records that could not be reserved */
 	KR_CNT_MAX,
 };
 
@@ -189,6 +192,83 @@ struct kr_file {
 	__u64 size;   /* bytes the kernel read */
 	__u64 i_size; /* the inode's size */
 	char path[KR_PATH_LEN]; /* d_path of the file, NUL-terminated, may be cut */
+};
+
+/* ---- the caller, read at syscall entry (KR_REC_CALLER, KR_REC_ARGS) ----
+ * Emitted before the call's ENTER record (the recorder then knows, when it
+ * sees the ENTER, which facts it must still read from /proc). */
+
+#define KR_MAX_ANCESTORS 8
+#define KR_TTY_NAME_LEN 64
+
+/* kr_caller.flags: which facts were read, and how */
+#define KR_CF_EXE 0x1          /* exe_* filled from mm->exe_file */
+#define KR_CF_EXE_DELETED 0x2  /* the executable's dentry is unlinked: "(deleted)" */
+#define KR_CF_EXE_CUT 0x4      /* exe path too long or deep: starts with "..." */
+#define KR_CF_CWD 0x8          /* cwd filled from fs->pwd */
+#define KR_CF_CWD_CUT 0x10
+#define KR_CF_CWD_DELETED 0x20
+#define KR_CF_TTY 0x40         /* the task has a controlling tty */
+#define KR_CF_CGROUP 0x80      /* cgroup: the cgroup v2 path (kernfs walk) */
+#define KR_CF_CGROUP_CUT 0x100 /* deeper or longer than read: starts with "..." */
+#define KR_CF_NS_PID 0x200     /* ns_pid/ns_tid are valid */
+#define KR_CF_ANC_MORE 0x400   /* ancestry stopped at KR_MAX_ANCESTORS before an init */
+#define KR_CF_ANC_INIT 0x800   /* ancestry ends at pid 1 or the pid namespace's init */
+
+/* kr_ancestor.flags */
+#define KR_AF_EXE 0x1         /* exe path read (kernel threads have none) */
+#define KR_AF_EXE_DELETED 0x2
+#define KR_AF_EXE_CUT 0x4
+#define KR_AF_NS_INIT 0x8     /* pid 1 of its own pid namespace */
+
+struct kr_ancestor {
+	__u32 pid;   /* tgid */
+	__u32 tid;
+	__u32 uid;
+	__u32 euid;
+	__u64 start_ns; /* start_boottime: CLOCK_BOOTTIME of its fork */
+	__u32 ns_pid;   /* tgid in its own pid namespace */
+	__u32 flags;    /* KR_AF_* */
+	char comm[KR_COMM_LEN];
+	char exe[KR_PATH_LEN];
+};
+
+struct kr_caller {
+	struct kr_hdr h;
+	__u32 flags;     /* KR_CF_* */
+	__u32 exe_dev;   /* kernel encoding: major<<20 | minor */
+	__u64 exe_ino;
+	__u64 exe_size;
+	__s64 exe_mtime_sec;
+	__s64 exe_ctime_sec;
+	__u32 exe_mtime_nsec;
+	__u32 exe_ctime_nsec;
+	__u32 tty_major;
+	__u32 tty_minor;
+	__u32 ns_pid;    /* tgid as the caller's own pid namespace sees it */
+	__u32 ns_tid;
+	__u32 ns_level;  /* depth of the caller's pid namespace, 0 = initial */
+	__u32 nr_ancestors;
+	char exe[KR_PATH_LEN];    /* NUL-terminated; "..." first when cut */
+	char cwd[KR_PATH_LEN];
+	char cgroup[KR_PATH_LEN]; /* cgroup v2 path from the hierarchy's root */
+	char tty[KR_TTY_NAME_LEN];
+	struct kr_ancestor anc[KR_MAX_ANCESTORS]; /* parent first */
+};
+
+/* kr_args.kind */
+#define KR_ARGS_ARGV 1
+#define KR_ARGS_ENV 2
+
+struct kr_args {
+	struct kr_hdr h;
+	__u32 kind;     /* KR_ARGS_* */
+	__s32 read_err; /* 0, or the bpf_probe_read_user error (data then all zeros) */
+	__u64 total;    /* real length: arg_end - arg_start (env_end - env_start) */
+	__u32 len;      /* bytes of data that follow (<= total, cut at --max-args) */
+	__u32 _pad0;
+	/* __u8 data[len] follows: NUL-separated strings as in /proc/PID/cmdline;
+	 * h.size = sizeof(struct kr_args) + len rounded up to 8 */
 };
 
 #endif

@@ -1,13 +1,12 @@
 package recorder
 
 import (
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"sort"
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
-	"github.com/kexecrec/kexecrec/format"
+	"github.com/kexecrec/kexecrec/internal/content"
 )
 
 // Limits on what one payload may cost the recorder, whatever the ring
@@ -71,10 +70,10 @@ type assemblyStats struct {
 }
 
 // assembly streams the pieces of one payload into one blob. Only the blob's
-// current piece is held in memory (by format.BlobWriter), never the payload.
+// current piece is held in memory (by the capture writer), never the payload.
 type assembly struct {
 	key        payloadKey
-	blob       *format.BlobWriter
+	blob       *content.PayloadWriter
 	st         *assemblyStats
 	maxStored  uint64 // blob size limit (maxBlobPieces blob pieces)
 	next       uint64 // bytes written to the blob so far (the payload offset reached)
@@ -212,11 +211,13 @@ func (a *assembly) add(p layout.Piece) error {
 	return nil
 }
 
-// finish closes the blob after the payload's END and describes it. snaplen is
-// the configured limit (0 = none), used to know where BPF meant to stop.
-// Whatever the cause, a payload shorter than its total says where and why:
-// the Missing ranges cover every byte of [0, total) that was not captured.
-func (a *assembly) finish(end layout.PayloadEnd, snaplen uint64) (layout.Payload, error) {
+// finish closes the payload on its END: the blob, then the END record as BPF
+// emitted it (endRaw) and the PAYLOAD record describing the payload go into
+// the capture. snaplen is the configured limit (0 = none), used to know
+// where BPF meant to stop. Whatever the cause, a payload shorter than its
+// total says where and why: the Missing ranges cover every byte of
+// [0, total) that was not captured.
+func (a *assembly) finish(endRaw []byte, end layout.PayloadEnd, snaplen uint64) (layout.Payload, error) {
 	// Where did BPF mean to stop, and why not at the total? Only settings
 	// decide that (no-payload, snaplen); what kept BPF from reaching its stop
 	// (a limit, unreadable memory, a full ring) is shortReason's to say.
@@ -240,14 +241,9 @@ func (a *assembly) finish(end layout.PayloadEnd, snaplen uint64) (layout.Payload
 	if from := max(stop, a.next); from < end.Total { // never meant to be sent
 		a.addHole(from, end.Total-from, why)
 	}
-	ref, err := a.blob.Close()
-	if err != nil {
-		return layout.Payload{}, err
-	}
 	p := layout.Payload{
 		CallID: a.key.callID, Kind: a.key.kind, Index: a.key.index, Source: a.key.source,
-		Total: end.Total, Captured: a.next, SHA256: hex.EncodeToString(ref.SHA256[:]),
-		Missing: a.ranges(), ReadErrors: max(end.ReadErrors, a.readErrors),
+		Total: end.Total, Captured: a.next, Missing: a.ranges(), ReadErrors: max(end.ReadErrors, a.readErrors),
 	}
 	for _, f := range []struct {
 		bit    uint32
@@ -265,7 +261,7 @@ func (a *assembly) finish(end layout.PayloadEnd, snaplen uint64) (layout.Payload
 	if p.Complete {
 		p.Reasons = nil
 	}
-	return p, nil
+	return a.blob.Finish(endRaw, p)
 }
 
 // shortReason says why bytes BPF meant to send up to its stop were not
@@ -288,9 +284,10 @@ func (a *assembly) shortReason(end layout.PayloadEnd) string {
 
 // finishLost closes a payload whose END never came: lost to a full ring or
 // the recorder stopped first (reason "lost-end"), or given up by the
-// recorder ("recorder-limit"). What was received is kept; it is never
-// complete since nothing says what BPF meant to emit, and everything from
-// the last byte received to the total is Missing.
+// recorder ("recorder-limit"). The blob and the PAYLOAD record go into the
+// capture. What was received is kept; it is never complete since nothing
+// says what BPF meant to emit, and everything from the last byte received
+// to the total is Missing.
 func (a *assembly) finishLost(reason string) (layout.Payload, error) {
 	if a.next < a.total {
 		tail := reason
@@ -299,17 +296,12 @@ func (a *assembly) finishLost(reason string) (layout.Payload, error) {
 		}
 		a.addHole(a.next, a.total-a.next, tail)
 	}
-	ref, err := a.blob.Close()
-	if err != nil {
-		return layout.Payload{}, err
-	}
 	p := layout.Payload{
 		CallID: a.key.callID, Kind: a.key.kind, Index: a.key.index, Source: a.key.source,
-		Total: a.total, Captured: a.next, SHA256: hex.EncodeToString(ref.SHA256[:]),
-		Missing: a.ranges(), ReadErrors: a.readErrors, Reasons: []string{reason},
+		Total: a.total, Captured: a.next, Missing: a.ranges(), ReadErrors: a.readErrors, Reasons: []string{reason},
 	}
 	p.Reasons = a.explain(p.Reasons, p.ReadErrors)
-	return p, nil
+	return a.blob.Finish(nil, p)
 }
 
 // ranges are the holes as the RecPayload record states them.

@@ -53,6 +53,13 @@ type AttachConfig struct {
 	// OnlyPID, when not 0, records only the calls of that process (tests
 	// and benchmarks on a shared machine); 0 records every process.
 	OnlyPID uint32
+	// MaxArgs bounds the caller's argv (and environment) bytes read at
+	// entry: 0 = DefaultMaxArgs, at most MaxArgsLimit. Env also records
+	// the caller's environment.
+	MaxArgs int
+	Env     bool
+	// noCallerReads (benchmarks only) skips the caller reads at entry.
+	noCallerReads bool
 
 	// noCopyAllowance (tests only) makes the hard time limit equal to the
 	// wait budget, so a test can reach it without copying gigabytes.
@@ -93,9 +100,9 @@ func Attach(cfg AttachConfig) (Source, error) {
 		return nil, err
 	}
 
-	var warnings []string
+	var lims []Limitation
 	if ring < 2*(layout.PieceSize+layout.PieceMax+8) {
-		warnings = append(warnings, fmt.Sprintf("ring buffer of %d bytes cannot hold a full %d-byte payload piece: payloads over 4 KiB will be dropped", ring, layout.PieceMax))
+		lims = append(lims, smallRingLimitation(ring))
 	}
 
 	mode, err = chooseMode(mode)
@@ -111,7 +118,11 @@ func Attach(cfg AttachConfig) (Source, error) {
 		return nil, fmt.Errorf("recorder: BPF object does not match its generated loader (run go generate ./bpf): %w", err)
 	}
 	hooks, more := hooksFor(mode, &objs.KexecrecProgramSpecs)
-	warnings = append(warnings, more...)
+	lims = append(lims, more...)
+	warnings := make([]string, len(lims))
+	for i, l := range lims {
+		warnings[i] = l.Detail
+	}
 
 	// Programs for other modes would fail to load where their hooks do
 	// not exist: drop them before loading.
@@ -137,7 +148,7 @@ func Attach(cfg AttachConfig) (Source, error) {
 		}
 		return nil, fmt.Errorf("recorder: load BPF programs: %w", err)
 	}
-	s := &bpfSource{mode: mode, warnings: warnings, coll: coll, spare: make(chan []byte, recycleBuffers)}
+	s := &bpfSource{mode: mode, warnings: warnings, limits: lims, coll: coll, spare: make(chan []byte, recycleBuffers)}
 	// The maps move out of the collection into their generated struct
 	// (ownership too: free closes both).
 	if err := coll.Assign(&s.maps); err != nil {
@@ -180,6 +191,9 @@ func setConfig(vars *bpf.KexecrecVariableSpecs, cfg AttachConfig, limits TimeLim
 		{vars.CfgLimitNs, uint64(limits.Limit)},
 		{vars.CfgLimitUnprivNs, uint64(limits.LimitUnprivileged)},
 		{vars.CfgNrCpus, uint32(OnlineCPUs())},
+		{vars.CfgMaxArgs, cfg.maxArgs()},
+		{vars.CfgEnv, boolU32(cfg.Env)},
+		{vars.CfgCaller, boolU32(!cfg.noCallerReads)},
 	} {
 		if err := v.spec.Set(v.value); err != nil {
 			return fmt.Errorf("recorder: set %s: %w", v.spec.Name, err)

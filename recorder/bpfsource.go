@@ -22,6 +22,7 @@ import (
 type bpfSource struct {
 	mode     string
 	warnings []string
+	limits   []Limitation     // the start-up warnings, also in plain words
 	coll     *ebpf.Collection // the programs of the chosen mode
 	maps     bpf.KexecrecMaps
 	links    []link.Link
@@ -123,6 +124,9 @@ func (s *bpfSource) readCounters() ([]uint64, error) {
 }
 
 func (s *bpfSource) Mode() string { return s.mode }
+
+// Limitations are the start-up warnings in plain words.
+func (s *bpfSource) Limitations() []Limitation { return append([]Limitation(nil), s.limits...) }
 
 func (s *bpfSource) Warnings() []string {
 	s.warnMu.Lock()

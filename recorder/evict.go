@@ -29,8 +29,12 @@ func (r *Recorder) call(id uint64) (*callState, error) {
 	return cs, nil
 }
 
-// closePayloads writes a "lost-end" RecPayload for every open payload of cs.
+// closePayloads writes a "lost-end" RecPayload for every open payload of cs
+// (and stores entry records still held because the ENTER was lost).
 func (r *Recorder) closePayloads(cs *callState) error {
+	if _, err := r.flushEarly(cs); err != nil {
+		return err
+	}
 	for _, k := range sortedKeys(cs.payloads) {
 		p, err := cs.payloads[k].finishLost(reasonLostEnd)
 		if err != nil {
@@ -38,9 +42,7 @@ func (r *Recorder) closePayloads(cs *callState) error {
 		}
 		delete(cs.payloads, k)
 		r.nOpen--
-		if err := r.writePayload(p); err != nil {
-			return err
-		}
+		r.countPayload(p)
 	}
 	return nil
 }
@@ -62,21 +64,22 @@ func (r *Recorder) evictPayload() error {
 		return nil
 	}
 	victim.cut() // counted with the payloads cut at a size limit
+	if err := r.note("warn", fmt.Sprintf("call %d: more than %d payloads in flight: payload kind %d index %d given up at %d bytes",
+		victim.key.callID, maxOpenPayloads, victim.key.kind, victim.key.index, victim.next)); err != nil {
+		return err
+	}
 	p, err := victim.finishLost(reasonLimit)
 	if err != nil {
 		return err
 	}
+	r.countPayload(p)
 	delete(owner.payloads, victim.key)
 	r.nOpen--
 	if len(r.evicted) >= maxEvicted {
 		clear(r.evicted)
 	}
 	r.evicted[victim.key] = true
-	if err := r.note("warn", fmt.Sprintf("call %d: more than %d payloads in flight: payload kind %d index %d given up at %d bytes",
-		victim.key.callID, maxOpenPayloads, victim.key.kind, victim.key.index, victim.next)); err != nil {
-		return err
-	}
-	return r.writePayload(p)
+	return nil
 }
 
 // abandon stops tracking a call whose exit has not come, keeping what it sent.

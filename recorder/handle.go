@@ -1,7 +1,6 @@
 package recorder
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -69,7 +68,7 @@ func (r *Recorder) handle(rec []byte) error {
 		return nil
 
 	case layout.RecEnter:
-		if err := r.write(h.Type, raw); err != nil {
+		if err := r.w.WriteRaw(raw); err != nil {
 			return err
 		}
 		e, err := layout.ParseEnter(raw, r.bo)
@@ -77,20 +76,23 @@ func (r *Recorder) handle(rec []byte) error {
 			return r.bad(fmt.Sprintf("call %d: %v", h.CallID, err))
 		}
 		r.callsSeen++
-		return r.writeJSON(layout.RecProcess, ReadProcess(r.cfg.ProcRoot, h.CallID, e.PID))
+		return r.enterCaller(cs, e.PID)
+
+	case layout.RecCaller, layout.RecArgs:
+		return r.holdEarly(cs, raw)
 
 	case layout.RecPayloadEnd:
-		if err := r.write(h.Type, raw); err != nil {
-			return err
-		}
 		end, err := layout.ParsePayloadEnd(raw, r.bo)
 		if err != nil {
+			if err := r.w.WriteRaw(raw); err != nil {
+				return err
+			}
 			return r.bad(fmt.Sprintf("call %d: %v", h.CallID, err))
 		}
 		key := payloadKey{h.CallID, end.Kind, end.Index, end.Source}
 		if r.evicted[key] { // its RecPayload was written when it was given up
 			delete(r.evicted, key)
-			return nil
+			return r.w.WriteRaw(raw)
 		}
 		a := cs.payloads[key]
 		if a == nil { // no piece arrived: --no-payload, empty, or all dropped
@@ -99,17 +101,13 @@ func (r *Recorder) handle(rec []byte) error {
 			delete(cs.payloads, key)
 			r.nOpen--
 		}
-		wasLimited := a.limited
-		p, err := a.finish(end, r.cfg.Snaplen)
+		// The blob, this END record, then the payload's PAYLOAD record.
+		p, err := a.finish(raw, end, r.cfg.Snaplen)
 		if err != nil {
 			return err
 		}
-		if !wasLimited && a.limited {
-			if err := r.noteLimited(a, end.Total); err != nil {
-				return err
-			}
-		}
-		return r.writePayload(p)
+		r.countPayload(p)
+		return nil
 
 	case layout.RecExit:
 		// Everything of a call precedes its exit: payloads whose END was
@@ -117,7 +115,7 @@ func (r *Recorder) handle(rec []byte) error {
 		if err := r.closePayloads(cs); err != nil {
 			return err
 		}
-		if err := r.write(h.Type, raw); err != nil {
+		if err := r.w.WriteRaw(raw); err != nil {
 			return err
 		}
 		delete(r.calls, cs.id)
@@ -138,19 +136,19 @@ func (r *Recorder) handle(rec []byte) error {
 		return nil
 
 	case layout.RecSegments, layout.RecFile:
-		return r.write(h.Type, raw)
+		return r.w.WriteRaw(raw)
 
 	default:
 		if h.Type >= layout.RecPayload {
 			return r.bad(fmt.Sprintf("call %d: BPF record with user-space type %d", h.CallID, h.Type))
 		}
 		// A type from a newer BPF object: keep it, a newer reader may know it.
-		return r.write(h.Type, raw)
+		return r.w.WriteRaw(raw)
 	}
 }
 
 func (r *Recorder) newAssembly(key payloadKey) *assembly {
-	return &assembly{key: key, blob: r.w.NewBlob(), st: &r.asm, maxStored: r.maxStored}
+	return &assembly{key: key, blob: r.w.NewPayload(), st: &r.asm, maxStored: r.maxStored}
 }
 
 // noteLimited says in the capture that a payload was cut at a recorder
@@ -161,36 +159,24 @@ func (r *Recorder) noteLimited(a *assembly, upTo uint64) error {
 		a.key.callID, a.key.kind, a.key.index, a.next, uint64(maxZeroFill), a.maxStored, maxHoles, upTo))
 }
 
-func (r *Recorder) writePayload(p layout.Payload) error {
+// countPayload counts a payload whose PAYLOAD record was written.
+func (r *Recorder) countPayload(p layout.Payload) {
 	r.payloads++
 	if !p.Complete {
 		r.incomplete++
 	}
-	return r.writeJSON(layout.RecPayload, p)
 }
 
-func (r *Recorder) write(typ uint16, data []byte) error {
-	rec := format.Record{Type: typ, Data: data}
-	if err := r.w.WriteRecord(rec); err != nil {
-		return err
-	}
+// recordWritten sees every record the capture writer writes.
+func (r *Recorder) recordWritten(rec format.Record) {
 	r.recordsOut++
 	if r.cfg.OnRecord != nil {
 		r.cfg.OnRecord(rec)
 	}
-	return nil
-}
-
-func (r *Recorder) writeJSON(typ uint16, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return r.write(typ, b)
 }
 
 func (r *Recorder) note(level, msg string) error {
-	return r.writeJSON(layout.RecNote, layout.Note{Level: level, Message: msg})
+	return r.w.WriteNote(level, msg)
 }
 
 // bad counts a malformed record and describes the first few in notes.

@@ -64,10 +64,10 @@ func kexecWrappers(progs *bpf.KexecrecProgramSpecs) []wrapperHooks {
 }
 
 // hooksFor lists the programs of a mode, dropping optional ones the kernel
-// does not offer (with a warning each).
-func hooksFor(mode string, progs *bpf.KexecrecProgramSpecs) ([]hook, []string) {
+// does not offer (with a limitation each).
+func hooksFor(mode string, progs *bpf.KexecrecProgramSpecs) ([]hook, []Limitation) {
 	var hooks []hook
-	var warnings []string
+	var warnings []Limitation
 	switch mode {
 	case ModeRaw:
 		hooks = append(hooks, hook{prog: progs.RawSysEnter, kind: "tracing"}, hook{prog: progs.RawSysExit, kind: "tracing"})
@@ -75,7 +75,7 @@ func hooksFor(mode string, progs *bpf.KexecrecProgramSpecs) ([]hook, []string) {
 		for _, w := range kexecWrappers(progs) {
 			if w.optional {
 				if err := probeOptional(mode, w.sym); err != nil {
-					warnings = append(warnings, fmt.Sprintf("no %s hook on %s (%s): %v", mode, w.sym, w.why, shortErr(err)))
+					warnings = append(warnings, optionalHookLimitation(mode, w.sym, w.why, err))
 					continue
 				}
 			}
@@ -100,8 +100,7 @@ func hooksFor(mode string, progs *bpf.KexecrecProgramSpecs) ([]hook, []string) {
 	if kprobeErr == nil {
 		return append(hooks, hook{prog: progs.KprobePostReadFile, kind: "kprobe", symbol: symPostReadFile}), warnings
 	}
-	warnings = append(warnings, fmt.Sprintf("no hook on %s: kexec_file_load kernel and initrd bytes will not be captured (fentry: %v; kprobe: %v)",
-		symPostReadFile, shortErr(fentryErr), shortErr(kprobeErr)))
+	warnings = append(warnings, postReadFileLimitation(fentryErr, kprobeErr))
 	return hooks, warnings
 }
 

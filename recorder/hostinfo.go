@@ -1,7 +1,6 @@
 package recorder
 
 import (
-	"encoding/binary"
 	"os"
 	"runtime"
 	"strings"
@@ -9,21 +8,19 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/format"
 )
 
 // HostHeader returns a capture header describing this host: who recorded,
 // on which boot of which machine, under which kernel. Fields that cannot be
-// read stay empty: a missing machine-id must not stop a recording.
+// read stay empty: a missing machine-id must not stop a recording. The
+// record layout and byte order are the content writer's to state.
 func HostHeader(writerVersion string) format.Header {
 	h := format.Header{
 		MachineID:     readTrimmed("/etc/machine-id"),
 		BootID:        readTrimmed("/proc/sys/kernel/random/boot_id"),
 		Arch:          runtime.GOARCH,
-		ByteOrder:     NativeByteOrderName(),
 		WriterVersion: writerVersion,
-		RecordLayout:  layout.Version,
 	}
 	h.Hostname, _ = os.Hostname()
 	var u unix.Utsname
@@ -33,17 +30,6 @@ func HostHeader(writerVersion string) format.Header {
 	}
 	h.WallStart, h.BootStartNS = ClockPair()
 	return h
-}
-
-// NativeByteOrderName is "little" or "big": BPF records are written in the
-// host's byte order and stored as they are.
-func NativeByteOrderName() string {
-	var b [2]byte
-	binary.NativeEndian.PutUint16(b[:], 1)
-	if b[0] == 1 {
-		return "little"
-	}
-	return "big"
 }
 
 // ClockPair reads the wall clock and CLOCK_BOOTTIME (the clock of every

@@ -56,6 +56,8 @@ type rawCall struct {
 	payloads map[pkey]*rawPayload
 	files    []layout.File
 	exit     *layout.Exit
+	caller   *layout.Caller          // caller_privileged_test.go
+	args     map[uint32]*layout.Args // by kind; Data copied out of the ring
 }
 
 // rawCollector reads a Source and groups its records by call.
@@ -148,6 +150,8 @@ func (c *rawCollector) run() {
 			f, err := layout.ParseFile(b, bo)
 			c.check(err)
 			call.files = append(call.files, f)
+		case layout.RecCaller, layout.RecArgs:
+			c.check(call.addCaller(b, bo))
 		}
 		c.mu.Unlock()
 	}

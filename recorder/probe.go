@@ -12,6 +12,8 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
+
+	"github.com/kexecrec/kexecrec/bpf/layout"
 )
 
 // Feature probes decide which hooks the running kernel really accepts. As in
@@ -183,4 +185,88 @@ func probeOptional(mode, sym string) error {
 		return err
 	}
 	return probeTracing(ebpf.AttachTraceFExit, sym)
+}
+
+// Limitation is one thing the recorder cannot see on this kernel.
+type Limitation struct {
+	// Plain says in one line what is lost and what still works.
+	Plain string
+	// Detail is the full error chain; it is what the capture's notes keep.
+	Detail string
+}
+
+// limitationSource is a Source that can state its warnings in plain words.
+type limitationSource interface {
+	Limitations() []Limitation
+}
+
+// Limitations are src's start-up warnings: in plain words where src has
+// them, otherwise each warning as it is.
+func Limitations(src Source) []Limitation {
+	if ls, ok := src.(limitationSource); ok {
+		return ls.Limitations()
+	}
+	var out []Limitation
+	for _, w := range src.Warnings() {
+		out = append(out, Limitation{Plain: w, Detail: w})
+	}
+	return out
+}
+
+// optionalHookLimitation: a compat entry point (ia32, x32) has no hook.
+func optionalHookLimitation(mode, sym, lost string, err error) Limitation {
+	return Limitation{
+		Plain: fmt.Sprintf("%s: this kernel %s; 64-bit kexec_load and kexec_file_load are fully recorded",
+			lost, refusal(mode, err)),
+		Detail: fmt.Sprintf("no %s hook on %s (%s): %v", mode, sym, lost, shortErr(err)),
+	}
+}
+
+// postReadFileLimitation: neither fentry nor a kprobe on
+// security_kernel_post_read_file, where kexec_file_load's files are read.
+func postReadFileLimitation(fentryErr, kprobeErr error) Limitation {
+	return Limitation{
+		Plain: fmt.Sprintf("kexec_file_load's files will not be captured: this kernel %s and %s; "+
+			"kexec_load is fully recorded and kexec_file_load calls still are, without the files",
+			refusal(ModeFentry, fentryErr), refusal(ModeKprobe, kprobeErr)),
+		Detail: fmt.Sprintf("no hook on %s: kexec_file_load kernel and initrd bytes will not be captured (fentry: %v; kprobe: %v)",
+			symPostReadFile, shortErr(fentryErr), shortErr(kprobeErr)),
+	}
+}
+
+// smallRingLimitation: the ring cannot hold one full payload piece.
+func smallRingLimitation(ring int) Limitation {
+	return Limitation{
+		Plain: fmt.Sprintf("payloads over 4 KiB will not be captured: the %d-byte ring buffer cannot hold one payload piece "+
+			"(raise --ringbuf-size); calls are still recorded", ring),
+		Detail: fmt.Sprintf("ring buffer of %d bytes cannot hold a full %d-byte payload piece: payloads over 4 KiB will be dropped",
+			ring, layout.PieceMax),
+	}
+}
+
+// refusal says in a few words why a hook of mode could not be used.
+func refusal(mode string, err error) string {
+	msg := err.Error()
+	switch mode {
+	case ModeKprobe:
+		switch {
+		case strings.Contains(msg, "token ") && strings.Contains(msg, "not found"):
+			return "has no such function to kprobe"
+		case strings.Contains(msg, "kprobe_events") || strings.Contains(msg, "tracefs") || strings.Contains(msg, "debugfs"):
+			// No perf kprobe PMU and no tracefs to fall back on.
+			return "has no kprobes"
+		case errors.Is(err, os.ErrNotExist):
+			return "has no such function to kprobe"
+		}
+		return "refuses kprobes there"
+	case ModeFentry:
+		if errors.Is(err, os.ErrPermission) || strings.Contains(msg, "operation not permitted") {
+			return "refuses fentry there"
+		}
+		if errors.Is(err, ebpf.ErrNotSupported) || strings.Contains(msg, "not supported") {
+			return "does not support fentry there"
+		}
+		return "cannot use fentry there"
+	}
+	return "cannot hook it"
 }

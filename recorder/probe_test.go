@@ -64,7 +64,8 @@ func TestPrivilegedProgramsVerify(t *testing.T) {
 // TestCORERelocations resolves every CO-RE relocation of every program
 // against this kernel's BTF: each must name a kernel type (a relocation
 // against one of our own structs is a coding slip inside BPF_CORE_READ) and
-// must resolve here, where every field the programs read exists.
+// must resolve here, where every field the programs read exists (except the
+// older kernels' flavors).
 func TestCORERelocations(t *testing.T) {
 	kernel, err := btf.LoadKernelSpec()
 	if err != nil {
@@ -88,7 +89,10 @@ func TestCORERelocations(t *testing.T) {
 				t.Errorf("%s insn %d: %v: %v", name, i, relo, err)
 				continue
 			}
-			if strings.Contains(fix[0].String(), "poison") {
+			// Older kernels' layouts (type___flavor: kernfs_node___old,
+			// inode___tspec ...) are read only where bpf_core_field_exists
+			// says they apply: they need not exist here.
+			if strings.Contains(fix[0].String(), "poison") && !strings.Contains(relo.String(), "___") {
 				t.Errorf("%s insn %d: %v does not resolve against this kernel (%v)", name, i, relo, fix[0])
 			}
 		}

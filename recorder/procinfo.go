@@ -20,30 +20,46 @@ const maxProcRead = 64 << 10
 // listed in Raced (the process may have exec'd or exited and its PID been
 // reused since); fields that could not be read are listed in Missing.
 func ReadProcess(procRoot string, callID uint64, pid uint32) layout.Process {
+	return ReadProcessFallback(procRoot, callID, pid, kernelCaller{})
+}
+
+// ReadProcessFallback is ReadProcess for the fields the kernel did not read
+// at entry (k): those are neither read nor listed. The container id comes
+// from the kernel's cgroup path when it has one.
+func ReadProcessFallback(procRoot string, callID uint64, pid uint32, k kernelCaller) layout.Process {
 	p := layout.Process{CallID: callID, PID: pid}
 	dir := filepath.Join(procRoot, strconv.FormatUint(uint64(pid), 10))
 
-	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
-		p.Exe = exe
-		p.Raced = append(p.Raced, "exe")
-	} else {
-		p.Missing = append(p.Missing, "exe")
+	if !k.exe {
+		if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
+			p.Exe = exe
+			p.Raced = append(p.Raced, "exe")
+		} else {
+			p.Missing = append(p.Missing, "exe")
+		}
 	}
 
-	if b, err := readCapped(filepath.Join(dir, "cmdline")); err == nil && len(b) > 0 {
-		p.Argv = splitArgv(b)
-		p.Raced = append(p.Raced, "argv")
-	} else {
-		// Kernel threads and zombies have an empty cmdline: nothing to say.
-		p.Missing = append(p.Missing, "argv")
+	if !k.argv {
+		if b, err := readCapped(filepath.Join(dir, "cmdline")); err == nil && len(b) > 0 {
+			p.Argv = splitArgv(b)
+			p.Raced = append(p.Raced, "argv")
+		} else {
+			// Kernel threads and zombies have an empty cmdline: nothing to say.
+			p.Missing = append(p.Missing, "argv")
+		}
 	}
 
-	if b, err := readCapped(filepath.Join(dir, "cgroup")); err == nil {
-		p.CgroupPath = CgroupPath(string(b))
-		p.ContainerID = ContainerID(p.CgroupPath)
-		p.Raced = append(p.Raced, "cgroup")
-	} else {
-		p.Missing = append(p.Missing, "cgroup")
+	switch {
+	case k.cgroup:
+		p.ContainerID = ContainerID(k.cgroupPath)
+	default:
+		if b, err := readCapped(filepath.Join(dir, "cgroup")); err == nil {
+			p.CgroupPath = CgroupPath(string(b))
+			p.ContainerID = ContainerID(p.CgroupPath)
+			p.Raced = append(p.Raced, "cgroup")
+		} else {
+			p.Missing = append(p.Missing, "cgroup")
+		}
 	}
 	return p
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kexecrec/kexecrec/format"
+	"github.com/kexecrec/kexecrec/internal/content"
 )
 
 // Rotation says when to start a new part of a capture set (tcpdump -C/-G).
@@ -108,9 +109,9 @@ const (
 // Recorder runs one recording. Use New, then Run once.
 type Recorder struct {
 	cfg Config
-	bo  binary.ByteOrder
+	bo  content.ByteOrder // of the raw records: the host's, as BPF emits them
 
-	w         *format.Writer
+	w         *content.Writer
 	file      SinkFile
 	part      uint32
 	partStart time.Time
@@ -150,6 +151,8 @@ type callState struct {
 	id       uint64
 	last     time.Time
 	payloads map[payloadKey]*assembly
+	entered  bool     // its ENTER was seen (callerinfo.go)
+	early    [][]byte // CALLER/ARGS records held until the ENTER
 }
 
 // New returns a recorder for cfg.

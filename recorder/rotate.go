@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/kexecrec/kexecrec/format"
+	"github.com/kexecrec/kexecrec/internal/content"
 )
 
 // maybeRotate starts the next part if no call is in flight. Calls that have
@@ -46,7 +46,7 @@ func (r *Recorder) openPart(part uint32) error {
 	h.AttachMode = r.cfg.Source.Mode()
 	h.WallStart, h.BootStartNS = ClockPair()
 	r.w = nil
-	w, err := format.NewWriter(f.Writer(), h, r.cfg.Writer)
+	w, err := content.NewWriter(f.Writer(), h, content.Options{Format: r.cfg.Writer, ByteOrder: r.bo, OnRecord: r.recordWritten})
 	r.file, r.part, r.partStart = f, part, time.Now()
 	r.files = append(r.files, f.Name())
 	if err != nil {
@@ -55,7 +55,7 @@ func (r *Recorder) openPart(part uint32) error {
 	r.w = w
 	r.lastStats = time.Time{}
 	if r.cfg.OnPart != nil {
-		r.cfg.OnPart(h, f.Name())
+		r.cfg.OnPart(w.Header(), f.Name())
 	}
 	for _, msg := range r.cfg.Source.Warnings() {
 		if err := r.note("warn", msg); err != nil {

@@ -22,8 +22,9 @@ type Sink interface {
 	Rotates() bool
 }
 
-// SinkFile is one open part. W is handed to format.NewWriter as is, so that
-// an *os.File gets fsync'ed per the writer's sync policy.
+// SinkFile is one open part. Writer() is handed to the content writer (and
+// on to format.NewWriter) as is, so that an *os.File gets fsync'ed per the
+// writer's sync policy and a torn chunk can be cut off.
 type SinkFile interface {
 	Writer() io.Writer
 	Name() string

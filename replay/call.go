@@ -69,6 +69,23 @@ type Caller struct {
 	PidNS       uint32   `json:"pid_ns"`
 	// Raced: fields read from /proc after entry (may describe a later state).
 	Raced []string `json:"raced,omitempty"`
+
+	// Read by BPF at syscall entry (captures since the CALLER record; see caller.go).
+	ExeFile            *ExeFile    `json:"exe_file,omitempty"`
+	ArgvInfo           *CallerArgs `json:"argv_info,omitempty"`
+	Env                []string    `json:"env,omitempty"`
+	EnvInfo            *CallerArgs `json:"env_info,omitempty"`
+	Cwd                string      `json:"cwd,omitempty"`
+	TTY                *TTY        `json:"tty,omitempty"`
+	NsPID              uint32      `json:"ns_pid,omitempty"` // pid in the caller's own pid namespace
+	NsTID              uint32      `json:"ns_tid,omitempty"`
+	NsLevel            uint32      `json:"ns_level,omitempty"` // 0 = the initial pid namespace
+	Ancestors          []Ancestor  `json:"ancestors,omitempty"`
+	AncestorsTruncated bool        `json:"ancestors_truncated,omitempty"` // more than 8 before an init
+	// Sources says where each caller field came from: "kernel-entry" or
+	// "proc-after-call" (keys exe, argv, env, cwd, tty, cgroup_path,
+	// ns_pid, ancestors). Absent in captures made before entry reads.
+	Sources map[string]string `json:"sources,omitempty"`
 }
 
 // Args are the raw arguments and their decoding.

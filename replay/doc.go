@@ -35,7 +35,15 @@
 // callback on another goroutine) are for consumers that keep nothing of a
 // call, like show and summarize.
 //
+// # What the commands run
+//
+// Show and Replay (calls, as tables or JSON, selected by a Filter),
+// Summarize (a Summary per file and their TOTAL), DiffFiles (DiffResult),
+// ExtractFile (payload files and manifest.json). Text renderers share one
+// table style and helpers (text.go, table.go): RenderTable, RenderIndex,
+// RenderHeader (render.go), RenderSummary, RenderDiff; RenderJSON is the
+// one encoder of a call (render_json.go), used live by `record --json` too.
+//
 // Naming helpers: KexecLoadFlags, KexecFileLoadFlags, ErrnoName,
-// SyscallName, ABIName, KindName, SourceName. Renderers for calls:
-// RenderTable, RenderJSON (render.go).
+// SyscallName, ABIName, KindName, SourceName.
 package replay

@@ -86,7 +86,7 @@ func FileName(call *Call, p *Payload) string {
 	}
 	sha := "nohash000000"
 	if hexSHA.MatchString(p.SHA256) {
-		sha = p.SHA256[:12]
+		sha = p.SHA256[:shortHashLen]
 	}
 	return strconv.FormatUint(call.ID, 10) + "-" + kind + strconv.Itoa(p.Index) + "-" + sha + ".bin"
 }

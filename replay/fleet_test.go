@@ -7,13 +7,13 @@ import (
 )
 
 func TestRenderFleetInert(t *testing.T) {
-	s := NewSummary()
-	s.SetFile(FileInfo{Path: "s3://b/k/0.zst"})
+	s := newSummary()
+	s.setFile(FileInfo{Path: "s3://b/k/0.zst"})
 	s.Host = &HostInfo{Hostname: "evil\x1b[2J\thost", BootID: "0123456789abcdef", Part: 3}
 	s.Calls = 2
 	s.ByOutcome = []Count{{Key: "ok", Calls: 1}, {Key: "error", Calls: 1}}
 	s.Stream = &StreamInfo{Clean: true}
-	damaged := NewSummary()
+	damaged := newSummary()
 	damaged.Damage = []string{"chunk 3: bad hash"}
 	rows := Fleet([]*Summary{s, damaged})
 	if rows[0].KernelsLoaded != 1 || rows[0].Verdict != "intact" || rows[1].Verdict != "damaged" {

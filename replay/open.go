@@ -9,12 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/format"
 	"github.com/kexecrec/kexecrec/replay/identify"
 )
@@ -51,18 +48,30 @@ type OpenOptions struct {
 	// The callback must not use the Capture (Payload, Stats ...) while
 	// Calls runs. Ignored with Follow, which hands calls over as they come.
 	Pipelined bool
+	// Stdin serves the path "-" (StdinName): the capture is read from it
+	// as it arrives, with a private copy for random access (see Stdin).
+	Stdin *Stdin
 }
 
 // Capture is an open capture file: its header, its calls (streamed through
 // the Decoder), its status and random access to its payload bytes.
 type Capture struct {
 	path    string
-	f       CaptureFile
+	f       CaptureFile // nil for standard input
+	ra      io.ReaderAt
+	size    func() (int64, error)
+	stdin   *Stdin
 	opts    OpenOptions
 	r       *format.Reader
 	dec     *Decoder
 	readErr error
 	read    bool
+
+	// pending is a record read ahead (HeaderNotes), given to decode first.
+	pending    *format.Record
+	pendingErr error
+	headNotes  int  // notes read before the first other record
+	headerDone bool // headNotes is final
 
 	// live serves the blobs the stream has passed (the recorder writes a
 	// payload's blob before the record naming it); ix, a full pass over the
@@ -80,7 +89,10 @@ type Capture struct {
 // Open opens a capture and reads its header. The error is one line that
 // names the file.
 func Open(path string, o OpenOptions) (*Capture, error) {
-	f, err := OpenFile(path)
+	if path == StdinName {
+		return openStdin(o)
+	}
+	f, err := OpenFile(path) // a file, or an object in S3 (s3://BUCKET/KEY)
 	if err != nil {
 		return nil, err
 	}
@@ -118,9 +130,18 @@ func Open(path string, o OpenOptions) (*Capture, error) {
 		// follows it; a follower must not wait for bytes that never come.
 		tail.done = func() bool { return r.Status().Clean }
 	}
+	size := func() (int64, error) {
+		st, err := f.Stat()
+		if err != nil {
+			return 0, err
+		}
+		return st.Size(), nil
+	}
 	return &Capture{
 		path:     path,
 		f:        f,
+		ra:       f,
+		size:     size,
 		opts:     o,
 		r:        r,
 		dec:      NewDecoder(r.Header()),
@@ -155,6 +176,9 @@ func (c *Capture) ReadErr() error { return c.readErr }
 // Close stops the reading ahead and closes the file.
 func (c *Capture) Close() error {
 	c.r.Close()
+	if c.f == nil {
+		return nil // standard input's copy stays for another pass
+	}
 	return c.f.Close()
 }
 
@@ -199,7 +223,7 @@ func (c *Capture) decode(emit func(*Call) error) error {
 		return nil
 	}
 	for {
-		rec, err := c.r.Next()
+		rec, err := c.next()
 		if err == io.EOF {
 			break
 		}
@@ -326,18 +350,20 @@ func (c *Capture) pipelined(fn func(*Call) error) (ferr error) {
 
 // index opens the payload index on first use.
 func (c *Capture) index() (*format.Index, error) {
-	st, err := c.f.Stat()
+	size, err := c.size()
 	if err != nil {
 		return nil, err
 	}
-	if c.ix != nil && (!c.opts.Follow || st.Size() == c.ixAt) {
+	// Standard input's copy grows as it is read, like a followed file.
+	growing := c.opts.Follow || c.stdin != nil
+	if c.ix != nil && (!growing || size == c.ixAt) {
 		return c.ix, nil
 	}
-	if c.ixErr != nil && !c.opts.Follow {
+	if c.ixErr != nil && !growing {
 		return nil, c.ixErr
 	}
-	c.ix, c.ixErr = format.OpenIndex(c.f, st.Size(), format.ReaderOptions{Salvage: true})
-	c.ixAt = st.Size()
+	c.ix, c.ixErr = format.OpenIndex(c.ra, size, format.ReaderOptions{Salvage: true})
+	c.ixAt = size
 	return c.ix, c.ixErr
 }
 
@@ -354,7 +380,7 @@ func (c *Capture) Payload(sha string) (io.ReadCloser, error) {
 	if info, ok := c.live.Blobs()[sum]; ok && info.Present {
 		rc, _, err := c.live.Blob(sum)
 		if err != nil {
-			return nil, fmt.Errorf("payload %s: %w", short(sha), err)
+			return nil, fmt.Errorf("payload %s: %w", shortHash(sha, false), err)
 		}
 		return rc, nil
 	}
@@ -364,16 +390,9 @@ func (c *Capture) Payload(sha string) (io.ReadCloser, error) {
 	}
 	rc, _, err := ix.Blob(sum)
 	if err != nil {
-		return nil, fmt.Errorf("payload %s: %w", short(sha), err)
+		return nil, fmt.Errorf("payload %s: %w", shortHash(sha, false), err)
 	}
 	return rc, nil
-}
-
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }
 
 // maxCmdline caps the command line read back from a blob (the kernel's
@@ -529,101 +548,4 @@ func spool(r io.Reader) (*spooled, error) {
 		return nil, err
 	}
 	return &spooled{ReaderAt: f, size: int64(b.Len()) + m, f: f}, nil
-}
-
-// Trouble sorts what went wrong into damage (the file could not be read
-// entirely or failed a check: exit ExitTrouble) and warnings (the file is
-// intact but the recording is not clean or not complete). Call it after Calls.
-func (c *Capture) Trouble() (damage, warnings []string) {
-	st := c.r.Status()
-	if c.readErr != nil {
-		damage = append(damage, "reading stopped: "+c.readErr.Error())
-	}
-	for _, d := range st.Damage {
-		if c.readErr != nil && d.Error() == c.readErr.Error() {
-			continue
-		}
-		damage = append(damage, d.Error())
-	}
-	for _, g := range st.Gaps {
-		damage = append(damage, fmt.Sprintf("chunks %d..%d missing", g.From, g.To))
-	}
-	// An unclean file has no trailer head to check the chain against (the
-	// reader then says ChainOK false); broken links show up in Damage.
-	if st.Clean && !st.ChainOK && c.readErr == nil && len(st.Damage) == 0 {
-		damage = append(damage, "hash chain does not verify")
-	}
-	if st.Signed && !st.SignatureOK {
-		damage = append(damage, "signature does not verify")
-	}
-	ds := c.dec.Stats()
-	if ds.Malformed > 0 {
-		damage = append(damage, fmt.Sprintf("%d malformed records", ds.Malformed))
-	}
-	if !st.Clean {
-		warnings = append(warnings, "no trailer: the recorder did not stop cleanly (data up to the last sealed chunk is intact)")
-	}
-	for _, p := range c.dec.Problems() {
-		if !strings.HasPrefix(p, "malformed ") {
-			warnings = append(warnings, p)
-		}
-	}
-	if n := ds.Problems - len(c.dec.Problems()); n > 0 {
-		warnings = append(warnings, fmt.Sprintf("%d more decoder problems not listed", n))
-	}
-	if ds.Orphans > 0 {
-		warnings = append(warnings, fmt.Sprintf("%d records belonged to calls whose entry record was lost", ds.Orphans))
-	}
-	if ds.Unfinished > 0 {
-		warnings = append(warnings, fmt.Sprintf("%d calls have no exit record (unfinished)", ds.Unfinished))
-	}
-	if s := c.r.Stats(); s != nil {
-		keys := make([]string, 0)
-		for _, k := range layout.CounterNames {
-			if strings.HasSuffix(k, "_dropped") || k == "read_errors" {
-				if s[k] > 0 {
-					keys = append(keys, k)
-				}
-			}
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			warnings = append(warnings, fmt.Sprintf("recorder counted %s = %d", k, s[k]))
-		}
-	}
-	for _, n := range c.dec.Notes() {
-		if n.Level == "warn" || n.Level == "error" {
-			warnings = append(warnings, "recorder note: "+n.Message)
-		}
-	}
-	return damage, warnings
-}
-
-// tailReader reads a file that is still being written: at EOF it waits for
-// more bytes instead of ending, until ctx is done (then it reports EOF).
-type tailReader struct {
-	f    CaptureFile
-	ctx  context.Context
-	poll time.Duration
-	done func() bool // true once the trailer was read: EOF is final
-}
-
-func (t *tailReader) Read(p []byte) (int, error) {
-	for {
-		n, err := t.f.Read(p)
-		if n > 0 {
-			return n, nil
-		}
-		if err != nil && err != io.EOF {
-			return 0, err
-		}
-		if t.done != nil && t.done() {
-			return 0, io.EOF
-		}
-		select {
-		case <-t.ctx.Done():
-			return 0, io.EOF
-		case <-time.After(t.poll):
-		}
-	}
 }

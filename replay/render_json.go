@@ -174,6 +174,7 @@ func appendCaller(b []byte, c *Caller) []byte {
 		b = append(b, `,"raced":`...)
 		b = appendStrings(b, c.Raced)
 	}
+	b, _ = appendCallerEntry(b, c) // plain values: marshalling cannot fail
 	return append(b, '}')
 }
 

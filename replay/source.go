@@ -46,6 +46,9 @@ func OpenFile(name string) (CaptureFile, error) {
 	return ship.OpenObject(context.Background(), c, loc.Bucket, loc.Prefix)
 }
 
+// IsRemote reports whether name is in S3 (s3://...), not a local file.
+func IsRemote(name string) bool { return ship.IsS3URL(name) }
+
 // IsPrefix reports whether name stands for every capture under an S3
 // prefix: s3://BUCKET/ or s3://BUCKET/PREFIX/ (the trailing slash says so).
 func IsPrefix(name string) bool {

@@ -2,9 +2,7 @@ package replay
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,29 +114,11 @@ func TestSummaryRSSChild(t *testing.T) {
 
 // benchSummarize does what the summarize command does for one file.
 func benchSummarize(tb testing.TB, path string) *Summary {
-	f, err := os.Open(path)
+	rep, err := Summarize([]string{path}, SummarizeOptions{Identify: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		tb.Fatal(err)
-	}
-	f.Close()
-	c, err := Open(path, OpenOptions{Salvage: true, Identify: true, Reuse: true, Pipelined: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer c.Close()
-	s := NewSummary()
-	s.SetHeader(c.Header())
-	if err := c.Calls(func(call *Call) error { s.AddCall(call); return nil }); err != nil {
-		tb.Fatal(err)
-	}
-	s.SetStatus(c.Status())
-	s.SetStats(c.Stats())
-	s.SetTrouble(c.Trouble())
-	return s.Finish()
+	return rep.Files[0]
 }
 
 // writeBenchCapture writes n kexec_load calls: most by kexec with the same

@@ -38,25 +38,25 @@ func sumCountOf(cs []Count, key string) int {
 }
 
 func TestSummaryCounts(t *testing.T) {
-	s := NewSummary()
-	s.SetHeader(format.Header{Hostname: "h1", MachineID: "m1", KernelRelease: "6.1.0-56-amd64", AttachMode: "raw", RecordLayout: 1})
-	s.AddCall(sumTestCall(1, "kexec", "/usr/sbin/kexec", 0, 0, "", "aa", "bb"))
-	s.AddCall(sumTestCall(2, "kexec", "/usr/sbin/kexec", 0, 0, "", "aa", "cc"))
-	s.AddCall(sumTestCall(3, "evil", "/tmp/evil", 1000, -1, "EPERM", "aa"))
+	s := newSummary()
+	s.setHeader(format.Header{Hostname: "h1", MachineID: "m1", KernelRelease: "6.1.0-56-amd64", AttachMode: "raw", RecordLayout: 1})
+	s.addCall(sumTestCall(1, "kexec", "/usr/sbin/kexec", 0, 0, "", "aa", "bb"))
+	s.addCall(sumTestCall(2, "kexec", "/usr/sbin/kexec", 0, 0, "", "aa", "cc"))
+	s.addCall(sumTestCall(3, "evil", "/tmp/evil", 1000, -1, "EPERM", "aa"))
 	u := sumTestCall(4, "kexec", "/usr/sbin/kexec", 0, 0, "")
 	u.Outcome, u.Ret = "unfinished", nil
 	u.Syscall = "kexec_file_load"
 	u.Payloads = []*Payload{{Kind: "kernel", SHA256: "dd", Total: 100, Captured: 60, Reasons: []string{"ring-full"},
 		Identity: &identify.Report{Type: "bzimage", Summary: "Linux bzImage 6.1.0-57", KernelVersion: "6.1.0-57-amd64"}}}
 	u.Problems = []string{"lost exit"}
-	s.AddCall(u)
+	s.addCall(u)
 	bad := sumTestCall(5, "kexec", "/usr/sbin/kexec", 0, 0, "", "ee")
 	bad.Purgatory = &identify.PurgatoryVerdict{Found: true, Match: false, Stored: "11", Computed: "22", Detail: "segment 3 differs"}
-	s.AddCall(bad)
+	s.addCall(bad)
 	good := sumTestCall(6, "kexec", "/usr/sbin/kexec", 0, 0, "", "ee")
 	good.Purgatory = &identify.PurgatoryVerdict{Found: true, Match: true}
-	s.AddCall(good)
-	s.Finish()
+	s.addCall(good)
+	s.finish()
 
 	if s.Calls != 6 {
 		t.Errorf("calls = %d, want 6", s.Calls)
@@ -116,31 +116,24 @@ func TestSummaryCounts(t *testing.T) {
 	if !s.Span.FirstCall.Equal(time.Unix(1700000001, 0)) || !s.Span.LastCall.Equal(time.Unix(1700000006, 0)) {
 		t.Errorf("span = %v .. %v", s.Span.FirstCall, s.Span.LastCall)
 	}
-	if got := s.Unidentified(); len(got) != 4 {
-		t.Errorf("unidentified = %v, want the 4 without identity", got)
-	}
-	s.SetIdentity("aa", &identify.Report{Type: "purgatory", Summary: "kexec-tools purgatory"})
-	if got := s.Unidentified(); len(got) != 3 {
-		t.Errorf("after SetIdentity unidentified = %v", got)
-	}
 }
 
 func TestSummaryTotal(t *testing.T) {
-	a := NewSummary()
-	a.SetHeader(format.Header{Hostname: "h1", MachineID: "m1"})
-	a.SetStatus(format.Status{Clean: true, ChainOK: true, Signed: true, SignatureOK: true})
-	a.SetStats(format.Stats{"enter_dropped": 2})
-	a.AddCall(sumTestCall(1, "kexec", "/usr/sbin/kexec", 0, 0, "", "aa"))
-	a.Finish()
-	b := NewSummary()
-	b.SetHeader(format.Header{Hostname: "h2", MachineID: "m2"})
-	b.SetStatus(format.Status{Clean: false, ChainOK: true})
-	b.SetStats(format.Stats{"enter_dropped": 3})
-	b.AddCall(sumTestCall(2, "kexec", "/usr/sbin/kexec", 0, 0, "", "aa", "bb"))
-	b.AddCall(sumTestCall(3, "kexec", "/usr/sbin/kexec", 0, -16, "EBUSY"))
-	b.Finish()
+	a := newSummary()
+	a.setHeader(format.Header{Hostname: "h1", MachineID: "m1"})
+	a.setStatus(format.Status{Clean: true, ChainOK: true, Signed: true, SignatureOK: true})
+	a.setStats(format.Stats{"enter_dropped": 2})
+	a.addCall(sumTestCall(1, "kexec", "/usr/sbin/kexec", 0, 0, "", "aa"))
+	a.finish()
+	b := newSummary()
+	b.setHeader(format.Header{Hostname: "h2", MachineID: "m2"})
+	b.setStatus(format.Status{Clean: false, ChainOK: true})
+	b.setStats(format.Stats{"enter_dropped": 3})
+	b.addCall(sumTestCall(2, "kexec", "/usr/sbin/kexec", 0, 0, "", "aa", "bb"))
+	b.addCall(sumTestCall(3, "kexec", "/usr/sbin/kexec", 0, -16, "EBUSY"))
+	b.finish()
 
-	tot := Total([]*Summary{a, b})
+	tot := totalOf([]*Summary{a, b})
 	if tot.Files != 2 || tot.Calls != 3 {
 		t.Errorf("files %d calls %d, want 2, 3", tot.Files, tot.Calls)
 	}
@@ -167,16 +160,16 @@ func TestSummaryTotal(t *testing.T) {
 
 // The lists that could grow with the calls are capped; counts stay exact.
 func TestSummaryBounded(t *testing.T) {
-	s := NewSummary()
+	s := newSummary()
 	for i := range 3 * MaxExamples {
 		c := sumTestCall(uint64(i), "kexec", "/usr/sbin/kexec", 0, 0, "", "aa")
 		c.Payloads[0].Complete = false
 		c.Payloads[0].Reasons = []string{"snaplen"}
 		c.Problems = []string{"problem in call " + string(rune('a'+i%26)) + string(rune('a'+i/26))}
 		c.Purgatory = &identify.PurgatoryVerdict{Found: true}
-		s.AddCall(c)
+		s.addCall(c)
 	}
-	s.Finish()
+	s.finish()
 	if s.Truncated != 3*MaxExamples || len(s.TruncatedExamples) != MaxExamples {
 		t.Errorf("truncated %d examples %d", s.Truncated, len(s.TruncatedExamples))
 	}
@@ -197,13 +190,9 @@ func summarizePath(t testing.TB, path string) (*Summary, error) {
 		return nil, err
 	}
 	defer c.Close()
-	s := NewSummary()
-	s.SetHeader(c.Header())
-	err = c.Calls(func(call *Call) error { s.AddCall(call); return nil })
-	s.SetStatus(c.Status())
-	s.SetStats(c.Stats())
-	s.SetTrouble(c.Trouble())
-	return s.Finish(), err
+	s := newSummary()
+	err = summarizeCapture(s, c)
+	return s.finish(), err
 }
 
 // Counts over calls that went through the real byte layout, the container

@@ -26,6 +26,8 @@ const (
 	RecPayloadEnd uint16 = 4
 	RecExit       uint16 = 5
 	RecFile       uint16 = 6
+	RecCaller     uint16 = 7 // the caller read at syscall entry (caller.go)
+	RecArgs       uint16 = 8 // the caller's argv or environment bytes (caller.go)
 
 	// RecPayload (JSON, type Payload): one assembled payload and its blob.
 	RecPayload uint16 = 16
@@ -80,6 +82,7 @@ const SFTooMany = 0x1
 var CounterNames = []string{
 	"calls", "enter_dropped", "exit_dropped", "segments_dropped", "pieces_dropped",
 	"piece_bytes_dropped", "payload_end_dropped", "file_dropped", "read_errors", "wait_loops",
+	"caller_dropped",
 }
 
 const (
@@ -385,4 +388,13 @@ func ParseFile(b []byte, bo binary.ByteOrder) (File, error) {
 	f.Ino, f.Size, f.ISize = d.u64(), d.u64(), d.u64()
 	f.Path = d.str(PathLen)
 	return f, nil
+}
+
+// RecordType returns the type of the raw record b (0 when b is shorter
+// than a header).
+func RecordType(b []byte, bo binary.ByteOrder) uint16 {
+	if len(b) < HeaderSize {
+		return 0
+	}
+	return bo.Uint16(b)
 }

@@ -8,9 +8,11 @@
 //	kexec-trigger -sizes 100 -unreadable 0 -flags 0xdead0000
 //	kexec-trigger -ia32 -sizes 777,300K
 //	kexec-trigger -file -kernel vmlinuz -initrd initrd.img -cmdline "console=ttyS0"
+//	kexec-trigger -sizes 100 -wait-stdin -note "$(head -c 9000 /dev/zero | tr '\0' x)"
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -44,6 +46,8 @@ func run(args []string) error {
 	kernel := fs.String("kernel", "", "kexec_file_load: kernel file")
 	initrd := fs.String("initrd", "", "kexec_file_load: initrd file (-1 fd when empty)")
 	cmdline := fs.String("cmdline", "", "kexec_file_load: command line (a NUL is appended)")
+	waitStdin := fs.Bool("wait-stdin", false, "read one line from stdin before the call (a test can change the process's state first)")
+	fs.String("note", "", "ignored: lets a test make argv as long as it needs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -53,6 +57,11 @@ func run(args []string) error {
 	flags, err := strconv.ParseUint(*flagsArg, 0, 64)
 	if err != nil {
 		return fmt.Errorf("-flags: %v", err)
+	}
+	if *waitStdin {
+		if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+			return fmt.Errorf("-wait-stdin: %v", err)
+		}
 	}
 
 	var res *trigger.Result

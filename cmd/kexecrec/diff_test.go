@@ -66,8 +66,8 @@ func TestDiffDifferentCaptures(t *testing.T) {
 		}
 	}
 	for _, l := range strings.Split(out, "\n") {
-		if len([]rune(l)) > summaryWidth {
-			t.Errorf("line wider than %d columns: %q", summaryWidth, l)
+		if len([]rune(l)) > 80 {
+			t.Errorf("line wider than 80 columns: %q", l)
 		}
 	}
 	sdGolden(t, "diff-different.txt", out, dir)

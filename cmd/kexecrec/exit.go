@@ -39,6 +39,10 @@ func (e *exitError) Unwrap() error { return e.err }
 // finding returns an error that exits ExitFinding without printing anything.
 func finding() error { return &exitError{code: ExitFinding} }
 
+// troubleSaid returns an error that exits ExitTrouble without printing
+// anything: the command already said what was wrong.
+func troubleSaid() error { return &exitError{code: ExitTrouble} }
+
 // trouble wraps err so that it exits ExitTrouble.
 func trouble(err error) error { return &exitError{code: ExitTrouble, err: err} }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -10,14 +9,15 @@ import (
 )
 
 type extractOptions struct {
-	ios   *IOStreams
-	file  string
-	dir   string
-	force bool
+	IO     *IOStreams
+	File   string
+	Dir    string
+	Force  bool
+	Format string // "text" or "json"
 }
 
 func newExtractCmd(ios *IOStreams) *cobra.Command {
-	opts := &extractOptions{ios: ios}
+	opts := &extractOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "extract -d DIR FILE",
 		Short: "Write every captured payload to a directory, with a manifest",
@@ -40,62 +40,57 @@ written or verified, or the capture is damaged.`,
   jq -r '.files[] | "\(.sha256)  \(.file)"' evidence/manifest.json | (cd evidence && sha256sum -c)`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			opts.file = args[0]
+			opts.File = args[0]
 			return runExtract(opts)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.dir, "dir", "d", "", "directory to write into (created if missing)")
-	cmd.Flags().BoolVar(&opts.force, "force", false, "replace files that already exist")
+	cmd.Flags().StringVarP(&opts.Dir, "dir", "d", "", "directory to write into (created if missing)")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace files that already exist")
+	addFormatFlag(cmd, &opts.Format, "text", "json")
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }
 
 func runExtract(opts *extractOptions) error {
-	if opts.dir == "" {
+	if err := checkFormat(opts.Format, "text", "json"); err != nil {
+		return err
+	}
+	if opts.Dir == "" {
 		return trouble(errors.New("extract: -d DIR is required"))
 	}
-	c, err := replay.Open(opts.file, replay.OpenOptions{Salvage: true, NoCmdline: true})
+	stdin := replay.NewStdin(opts.IO.In, 0)
+	defer stdin.Close()
+	res, err := replay.ExtractFile(opts.File, opts.Dir, opts.Force, stdin)
 	if err != nil {
 		return trouble(err)
 	}
-	defer c.Close()
-	x, err := replay.NewExtractor(opts.dir, opts.force)
-	if err != nil {
-		return trouble(fmt.Errorf("extract: %w", err))
-	}
-	bad, calls := 0, 0
-	_ = c.Calls(func(call *replay.Call) error { // read errors come back through Trouble
-		calls++
-		bad += x.Extract(call, c.Payload)
-		return nil
-	})
-	m := x.Manifest()
-	written := 0
-	for _, e := range m.Files {
+	errOut := opts.IO.ErrOut
+	for _, e := range res.Entries {
 		if e.Error != "" {
-			fmt.Fprintf(opts.ios.ErrOut, "kexecrec: call %d %s %d: %s\n", e.Origin.CallID, e.Origin.Kind, e.Origin.Index, oneLine(e.Error))
-		} else {
-			written++
+			fmt.Fprintf(errOut, "kexecrec: call %d %s %d: %s\n", e.Origin.CallID, e.Origin.Kind, e.Origin.Index, oneLine(e.Error))
 		}
 	}
-	h := c.Header()
-	if err := x.Close(opts.file, hex.EncodeToString(h.FileID[:])); err != nil {
-		return trouble(fmt.Errorf("extract: %s: %w", replay.ManifestName, err))
+	if opts.Format == "json" {
+		err = writeJSON(opts.IO.Out, res)
+	} else {
+		_, err = fmt.Fprintf(opts.IO.Out, "%d payloads of %d calls written to %s (%d failed), manifest %s\n",
+			res.Written, res.Calls, opts.Dir, res.Failed, replay.ManifestName)
 	}
-	fmt.Fprintf(opts.ios.Out, "%d payloads of %d calls written to %s (%d failed), manifest %s\n",
-		written, calls, opts.dir, bad, replay.ManifestName)
-	damage, warnings := c.Trouble()
-	for _, w := range warnings {
-		fmt.Fprintf(opts.ios.ErrOut, "kexecrec: %s: warning: %s\n", opts.file, oneLine(w))
+	if err != nil {
+		return trouble(err)
 	}
-	for _, d := range damage {
-		fmt.Fprintf(opts.ios.ErrOut, "kexecrec: %s: DAMAGED: %s\n", opts.file, oneLine(d))
+	problem := printProblem(opts.IO)
+	for _, w := range res.Warnings {
+		problem(opts.File, "warning", w)
+	}
+	for _, d := range res.Damage {
+		problem(opts.File, "damage", d)
 	}
 	switch {
-	case len(damage) > 0:
-		return trouble(fmt.Errorf("%s: damaged capture: extraction is partial", opts.file))
-	case bad > 0:
-		return trouble(fmt.Errorf("%d payloads could not be extracted", bad))
+	case len(res.Damage) > 0:
+		return trouble(fmt.Errorf("%s: damaged capture: extraction is partial", opts.File))
+	case res.Failed > 0:
+		return trouble(fmt.Errorf("%d payloads could not be extracted", res.Failed))
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -12,13 +13,21 @@ import (
 )
 
 type keygenOptions struct {
-	ios    *IOStreams
-	prefix string
-	force  bool
+	IO     *IOStreams
+	Prefix string
+	Force  bool
+	Format string // "text" or "json"
+}
+
+// keygenResult is what keygen made (its JSON document).
+type keygenResult struct {
+	PrivateKey string `json:"private_key"` // file
+	PublicKey  string `json:"public_key"`  // file
+	KeyID      string `json:"key_id"`      // the public key in hex, as verify and summarize print it
 }
 
 func newKeygenCmd(ios *IOStreams) *cobra.Command {
-	opts := &keygenOptions{ios: ios}
+	opts := &keygenOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "keygen -o PREFIX",
 		Short: "Make an Ed25519 key pair for signing captures",
@@ -33,14 +42,18 @@ Give PREFIX.key to 'kexecrec record --sign-key' and PREFIX.pub to
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error { return runKeygen(opts) },
 	}
-	cmd.Flags().StringVarP(&opts.prefix, "output", "o", "", "path prefix of the key files (required)")
-	cmd.Flags().BoolVar(&opts.force, "force", false, "overwrite existing key files")
+	cmd.Flags().StringVarP(&opts.Prefix, "output", "o", "", "path prefix of the key files (required)")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "overwrite existing key files")
+	addFormatFlag(cmd, &opts.Format, "text", "json")
 	cmd.MarkFlagRequired("output")
 	return cmd
 }
 
 func runKeygen(opts *keygenOptions) error {
-	if opts.prefix == "" {
+	if err := checkFormat(opts.Format, "text", "json"); err != nil {
+		return err
+	}
+	if opts.Prefix == "" {
 		return trouble(errors.New("keygen: -o PREFIX is required"))
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -55,9 +68,9 @@ func runKeygen(opts *keygenOptions) error {
 	if err != nil {
 		return trouble(err)
 	}
-	keyPath, pubPath := opts.prefix+".key", opts.prefix+".pub"
+	keyPath, pubPath := opts.Prefix+".key", opts.Prefix+".pub"
 	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if opts.force {
+	if opts.Force {
 		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 	}
 	if err := writeKeyFile(keyPath, privPEM, flags, 0o600); err != nil {
@@ -66,7 +79,15 @@ func runKeygen(opts *keygenOptions) error {
 	if err := writeKeyFile(pubPath, pubPEM, flags, 0o644); err != nil {
 		return trouble(err)
 	}
-	fmt.Fprintf(opts.ios.Out, "private key: %s (keep it secret)\npublic key:  %s\nkey id:      %x\n", keyPath, pubPath, []byte(pub))
+	res := keygenResult{PrivateKey: keyPath, PublicKey: pubPath, KeyID: hex.EncodeToString(pub)}
+	if opts.Format == "json" {
+		err = writeJSON(opts.IO.Out, res)
+	} else {
+		_, err = fmt.Fprintf(opts.IO.Out, "private key: %s (keep it secret)\npublic key:  %s\nkey id:      %s\n", res.PrivateKey, res.PublicKey, res.KeyID)
+	}
+	if err != nil {
+		return trouble(err)
+	}
 	return nil
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +45,14 @@ func TestKeygen(t *testing.T) {
 	}
 	if code, _, _ := runCmd("keygen", "-o", prefix, "--force"); code != ExitOK {
 		t.Fatalf("--force: exit %d", code)
+	}
+	code, out, _ = runCmd("keygen", "-o", prefix, "--force", "--format", "json")
+	var res keygenResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != ExitOK || res.PublicKey != prefix+".pub" {
+		t.Fatalf("--format json: exit %d %v\n%s", code, err, out)
+	}
+	if pub, err := format.LoadPublicKey(prefix + ".pub"); err != nil || hex.EncodeToString(pub) != res.KeyID {
+		t.Fatalf("key id %s does not name the public key: %v", res.KeyID, err)
 	}
 	if code, _, _ := runCmd("keygen"); code != ExitTrouble {
 		t.Fatalf("no -o: exit %d", code)

@@ -9,8 +9,13 @@ import (
 	"github.com/spf13/cobra/doc"
 )
 
+type manOptions struct {
+	IO  *IOStreams
+	Dir string
+}
+
 func newManCmd(ios *IOStreams) *cobra.Command {
-	var dir string
+	opts := &manOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:    "man -d DIR",
 		Short:  "Generate man pages for every command into DIR",
@@ -18,23 +23,24 @@ func newManCmd(ios *IOStreams) *cobra.Command {
 		Example: `  kexecrec man -d /usr/local/share/man/man1
   man kexecrec-show`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if dir == "" {
-				return trouble(errors.New("man: -d DIR is required"))
-			}
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return trouble(err)
-			}
-			root := cmd.Root()
-			root.DisableAutoGenTag = true // reproducible pages: no generation date
-			hdr := &doc.GenManHeader{Title: "KEXECREC", Section: "1", Source: "kexecrec " + version, Manual: "kexecrec manual"}
-			if err := doc.GenManTree(root, hdr, dir); err != nil {
-				return trouble(fmt.Errorf("man: %w", err))
-			}
-			fmt.Fprintf(ios.Out, "man pages written to %s\n", dir)
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runMan(opts, cmd.Root()) },
 	}
-	cmd.Flags().StringVarP(&dir, "dir", "d", "", "directory to write the pages into")
+	cmd.Flags().StringVarP(&opts.Dir, "dir", "d", "", "directory to write the pages into")
 	return cmd
+}
+
+func runMan(opts *manOptions, root *cobra.Command) error {
+	if opts.Dir == "" {
+		return trouble(errors.New("man: -d DIR is required"))
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return trouble(err)
+	}
+	root.DisableAutoGenTag = true // reproducible pages: no generation date
+	hdr := &doc.GenManHeader{Title: "KEXECREC", Section: "1", Source: "kexecrec " + version, Manual: "kexecrec manual"}
+	if err := doc.GenManTree(root, hdr, opts.Dir); err != nil {
+		return trouble(fmt.Errorf("man: %w", err))
+	}
+	fmt.Fprintf(opts.IO.Out, "man pages written to %s\n", opts.Dir)
+	return nil
 }

@@ -230,6 +230,12 @@ func TestExtract(t *testing.T) {
 	if code, _, errOut := cli("extract", "--force", "-d", dir, s); code != 0 {
 		t.Errorf("--force: exit %d %s", code, errOut)
 	}
+	code, out, errOut = cli("extract", "--force", "--format", "json", "-d", dir, s)
+	var res replay.ExtractResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || res.Calls != 1 || res.Written != 3 ||
+		res.Failed != 0 || res.Manifest != filepath.Join(dir, "manifest.json") || len(res.Damage) != 0 {
+		t.Errorf("--format json: exit %d %v %+v\n%s%s", code, err, res, out, errOut)
+	}
 }
 
 func itoaU(v uint64) string {
@@ -285,6 +291,9 @@ func TestReplayNDJSONMatchesShow(t *testing.T) {
 	_, b, _ := cli("show", "--format", "ndjson", "--no-identify", s)
 	if a == "" || a != b {
 		t.Errorf("replay and show ndjson differ:\n%s\n%s", a, b)
+	}
+	if _, c, _ := cli("replay", "--format", "json", s); c != a {
+		t.Errorf("replay --format json is not its NDJSON:\n%s", c)
 	}
 	code, out, _ := cli("replay", "--format", "table", "--speed", "1000", s)
 	if code != 0 || strings.Count(out, "=== call ") != 3 {
@@ -393,8 +402,8 @@ func TestReplayFollow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // hang guard only
 	defer cancel()
 	var out, errOut bytes.Buffer
-	opts := &replayOptions{ios: &IOStreams{Out: &out, ErrOut: &errOut}, file: path, format: "ndjson",
-		follow: true, poll: 5 * time.Millisecond, ctx: ctx}
+	opts := &replayOptions{IO: &IOStreams{Out: &out, ErrOut: &errOut}, File: path, Format: "ndjson",
+		Follow: true, Poll: 5 * time.Millisecond, ctx: ctx}
 	if err := runReplay(opts); err != nil {
 		t.Fatalf("%v %s", err, errOut.String())
 	}

@@ -1,13 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -26,7 +25,7 @@ import (
 var attach = recorder.Attach
 
 type recordOptions struct {
-	ios *IOStreams
+	IO *IOStreams
 
 	Output       string
 	Duration     time.Duration
@@ -46,6 +45,9 @@ type recordOptions struct {
 	Fsync        bool
 	JSON         bool
 	Force        bool
+	Verbose      bool
+	MaxArgs      recByteSize
+	Env          bool
 	Upload       string
 	UploadRetain string
 	OnCall       string
@@ -56,7 +58,7 @@ type recordOptions struct {
 }
 
 func newRecordCmd(ios *IOStreams) *cobra.Command {
-	opts := &recordOptions{ios: ios, SealSize: 1 << 20}
+	opts := &recordOptions{IO: ios, SealSize: 1 << 20, MaxArgs: recorder.DefaultMaxArgs}
 	cmd := &cobra.Command{
 		Use:   "record -o FILE",
 		Short: "Record every kexec_load and kexec_file_load call into a capture file",
@@ -125,7 +127,10 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 	f.Var(&opts.SealSize, "seal-size", "seal pending records at this many uncompressed bytes")
 	f.BoolVar(&opts.Fsync, "fsync", false, "fsync the file after every sealed chunk")
 	f.BoolVar(&opts.JSON, "json", false, "also print each completed call as a JSON line on stdout")
-	f.BoolVar(&opts.Force, "force", false, "overwrite existing output files")
+	f.BoolVar(&opts.Force, "force", false, "overwrite existing output files (regular files only)")
+	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "also print the full error behind each limitation (the capture header keeps it too)")
+	f.Var(&opts.MaxArgs, "max-args", fmt.Sprintf("record at most this many bytes of the caller's argv (and environment), read at syscall entry (0 = %d, at most %d)", recorder.DefaultMaxArgs, recorder.MaxArgsLimit))
+	f.BoolVar(&opts.Env, "env", false, "also record the caller's environment (bounded by --max-args)")
 	f.StringVar(&opts.Upload, "upload", "", "upload each complete part to s3://BUCKET/PREFIX (credentials, region, endpoint: the standard AWS_* environment)")
 	f.StringVar(&opts.UploadRetain, "upload-retain", "", "lock each uploaded part against deletion for this long (90d; the bucket needs object lock)")
 	f.StringVar(&opts.OnCall, "on-call", "", "run this shell command for each completed call, the call's JSON on its stdin (4 at once, 30s each)")
@@ -136,7 +141,7 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 }
 
 func runRecord(o *recordOptions) error {
-	ios := o.ios
+	ios := o.IO
 	softMemoryLimit(recordMemLimit)
 	o.Output = recorder.ExpandOutputName(o.Output, time.Now())
 	toStdout := o.Output == "-"
@@ -169,6 +174,8 @@ func runRecord(o *recordOptions) error {
 		return trouble(errors.New("record: --seal-size above 64 MiB"))
 	case o.RingSize > 1<<30:
 		return trouble(errors.New("record: --ringbuf-size above 1 GiB"))
+	case o.MaxArgs > recorder.MaxArgsLimit:
+		return trouble(fmt.Errorf("record: --max-args %d: at most %d bytes", uint64(o.MaxArgs), recorder.MaxArgsLimit))
 	}
 	switch o.Attach {
 	case recorder.ModeAuto, recorder.ModeFentry, recorder.ModeKprobe, recorder.ModeRaw:
@@ -190,24 +197,24 @@ func runRecord(o *recordOptions) error {
 		key = k
 	}
 
-	// Refuse an existing output before attaching anything to the kernel.
+	// The output exists, or the error is said, before anything is loaded
+	// into the kernel.
 	var sink recorder.Sink
 	if toStdout {
 		sink = &recorder.StreamSink{W: ios.Out, Label: "<stdout>"}
 	} else {
-		existing, err := o.existingOutputs()
+		out, err := recorder.OpenOutput(recorder.OutputConfig{Base: o.Output, Force: o.Force, MaxFiles: o.sinkMaxFiles(),
+			Rotating: o.RotateSize > 0 || o.RotateEvery > 0})
 		if err != nil {
 			return trouble(fmt.Errorf("record: %v", err))
 		}
-		if len(existing) > 0 {
-			if !o.Force {
-				return trouble(fmt.Errorf("record: %s: %w", listNames(existing), recorder.ErrOutputExists))
-			}
-			// Each is replaced (unlinked, never followed) when the new set
-			// reaches its part number; any beyond stay, with another set id.
-			fmt.Fprintf(ios.ErrOut, "kexecrec: --force: will replace %s\n", listNames(existing))
+		defer out.Abandon() // removes the new, empty file if recording never starts
+		if len(out.Replaced) > 0 {
+			// Later parts are replaced (unlinked, never followed) when the
+			// new set reaches their number; any beyond stay, with another set id.
+			fmt.Fprintf(ios.ErrOut, "kexecrec: --force: will replace %s\n", recorder.ListNames(out.Replaced))
 		}
-		sink = &recorder.FileSink{Base: o.Output, Force: o.Force, MaxFiles: o.sinkMaxFiles()}
+		sink = out
 	}
 	shipping, err := o.setUpShipping(context.Background(), ios.ErrOut)
 	if err != nil {
@@ -223,8 +230,11 @@ func runRecord(o *recordOptions) error {
 		return trouble(fmt.Errorf("record: %s", strings.TrimPrefix(err.Error(), "recorder: ")))
 	}
 	fmt.Fprintf(ios.ErrOut, "kexecrec: attach mode %s; recording to %s\n", src.Mode(), o.describeOutput())
-	for _, w := range src.Warnings() {
-		fmt.Fprintf(ios.ErrOut, "kexecrec: warning: %s\n", w)
+	for _, l := range recorder.Limitations(src) {
+		fmt.Fprintf(ios.ErrOut, "kexecrec: warning: %s\n", l.Plain)
+		if o.Verbose && l.Detail != l.Plain {
+			fmt.Fprintf(ios.ErrOut, "kexecrec:   because: %s\n", l.Detail)
+		}
 	}
 
 	h := recorder.HostHeader(versionString())
@@ -297,31 +307,8 @@ func runRecord(o *recordOptions) error {
 	}
 	files := strings.Join(sum.Files, ", ")
 	fmt.Fprintf(ios.ErrOut, "kexecrec: %d calls recorded (%d seen entering), %s of payload, %d records dropped by BPF; wrote %s\n",
-		sum.CallsCompleted, sum.CallsSeen, humanBytes(sum.PayloadBytes), sum.Dropped, files)
+		sum.CallsCompleted, sum.CallsSeen, replay.HumanBytes(sum.PayloadBytes), sum.Dropped, files)
 	return nil
-}
-
-// existingOutputs are the files a new recording would collide with: the
-// output itself and, when rotating, every part of an earlier set (a set
-// left by --max-files may start at FILE.7: checking FILE.1 is not enough,
-// the new set would die on that name hours later).
-func (o *recordOptions) existingOutputs() ([]string, error) {
-	if o.RotateSize > 0 || o.RotateEvery > 0 {
-		return recorder.ExistingParts(o.Output)
-	}
-	if _, err := os.Lstat(o.Output); err == nil {
-		return []string{o.Output}, nil
-	}
-	return nil, nil
-}
-
-// listNames names a few files and counts the rest, for a one-line message.
-func listNames(names []string) string {
-	const show = 4
-	if len(names) <= show {
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:show], ", "), len(names)-show)
 }
 
 func (o *recordOptions) describeOutput() string {
@@ -345,7 +332,7 @@ func (o *recordOptions) attachConfig() recorder.AttachConfig {
 		return d
 	}
 	return recorder.AttachConfig{Mode: o.Attach, Snaplen: uint64(o.Snaplen), NoPayload: o.NoPayload, RingBytes: int(o.RingSize),
-		RingWait: noZero(o.RingWait), RingWaitUnprivileged: noZero(o.RingWaitUnpr)}
+		RingWait: noZero(o.RingWait), RingWaitUnprivileged: noZero(o.RingWaitUnpr), MaxArgs: int(o.MaxArgs), Env: o.Env}
 }
 
 // headerOptions are the recording settings written into every file's
@@ -361,6 +348,8 @@ func (o *recordOptions) headerOptions(limits recorder.TimeLimits) map[string]str
 		"attach":                  o.Attach,
 		"snaplen":                 strconv.FormatUint(uint64(o.Snaplen), 10),
 		"no_payload":              strconv.FormatBool(o.NoPayload),
+		"max_args":                strconv.FormatUint(uint64(cmp.Or(o.MaxArgs, recorder.DefaultMaxArgs)), 10),
+		"env":                     strconv.FormatBool(o.Env),
 		"ringbuf_size":            strconv.FormatUint(uint64(o.RingSize), 10),
 		"seal_interval":           o.SealInterval.String(),
 		"seal_size":               strconv.FormatUint(uint64(o.SealSize), 10),
@@ -386,18 +375,17 @@ func (o *recordOptions) headerOptions(limits recorder.TimeLimits) map[string]str
 }
 
 // recordJSON prints calls as they complete, decoded by the same decoder the
-// reading commands use, fed with exactly the records written to the file.
+// reading commands use, fed with exactly the records written to the file,
+// and encoded by the same encoder as show --format ndjson.
 type recordJSON struct {
 	out, errOut io.Writer
 	dec         *replay.Decoder
-	enc         *json.Encoder
 	failed      bool
 }
 
 func (j *recordJSON) part(h format.Header, _ string) {
 	if j.dec == nil { // parts never split a call: one decoder serves the set
 		j.dec = replay.NewDecoder(h)
-		j.enc = json.NewEncoder(j.out)
 	}
 }
 
@@ -423,7 +411,7 @@ func (j *recordJSON) flush() {
 
 func (j *recordJSON) print(calls []*replay.Call) {
 	for _, c := range calls {
-		if err := j.enc.Encode(c); err != nil {
+		if err := replay.RenderJSON(j.out, c); err != nil {
 			j.fail(err)
 			return
 		}
@@ -443,8 +431,8 @@ var statusRefresh = 500 * time.Millisecond
 type statusLine struct {
 	w     io.Writer
 	rec   *recorder.Recorder
-	done  chan struct{}
 	extra func() string // more to say at the end of the line (nil: nothing)
+	done  chan struct{}
 	wg    sync.WaitGroup
 }
 
@@ -464,7 +452,7 @@ func startStatusLine(w io.Writer, rec *recorder.Recorder, extra func() string) *
 					extra = s.extra()
 				}
 				fmt.Fprintf(w, "\r\x1b[Kcalls %d  payload %s  drops %d  file %s (%s)%s",
-					p.CallsCompleted, humanBytes(p.PayloadBytes), p.Dropped, p.File, humanBytes(uint64(max(p.Bytes, 0))), extra)
+					p.CallsCompleted, replay.HumanBytes(p.PayloadBytes), p.Dropped, p.File, replay.HumanBytes(uint64(max(p.Bytes, 0))), extra)
 			case <-s.done:
 				fmt.Fprint(w, "\r\x1b[K")
 				return
@@ -477,19 +465,6 @@ func startStatusLine(w io.Writer, rec *recorder.Recorder, extra func() string) *
 func (s *statusLine) stop() {
 	close(s.done)
 	s.wg.Wait()
-}
-
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // recByteSize is a byte count flag with an optional K/M/G suffix (powers of 1024).

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -14,27 +13,27 @@ import (
 )
 
 type replayOptions struct {
-	ios      *IOStreams
-	file     string
-	format   string
-	speed    float64
-	follow   bool
-	identify bool
-	wide     bool
-	poll     time.Duration
-	filter   callFilter
+	IO       *IOStreams
+	File     string
+	Format   string // "ndjson" or "table"
+	Speed    float64
+	Follow   bool
+	Identify bool
+	Wide     bool
+	Poll     time.Duration
+	Filter   replay.Filter
 	// ctx, when set (tests), replaces the SIGINT/SIGTERM context.
 	ctx context.Context
 }
 
 func newReplayCmd(ios *IOStreams) *cobra.Command {
-	opts := &replayOptions{ios: ios}
+	opts := &replayOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "replay FILE",
 		Short: "Re-emit a capture's calls as NDJSON or a table, optionally paced or following a growing file",
 		Long: `replay re-emits the calls of a capture through the same decoder the live
 recorder uses: NDJSON by default (one call object per line, the same objects
-as 'show --format ndjson'), or --format table.
+as 'show --format ndjson'; --format json is the same), or --format table.
 
 --speed 0 emits as fast as possible (default), 1 with the original pacing
 between call entries, N at N times the original speed.
@@ -48,29 +47,29 @@ their exit record has been sealed into the file.`,
   kexecrec replay --follow /var/lib/kexecrec/current.krec`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			opts.file = args[0]
+			opts.File = args[0]
 			return runReplay(opts)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.format, "format", "ndjson", "output format: ndjson or table")
-	fl.Float64Var(&opts.speed, "speed", 0, "pacing: 0 as fast as possible, 1 original, N times faster")
-	fl.BoolVarP(&opts.follow, "follow", "f", false, "keep reading as the file grows, until its trailer or SIGINT")
-	fl.BoolVar(&opts.identify, "identify", false, "say what each payload is (reads payload bytes)")
-	fl.BoolVar(&opts.wide, "wide", false, "table: full SHA-256 values, one line per segment")
-	fl.DurationVar(&opts.poll, "poll", 200*time.Millisecond, "--follow: how often to look for new data")
-	opts.filter.register(cmd)
+	addFormatFlag(cmd, &opts.Format, "ndjson", "json", "table")
+	fl.Float64Var(&opts.Speed, "speed", 0, "pacing: 0 as fast as possible, 1 original, N times faster")
+	fl.BoolVarP(&opts.Follow, "follow", "f", false, "keep reading as the file grows, until its trailer or SIGINT")
+	fl.BoolVar(&opts.Identify, "identify", false, "say what each payload is (reads payload bytes)")
+	fl.BoolVar(&opts.Wide, "wide", false, "table: full SHA-256 values, one line per segment")
+	fl.DurationVar(&opts.Poll, "poll", 200*time.Millisecond, "--follow: how often to look for new data")
+	addFilterFlags(cmd, &opts.Filter)
 	return cmd
 }
 
 func runReplay(opts *replayOptions) error {
-	if opts.format != "ndjson" && opts.format != "table" {
-		return trouble(fmt.Errorf("--format %q: want ndjson or table", opts.format))
+	if err := checkFormat(opts.Format, "ndjson", "json", "table"); err != nil {
+		return err
 	}
-	if opts.speed < 0 {
-		return trouble(fmt.Errorf("--speed %v: want 0 or more", opts.speed))
+	if opts.Speed < 0 {
+		return trouble(fmt.Errorf("--speed %v: want 0 or more", opts.Speed))
 	}
-	flt, err := opts.filter.compile()
+	flt, err := opts.Filter.Compile()
 	if err != nil {
 		return trouble(err)
 	}
@@ -81,84 +80,21 @@ func runReplay(opts *replayOptions) error {
 		ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 	}
-	c, err := replay.Open(opts.file, replay.OpenOptions{
-		Salvage:  !opts.follow, // a follower must not skip ahead past a chunk still being written
-		Identify: opts.identify, Follow: opts.follow, Context: ctx, PollInterval: opts.poll,
+	format := opts.Format
+	if format == "json" {
+		format = "ndjson" // a stream of calls: one JSON object per line
+	}
+	stdin := replay.NewStdin(opts.IO.In, 0)
+	defer stdin.Close()
+	damaged, err := replay.Replay(ctx, opts.IO.Out, opts.File, replay.ReplayOptions{
+		Format: format, Table: replay.TableOptions{Wide: opts.Wide}, Identify: opts.Identify, Filter: flt,
+		Speed: opts.Speed, Follow: opts.Follow, Poll: opts.Poll, Problem: printProblem(opts.IO), Stdin: stdin,
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return trouble(err)
-	}
-	defer c.Close()
-	h := c.Header()
-	out := bufio.NewWriterSize(opts.ios.Out, 64<<10)
-	defer out.Flush()
-	topts := replay.TableOptions{Wide: opts.wide}
-	var (
-		start     time.Time
-		firstBoot uint64
-		werr      error
-	)
-	err = c.Calls(func(call *replay.Call) error {
-		if !flt.match(call, h.WallStart, h.BootStartNS) {
-			return nil
-		}
-		if opts.speed > 0 && call.BootNS != 0 {
-			if firstBoot == 0 {
-				firstBoot, start = call.BootNS, time.Now()
-			} else if call.BootNS > firstBoot {
-				due := start.Add(time.Duration(float64(call.BootNS-firstBoot) / opts.speed))
-				if d := time.Until(due); d > 0 {
-					out.Flush()
-					select {
-					case <-ctx.Done():
-						return replay.ErrStop
-					case <-time.After(d):
-					}
-				}
-			}
-		}
-		if opts.format == "table" {
-			werr = replay.RenderTable(out, call, topts)
-		} else {
-			werr = replay.RenderJSON(out, call)
-		}
-		if werr == nil && opts.follow {
-			werr = out.Flush() // a follower wants each call as it comes
-		}
-		return werr
-	})
-	if werr != nil {
-		return trouble(werr)
-	}
-	if ferr := out.Flush(); ferr != nil {
-		return trouble(ferr)
-	}
-	interrupted := ctx.Err() != nil
-	damage, warnings := c.Trouble()
-	for _, w := range warnings {
-		if interrupted && !c.Status().Clean && w == noTrailerWarning(c) {
-			continue // stopped by the user while following: no trailer is expected
-		}
-		fmt.Fprintf(opts.ios.ErrOut, "kexecrec: %s: warning: %s\n", opts.file, oneLine(w))
-	}
-	if interrupted && opts.follow && len(damage) > 0 {
-		// Stopped mid-chunk while following: the cut is ours, not damage.
-		return nil
-	}
-	for _, d := range damage {
-		fmt.Fprintf(opts.ios.ErrOut, "kexecrec: %s: DAMAGED: %s\n", opts.file, oneLine(d))
-	}
-	if len(damage) > 0 {
-		return trouble(fmt.Errorf("%s: damaged capture: output is partial", opts.file))
+	case damaged:
+		return trouble(fmt.Errorf("%s: damaged capture: output is partial", opts.File))
 	}
 	return nil
-}
-
-// noTrailerWarning is the warning Trouble gives for a missing trailer.
-func noTrailerWarning(c *replay.Capture) string {
-	_, w := c.Trouble()
-	if len(w) > 0 && !c.Status().Clean {
-		return w[0]
-	}
-	return ""
 }

@@ -39,7 +39,8 @@ func newRootCmd(ios *IOStreams) *cobra.Command {
 		Long: `kexecrec records every kexec_load and kexec_file_load call (successful or
 failed) with its caller, arguments, return value and the full bytes of every
 segment, kernel and initrd, into a compressed, crash-safe, verifiable capture
-file; the other commands decode, summarize, compare, extract and verify captures.`,
+file; the other commands decode, summarize, compare, extract and verify captures.
+Every reader takes - for standard input (record -o - | kexecrec show -).`,
 		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -38,7 +38,7 @@ func samples(t *testing.T) []string {
 	t.Helper()
 	s, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "samples", "*.zst"))
 	if len(s) == 0 {
-		t.Fatal("no sample captures in testdata/samples (go run ./format/internal/mksamples)")
+		t.Fatal("no sample captures in testdata/samples (go generate ./internal/mksamples)")
 	}
 	return s
 }

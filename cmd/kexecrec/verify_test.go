@@ -82,9 +82,15 @@ func TestVerifyGood(t *testing.T) {
 		t.Fatalf("wrong key: exit %d\n%s", code, out)
 	}
 	code, out, _ = runCmd("verify", "--json", p)
-	var reps []verifyReport
+	var reps []format.VerifyReport
 	if err := json.Unmarshal([]byte(out), &reps); err != nil || code != ExitOK || len(reps) != 1 || !reps[0].Verified {
 		t.Fatalf("json: %v exit %d\n%s", err, code, out)
+	}
+	if code, out2, _ := runCmd("verify", "--format", "json", p); code != ExitOK || out2 != out {
+		t.Fatalf("--format json differs from --json: exit %d\n%s", code, out2)
+	}
+	if code, _, errOut := runCmd("verify", "--format", "xml", p); code != ExitTrouble || !strings.Contains(errOut, "want text or json") {
+		t.Fatalf("--format xml: exit %d %s", code, errOut)
 	}
 }
 
@@ -104,36 +110,5 @@ func TestVerifyUnreadable(t *testing.T) {
 	}
 	if code, _, _ := runCmd("verify", filepath.Join(t.TempDir(), "missing")); code != ExitTrouble {
 		t.Fatalf("missing file: exit %d", code)
-	}
-}
-
-// TestVerifyEveryByteFlip: changing any single byte of a small capture makes
-// verify fail.
-func TestVerifyEveryByteFlip(t *testing.T) {
-	data, _ := smallCapture(t, true)
-	p := filepath.Join(t.TempDir(), "c.zst")
-	for off := range data {
-		d := append([]byte{}, data...)
-		d[off] ^= 0x01
-		if off%2 == 1 {
-			d[off] ^= 0x81 // another bit pattern too
-		}
-		os.WriteFile(p, d, 0o644)
-		rep := verifyFile(p, nil)
-		if rep.Verified {
-			t.Fatalf("byte %d of %d changed: verify still passes", off, len(data))
-		}
-	}
-	// Truncation at every offset fails too.
-	for cut := range data {
-		os.WriteFile(p, data[:cut], 0o644)
-		if rep := verifyFile(p, nil); rep.Verified {
-			t.Fatalf("cut at %d verifies", cut)
-		}
-	}
-	// Extra bytes after the trailer.
-	os.WriteFile(p, append(append([]byte{}, data...), 0), 0o644)
-	if rep := verifyFile(p, nil); rep.Verified {
-		t.Fatal("trailing byte verifies")
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -94,7 +95,7 @@ type Result struct {
 	X32         bool            `json:"x32,omitempty"`
 	ErrnoName   string          `json:"errno_name,omitempty"`
 	CapDropped  bool            `json:"cap_sys_boot_dropped"`
-	DurationNS  int64           `json:"-"`
+	DurationNS  int64           `json:"-"` // wall time of the syscall itself (64-bit calls)
 	releaseBufs func()
 }
 
@@ -318,8 +319,10 @@ func call(res *Result, dropCap bool) error {
 				errno = unix.Errno(-v)
 			}
 		} else {
+			start := time.Now()
 			r, _, errno = unix.Syscall6(uintptr(res.Nr), uintptr(res.Args[0]), uintptr(res.Args[1]),
 				uintptr(res.Args[2]), uintptr(res.Args[3]), uintptr(res.Args[4]), uintptr(res.Args[5]))
+			res.DurationNS = time.Since(start).Nanoseconds()
 		}
 		res.Ret = int64(r)
 		if errno != 0 {

@@ -1,20 +1,20 @@
 // Package synth writes synthetic captures for the replay tests and
 // benchmarks: calls encoded exactly as BPF emits them (bpf/layout Marshal)
-// and stored the way the recorder stores them (format.Writer, one blob per
-// payload followed by its RecPayload record), so the whole reading path is
-// exercised. Output is reproducible for given Options.
+// and stored by internal/content, the writer the recorder stores them with,
+// so the whole reading path is exercised. Output is reproducible for given
+// Options.
 package synth
 
 import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"time"
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/format"
+	"github.com/kexecrec/kexecrec/internal/content"
 )
 
 // Wall and Boot are the header's time pair.
@@ -36,18 +36,18 @@ type Options struct {
 	Unclean bool
 }
 
-// Header is the header synthetic captures carry.
-func Header() format.Header {
+// header is what synthetic captures say about their origin; the content
+// writer adds the record layout and byte order.
+func header() format.Header {
 	return format.Header{
 		FileID: [16]byte{0x53, 0x59}, Hostname: "synth-host", KernelRelease: "6.18.0-synth", Arch: "amd64",
-		ByteOrder: "little", WriterVersion: "synth", RecordLayout: layout.Version, AttachMode: "raw",
-		WallStart: Wall, BootStartNS: Boot,
+		WriterVersion: "synth", AttachMode: "raw", WallStart: Wall, BootStartNS: Boot,
 	}
 }
 
 // Writer writes calls one at a time (for tests that append while a reader follows).
 type Writer struct {
-	w   *format.Writer
+	w   *content.Writer
 	o   Options
 	n   uint64
 	buf []byte
@@ -56,29 +56,19 @@ type Writer struct {
 // NewWriter starts a capture on w.
 func NewWriter(w io.Writer, o Options) (*Writer, error) {
 	clock := Wall
-	fw, err := format.NewWriter(w, Header(), format.WriterOptions{
+	cw, err := content.NewWriter(w, header(), content.Options{ByteOrder: le, Format: format.WriterOptions{
 		SealBytes: 1 << 20, SealInterval: time.Hour,
 		Now: func() time.Time { clock = clock.Add(time.Millisecond); return clock },
-	})
+	}})
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{w: fw, o: o, buf: make([]byte, o.PayloadBytes)}, nil
+	return &Writer{w: cw, o: o, buf: make([]byte, o.PayloadBytes)}, nil
 }
 
 var le = binary.LittleEndian
 
-func (s *Writer) rec(b []byte) error {
-	return s.w.WriteRecord(format.Record{Type: le.Uint16(b), Data: b})
-}
-
-func (s *Writer) jrec(typ uint16, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return s.w.WriteRecord(format.Record{Type: typ, Data: b})
-}
+func (s *Writer) rec(b []byte) error { return s.w.WriteRaw(b) }
 
 // Call writes one kexec_load call: ENTER, PROCESS, SEGMENTS, the payload
 // blob with PAYLOAD_END and PAYLOAD, EXIT. Every 7th call fails with EPERM.
@@ -96,34 +86,19 @@ func (s *Writer) Call() error {
 	if err != nil {
 		return err
 	}
-	if err := s.jrec(layout.RecProcess, layout.Process{CallID: id, PID: pid, Exe: "/usr/sbin/kexec",
+	if err := s.w.WriteProcess(layout.Process{CallID: id, PID: pid, Exe: "/usr/sbin/kexec",
 		Argv: []string{"kexec", "-l", "/boot/vmlinuz"}}); err != nil {
 		return err
 	}
 	if nseg > 0 {
-		if err := s.rec(layout.Segments{Header: layout.Header{CallID: id, TimeNS: t + 10}, NrPassed: 1, NrCopied: 1,
-			EntrySize: 32, Segs: []layout.Segment{{Buf: 0x7f0000000000, BufSz: uint64(len(s.buf)), Mem: 0x1000000,
-				MemSz: uint64(len(s.buf)+4095) &^ 4095}}}.Marshal(le)); err != nil {
+		seg := Segment{Data: s.buf, Mem: 0x1000000, MemSz: uint64(len(s.buf)+4095) &^ 4095}
+		if err := s.rec(SegmentTable(layout.Header{CallID: id, TimeNS: t + 10}, []Segment{seg}).Marshal(le)); err != nil {
 			return err
 		}
 		if s.o.DistinctPayloads {
 			le.PutUint64(s.buf, id)
 		}
-		bw := s.w.NewBlob()
-		if _, err := bw.Write(s.buf); err != nil {
-			return err
-		}
-		ref, err := bw.Close()
-		if err != nil {
-			return err
-		}
-		total := uint64(len(s.buf))
-		if err := s.rec(layout.PayloadEnd{Header: layout.Header{CallID: id, TimeNS: t + 20}, Kind: layout.KindSegment,
-			Source: layout.SrcSyscallEntry, Total: total, Emitted: total, Pieces: 1}.Marshal(le)); err != nil {
-			return err
-		}
-		if err := s.jrec(layout.RecPayload, layout.Payload{CallID: id, Kind: layout.KindSegment, Source: layout.SrcSyscallEntry,
-			Total: total, Captured: total, SHA256: hex.EncodeToString(ref.SHA256[:]), Complete: true}); err != nil {
+		if err := s.segmentPayload(id, t+20, 0, s.buf); err != nil {
 			return err
 		}
 	}
@@ -139,6 +114,12 @@ func (s *Writer) Call() error {
 		return s.w.Seal()
 	}
 	return nil
+}
+
+// segmentPayload stores segment index's bytes of call id, complete.
+func (s *Writer) segmentPayload(id, t uint64, index uint16, data []byte) error {
+	return s.w.WriteWholePayload(layout.PayloadEnd{Header: layout.Header{CallID: id, TimeNS: t},
+		Kind: layout.KindSegment, Index: index, Source: layout.SrcSyscallEntry}, data)
 }
 
 // Seal seals what was written so far (a follower can then read it).
@@ -182,6 +163,17 @@ type Segment struct {
 	MemSz uint64
 }
 
+// SegmentTable is the SEGMENTS record BPF emits for a 64-bit kexec_load of
+// segs (at most layout.MaxSegments), whose buffers the caller placed 16 MiB
+// apart from 0x7f0000000000.
+func SegmentTable(h layout.Header, segs []Segment) layout.Segments {
+	ls := layout.Segments{Header: h, NrPassed: uint64(len(segs)), NrCopied: uint32(len(segs)), EntrySize: 32}
+	for i, sg := range segs {
+		ls.Segs = append(ls.Segs, layout.Segment{Buf: 0x7f0000000000 + uint64(i)<<24, BufSz: uint64(len(sg.Data)), Mem: sg.Mem, MemSz: sg.MemSz})
+	}
+	return ls
+}
+
 // KexecLoad writes one successful kexec_load call with these segments
 // (payloads complete) and entry point.
 func (s *Writer) KexecLoad(segs []Segment, entry uint64) error {
@@ -192,30 +184,11 @@ func (s *Writer) KexecLoad(segs []Segment, entry uint64) error {
 		Args: [6]uint64{entry, uint64(len(segs)), 0x7ffd00000000, 0x3e0000}, Comm: "kexec"}.Marshal(le)); err != nil {
 		return err
 	}
-	ls := layout.Segments{Header: layout.Header{CallID: id, TimeNS: t + 10}, NrPassed: uint64(len(segs)),
-		NrCopied: uint32(len(segs)), EntrySize: 32}
-	for i, sg := range segs {
-		ls.Segs = append(ls.Segs, layout.Segment{Buf: 0x7f0000000000 + uint64(i)<<24, BufSz: uint64(len(sg.Data)), Mem: sg.Mem, MemSz: sg.MemSz})
-	}
-	if err := s.rec(ls.Marshal(le)); err != nil {
+	if err := s.rec(SegmentTable(layout.Header{CallID: id, TimeNS: t + 10}, segs).Marshal(le)); err != nil {
 		return err
 	}
 	for i, sg := range segs {
-		bw := s.w.NewBlob()
-		if _, err := bw.Write(sg.Data); err != nil {
-			return err
-		}
-		ref, err := bw.Close()
-		if err != nil {
-			return err
-		}
-		n := uint64(len(sg.Data))
-		if err := s.rec(layout.PayloadEnd{Header: layout.Header{CallID: id, TimeNS: t + 20}, Kind: layout.KindSegment,
-			Index: uint16(i), Source: layout.SrcSyscallEntry, Total: n, Emitted: n, Pieces: 1}.Marshal(le)); err != nil {
-			return err
-		}
-		if err := s.jrec(layout.RecPayload, layout.Payload{CallID: id, Kind: layout.KindSegment, Index: uint16(i),
-			Source: layout.SrcSyscallEntry, Total: n, Captured: n, SHA256: hex.EncodeToString(ref.SHA256[:]), Complete: true}); err != nil {
+		if err := s.segmentPayload(id, t+20, uint16(i), sg.Data); err != nil {
 			return err
 		}
 	}

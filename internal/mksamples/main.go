@@ -1,20 +1,23 @@
 // Command mksamples writes the small synthetic captures under
-// testdata/samples that tests of every package read. They follow the
-// "capture content contract" (records in ring order, raw BPF records made
-// with bpf/layout Marshal, one blob per payload followed by its RecPayload
-// JSON record) and are byte-for-byte reproducible: fixed clock, file ids and
-// signing seed.
+// testdata/samples that tests of every package read. Their content is
+// written by internal/content, the writer the recorder uses, so they follow
+// the capture content contract (format/CONTENT.md) by construction; the
+// calls in them are made up (raw BPF records built with bpf/layout's
+// Marshal). They are byte-for-byte reproducible: fixed clock, file ids and
+// signing seed. From the repository root:
 //
-//	go run ./format/internal/mksamples -o testdata/samples
+//	go generate ./internal/mksamples
+//
+// or go run ./internal/mksamples -o testdata/samples.
 package main
+
+//go:generate go run . -o ../../testdata/samples
 
 import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -24,6 +27,8 @@ import (
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/format"
+	"github.com/kexecrec/kexecrec/internal/content"
+	"github.com/kexecrec/kexecrec/replay/synth"
 )
 
 var le = binary.LittleEndian
@@ -104,12 +109,11 @@ type genError struct{ err error }
 func fail(err error) { panic(genError{err}) }
 
 type gen struct {
-	w      *format.Writer
+	w      *content.Writer
 	callID uint64
 	t      uint64 // boot-time ns of the next record
 	calls  int
 	bytes  uint64
-	recs   uint64
 }
 
 func newGen(buf *bytes.Buffer, id byte, key ed25519.PrivateKey) *gen {
@@ -119,15 +123,15 @@ func newGen(buf *bytes.Buffer, id byte, key ed25519.PrivateKey) *gen {
 		FileID: [16]byte{0x5a, id}, Hostname: "sample-host", MachineID: "0123456789abcdef0123456789abcdef",
 		BootID: "6a1c0f5e-2f4b-4c55-9d3e-7b1f2a3c4d5e", KernelRelease: "6.12.48+deb13-amd64",
 		KernelVersion: "#1 SMP PREEMPT_DYNAMIC Debian 6.12.48-1 (2025-09-20)", Arch: "amd64",
-		ByteOrder: "little", WriterVersion: "mksamples", RecordLayout: layout.Version, AttachMode: "fentry",
+		WriterVersion: "mksamples", AttachMode: "fentry",
 		Options:   map[string]string{"snaplen": "0", "payloads": "true"},
 		WallStart: wall, BootStartNS: bootStart,
 		Extra: map[string]string{"synthetic": "true"},
 	}
-	w, err := format.NewWriter(buf, h, format.WriterOptions{
+	w, err := content.NewWriter(buf, h, content.Options{ByteOrder: le, Format: format.WriterOptions{
 		SealBytes: 4096, PieceSize: 4096, SignKey: key,
 		Now: func() time.Time { clock = clock.Add(time.Millisecond); return clock },
-	})
+	}})
 	if err != nil {
 		fail(err)
 	}
@@ -139,20 +143,14 @@ func (g *gen) hdr() layout.Header {
 	return layout.Header{CallID: g.callID, TimeNS: g.t}
 }
 
-func (g *gen) raw(b []byte) {
-	g.recs++
-	if err := g.w.WriteRecord(format.Record{Type: le.Uint16(b), Data: b}); err != nil {
+// check stops the generator on a write error.
+func check(err error) {
+	if err != nil {
 		fail(err)
 	}
 }
 
-func (g *gen) json(typ uint16, v any) {
-	b, _ := json.Marshal(v)
-	g.recs++
-	if err := g.w.WriteRecord(format.Record{Type: typ, Data: b}); err != nil {
-		fail(err)
-	}
-}
+func (g *gen) raw(b []byte) { check(g.w.WriteRaw(b)) }
 
 type caller struct {
 	pid, uid uint32
@@ -169,29 +167,14 @@ func (g *gen) enter(c caller, nr uint32, args [6]uint64) {
 	g.raw(layout.Enter{Header: g.hdr(), PID: c.pid, TID: c.pid, PPID: 1000, UID: c.uid, GID: c.uid, EUID: c.uid,
 		EGID: c.uid, LoginUID: 1000, SessionID: 3, SyscallNr: nr, ABI: layout.ABIX64, Hook: layout.HookFentry,
 		CPU: 1, MntNS: 4026531841, PidNS: 4026531836, CgroupID: 7331, Args: args, Comm: c.comm}.Marshal(le))
-	g.json(layout.RecProcess, layout.Process{CallID: g.callID, PID: c.pid, Exe: c.exe, Argv: c.argv,
-		CgroupPath: "/user.slice/user-1000.slice/session-3.scope", Raced: []string{"exe", "argv", "cgroup"}})
+	check(g.w.WriteProcess(layout.Process{CallID: g.callID, PID: c.pid, Exe: c.exe, Argv: c.argv,
+		CgroupPath: "/user.slice/user-1000.slice/session-3.scope", Raced: []string{"exe", "argv", "cgroup"}}))
 }
 
-// payload emits the payload the way the recorder does: its bytes into one
-// blob, then BPF's PAYLOAD_END, then the RecPayload record naming the blob.
+// payload stores one complete payload of the current call.
 func (g *gen) payload(kind, index, source uint16, data []byte) {
-	bw := g.w.NewBlob()
-	const piece = layout.PieceMax
-	pieces := 0
-	for off := 0; off < len(data); off += piece {
-		bw.Write(data[off:min(off+piece, len(data))])
-		pieces++
-	}
-	ref, err := bw.Close()
-	if err != nil {
-		fail(err)
-	}
 	g.bytes += uint64(len(data))
-	g.raw(layout.PayloadEnd{Header: g.hdr(), Kind: kind, Index: index, Source: source, Total: uint64(len(data)),
-		Emitted: uint64(len(data)), Pieces: uint32(pieces)}.Marshal(le))
-	g.json(layout.RecPayload, layout.Payload{CallID: g.callID, Kind: kind, Index: index, Source: source,
-		Total: uint64(len(data)), Captured: uint64(len(data)), SHA256: hex.EncodeToString(ref.SHA256[:]), Complete: true})
+	check(g.w.WriteWholePayload(layout.PayloadEnd{Header: g.hdr(), Kind: kind, Index: index, Source: source}, data))
 }
 
 func (g *gen) exit(nr uint32, ret int64) {
@@ -205,9 +188,9 @@ func (g *gen) stats() format.Stats {
 	}
 	s["calls"] = uint64(g.calls)
 	s["calls_recorded"] = uint64(g.calls)
-	s["records_written"] = g.recs
+	s["records_written"] = g.w.Records()
 	s["payload_bytes"] = g.bytes
-	s["ring_records"] = g.recs
+	s["ring_records"] = g.w.Records()
 	return s
 }
 
@@ -262,36 +245,27 @@ func fakeInitrd() []byte {
 	return b.Bytes()
 }
 
-type seg struct {
-	data    []byte
-	mem, sz uint64
-}
-
 // kexecLoad records one kexec_load call with the given segments.
-func (g *gen) kexecLoad(c caller, segs []seg, ret int64) {
+func (g *gen) kexecLoad(c caller, segs []synth.Segment, ret int64) {
 	const segArray = 0x7ffd_1234_0000
 	g.enter(c, nrKexecLoad, [6]uint64{0x9d000000 + 0x1e0, uint64(len(segs)), segArray, archX86_64})
-	s := layout.Segments{Header: g.hdr(), NrPassed: uint64(len(segs)), NrCopied: uint32(len(segs)), EntrySize: 32}
+	g.raw(synth.SegmentTable(g.hdr(), segs).Marshal(le))
 	for i, sg := range segs {
-		s.Segs = append(s.Segs, layout.Segment{Buf: 0x7f00_0000_0000 + uint64(i)<<24, BufSz: uint64(len(sg.data)), Mem: sg.mem, MemSz: sg.sz})
-	}
-	g.raw(s.Marshal(le))
-	for i, sg := range segs {
-		g.payload(layout.KindSegment, uint16(i), layout.SrcSyscallEntry, sg.data)
+		g.payload(layout.KindSegment, uint16(i), layout.SrcSyscallEntry, sg.Data)
 	}
 	g.exit(nrKexecLoad, ret)
 }
 
-func loadSegments() []seg {
+func loadSegments() []synth.Segment {
 	cmdline := "BOOT_IMAGE=/boot/vmlinuz root=/dev/vda1 ro console=ttyS0"
 	kernel := fakeBzImageKernel(40000)
 	initrd := fakeInitrd()
-	return []seg{
-		{[]byte("setup_data: EFI memory map, RNG seed"), 0x8c000, 0x1000},
-		{fakeBootParams(cmdline), 0x8d000, 0x3000},
-		{kernel, 0x1000000, 0x2000000},
-		{initrd, 0x7f000000, uint64(len(initrd)+4095) &^ 4095},
-		{fakePurgatory(), 0x9d000000, 0x4000},
+	return []synth.Segment{
+		{Data: []byte("setup_data: EFI memory map, RNG seed"), Mem: 0x8c000, MemSz: 0x1000},
+		{Data: fakeBootParams(cmdline), Mem: 0x8d000, MemSz: 0x3000},
+		{Data: kernel, Mem: 0x1000000, MemSz: 0x2000000},
+		{Data: initrd, Mem: 0x7f000000, MemSz: uint64(len(initrd)+4095) &^ 4095},
+		{Data: fakePurgatory(), Mem: 0x9d000000, MemSz: 0x4000},
 	}
 }
 
@@ -328,6 +302,6 @@ func kexecFileLoadCall(g *gen) {
 func uncleanCalls(g *gen) {
 	segs := loadSegments()
 	g.kexecLoad(root, segs, 0)
-	g.json(layout.RecNote, layout.Note{Level: "info", Message: "synthetic: recorder killed after this"})
+	check(g.w.WriteNote("info", "synthetic: recorder killed after this"))
 	g.enter(root, nrKexecLoad, [6]uint64{0x9d0001e0, uint64(len(segs)), 0x7ffd_1234_0000, archX86_64})
 }

@@ -1,0 +1,66 @@
+package content
+
+import (
+	"encoding/hex"
+
+	"github.com/kexecrec/kexecrec/bpf/layout"
+	"github.com/kexecrec/kexecrec/format"
+)
+
+// PayloadWriter streams the captured bytes of one payload into its blob.
+// Only the blob's current piece is held in memory, never the payload.
+// Several may be open at once (payloads of concurrent calls).
+type PayloadWriter struct {
+	w    *Writer
+	blob *format.BlobWriter
+}
+
+// NewPayload starts the blob of one payload.
+func (w *Writer) NewPayload() *PayloadWriter {
+	return &PayloadWriter{w: w, blob: w.fw.NewBlob()}
+}
+
+// Write appends bytes to the payload's blob, at the next payload offset:
+// the blob holds the payload's first Captured bytes, ranges that never
+// arrived zero-filled by the caller so that offsets stay true.
+func (p *PayloadWriter) Write(b []byte) (int, error) { return p.blob.Write(b) }
+
+// Finish closes the blob (its last piece and its blob map go into the
+// file now), then writes end, the PAYLOAD_END record as BPF emitted it (nil
+// when it never arrived), and the PAYLOAD record d. d's Captured and SHA256
+// are set from the blob; the rest (payload key, total, missing ranges,
+// reasons) is the caller's. It returns d as written.
+func (p *PayloadWriter) Finish(end []byte, d layout.Payload) (layout.Payload, error) {
+	ref, err := p.blob.Close()
+	if err != nil {
+		return d, err
+	}
+	d.Captured = ref.Size
+	d.SHA256 = hex.EncodeToString(ref.SHA256[:])
+	if end != nil {
+		if err := p.w.WriteRaw(end); err != nil {
+			return d, err
+		}
+	}
+	return d, p.w.writeJSON(layout.RecPayload, d)
+}
+
+// WriteWholePayload writes a payload that BPF sent whole and the recorder
+// stored complete, the way the recorder does: data as its blob, then the
+// PAYLOAD_END record (Total and Emitted the length of data, Pieces the
+// number of ring pieces BPF cuts it into) and a complete PAYLOAD record.
+// end names the call, time and payload (kind, index, source); its other
+// fields are set here. Sample and test captures use it.
+func (w *Writer) WriteWholePayload(end layout.PayloadEnd, data []byte) error {
+	pw := w.NewPayload()
+	if _, err := pw.Write(data); err != nil {
+		return err
+	}
+	n := uint64(len(data))
+	end.Total, end.Emitted = n, n
+	end.Pieces = uint32((n + layout.PieceMax - 1) / layout.PieceMax)
+	end.Dropped, end.ReadErrors, end.Flags = 0, 0, 0
+	_, err := pw.Finish(end.Marshal(w.bo), layout.Payload{CallID: end.CallID, Kind: end.Kind, Index: end.Index,
+		Source: end.Source, Total: n, Complete: true})
+	return err
+}

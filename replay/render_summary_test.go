@@ -1,0 +1,78 @@
+package replay
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kexecrec/kexecrec/format"
+	"github.com/kexecrec/kexecrec/replay/identify"
+)
+
+// A purgatory digest mismatch is the first thing printed, before the file
+// details, so that it cannot be missed.
+func TestRenderSummaryMismatchStandsOut(t *testing.T) {
+	s := newSummary()
+	s.setFile(FileInfo{Path: "cap.kxr", Size: 10, SHA256: strings.Repeat("ab", 32)})
+	s.setHeader(format.Header{Hostname: "h"})
+	c := &Call{ID: 7, Syscall: "kexec_load", Outcome: "ok", Time: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC),
+		Purgatory: &identify.PurgatoryVerdict{Found: true, Match: false, Stored: strings.Repeat("1", 64),
+			Computed: strings.Repeat("2", 64), Detail: "segment 2 differs"}}
+	s.addCall(c)
+	s.finish()
+	var buf bytes.Buffer
+	if err := RenderSummary(&buf, &SummaryReport{Files: []*Summary{s}}, TableOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(buf.String(), "\n")
+	if len(lines) < 5 || !strings.HasPrefix(lines[1], "!! PURGATORY DIGEST MISMATCH in 1 of 1") {
+		t.Fatalf("mismatch not first:\n%s", buf.String())
+	}
+	if !strings.Contains(buf.String(), "!!   call 7 at 2026-11-29 12:00:00.000000 UTC:\n!!     stored 111111111111 computed 222222222222\n!!     segment 2 differs\n") {
+		t.Errorf("mismatch details missing:\n%s", buf.String())
+	}
+	if !strings.Contains(buf.String(), "Purgatory digest: 1 checked, 0 match, 1 MISMATCH") {
+		t.Errorf("purgatory line missing:\n%s", buf.String())
+	}
+}
+
+// The one byte-count helper: compact, powers of 1024.
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[uint64]string{0: "0", 1023: "1023", 1024: "1.0K", 61542: "60.1K",
+		8276413: "7.9M", 3 << 30: "3.0G"} {
+		if got := HumanBytes(n); got != want {
+			t.Errorf("HumanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// Strings from a capture cannot drive the terminal through summarize or
+// diff: control characters come out escaped, each call still on its lines.
+func TestRenderSummaryAndDiffInert(t *testing.T) {
+	evil := "ev\x1b[2Jil\nnext\rline"
+	s := newSummary()
+	s.setFile(FileInfo{Path: "cap\x1b]0;x\x07.kxr"})
+	s.setHeader(format.Header{Hostname: evil, Options: map[string]string{"k": evil}})
+	s.addCall(&Call{ID: 1, Syscall: "kexec_load", Outcome: "ok", Caller: Caller{Comm: evil, Exe: "/tmp/" + evil}})
+	s.setTrouble([]string{evil}, []string{evil})
+	s.finish()
+	var buf bytes.Buffer
+	if err := RenderSummary(&buf, &SummaryReport{Files: []*Summary{s}}, TableOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cmdline := "init=" + evil
+	a := &Call{ID: 1, Syscall: "kexec_file_load", Outcome: "ok", Caller: Caller{Comm: evil, Exe: evil}, Cmdline: &cmdline}
+	r := Diff([]*CallDigest{Digest(0, a)}, nil)
+	r.A, r.B = evil, "b"
+	if err := RenderDiff(&buf, r, TableOptions{Wide: true}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.ContainsAny(out, "\x1b\x07\r") || strings.Contains(out, "\nnext") {
+		t.Errorf("control characters in the output:\n%q", out)
+	}
+	if !strings.Contains(out, `ev\x1b[2Jil\nnext\rline`) {
+		t.Errorf("hostile string not shown escaped:\n%s", out)
+	}
+}
