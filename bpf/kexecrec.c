@@ -40,6 +40,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * setup_data, command line, boot_params) must not take 256 KiB of ring each. */
 #define KR_PIECE_SMALL 4096
 
+/* ENOSYS (include/uapi/asm-generic/errno.h; x86 and arm64 use it). */
+#define KR_ENOSYS 38
+
 /* Longest bpf_loop the kernel accepts (BPF_MAX_LOOPS). */
 #define KR_MAX_LOOPS (1 << 23)
 
@@ -89,6 +92,10 @@ volatile const __u32 cfg_max_args = 4096;
 volatile const __u32 cfg_env = 0;
 /* 0 skips the caller reads: only benchmarks set it, to measure their cost. */
 volatile const __u32 cfg_caller = 1;
+/* 1 = raw mode on a kernel without kexec: sys_exit is not attached and
+ * raw_sys_enter emits each call's EXIT itself, ret -ENOSYS, flagged
+ * KR_XF_RET_KNOWN_ENOSYS (user space decides from kallsyms and BTF). */
+volatile const __u32 cfg_ret_known_enosys = 0;
 
 static __always_inline int filtered_out(void)
 {
@@ -794,7 +801,7 @@ static __always_inline void on_enter(struct pt_regs *regs, __u32 nr, __u32 abi, 
 	}
 }
 
-static __always_inline void on_exit(__s64 ret, __u32 nr, __u32 hook)
+static __always_inline void on_exit(__s64 ret, __u32 nr, __u32 hook, __u32 flags)
 {
 	__u32 tid = current_tid();
 	struct call_state *st = bpf_map_lookup_elem(&calls, &tid);
@@ -821,11 +828,12 @@ static __always_inline void on_exit(__s64 ret, __u32 nr, __u32 hook)
 		fill_hdr(&x->h, KR_REC_EXIT, sizeof(*x), call_id);
 		x->h.ts_ns = now;
 		x->ret = ret;
-		x->duration_ns = st ? now - st->enter_ns : 0;
+		/* A return known in advance has no duration to measure. */
+		x->duration_ns = st && !flags ? now - st->enter_ns : 0;
 		x->tid = tid;
 		x->syscall_nr = nr;
 		x->hook = hook;
-		x->_pad0 = 0;
+		x->flags = flags;
 		bpf_ringbuf_submit(x, 0);
 	}
 	if (st)
@@ -844,7 +852,7 @@ static __always_inline int wrapper_enter(struct pt_regs *regs, __u32 hook)
 
 static __always_inline int wrapper_exit(struct pt_regs *regs, __s64 ret, __u32 hook)
 {
-	on_exit(ret, BPF_CORE_READ(regs, orig_ax), hook);
+	on_exit(ret, BPF_CORE_READ(regs, orig_ax), hook, 0);
 	return 0;
 }
 
@@ -885,7 +893,7 @@ static __always_inline int kret(struct pt_regs *ctx)
 
 	if (!bpf_map_lookup_elem(&calls, &tid))
 		return 0;
-	on_exit((__s64)ctx->ax, 0, KR_HOOK_KPROBE);
+	on_exit((__s64)ctx->ax, 0, KR_HOOK_KPROBE, 0);
 	return 0;
 }
 
@@ -914,6 +922,8 @@ int raw_sys_enter(__u64 *ctx)
 	if ((abi == KR_ABI_IA32) != (nr == NR_KEXEC_LOAD_IA32))
 		return 0;
 	on_enter(regs, nr, abi, KR_HOOK_RAW_SYSCALL);
+	if (cfg_ret_known_enosys)
+		on_exit(-KR_ENOSYS, nr, KR_HOOK_RAW_SYSCALL, KR_XF_RET_KNOWN_ENOSYS);
 	return 0;
 }
 
@@ -929,7 +939,7 @@ int raw_sys_exit(__u64 *ctx)
 	abi = abi_of(nr);
 	if ((abi == KR_ABI_IA32) != (nr == NR_KEXEC_LOAD_IA32))
 		return 0;
-	on_exit((__s64)ctx[1], nr, KR_HOOK_RAW_SYSCALL);
+	on_exit((__s64)ctx[1], nr, KR_HOOK_RAW_SYSCALL, 0);
 	return 0;
 }
 

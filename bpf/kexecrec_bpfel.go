@@ -121,7 +121,7 @@ type KexecrecKrExit struct {
 	Tid        uint32
 	SyscallNr  uint32
 	Hook       uint32
-	Pad0       uint32
+	Flags      uint32
 }
 
 type KexecrecKrFile struct {
@@ -228,6 +228,7 @@ const (
 	KexecrecVarCfgNoPayload              = "cfg_no_payload"
 	KexecrecVarCfgNrCpus                 = "cfg_nr_cpus"
 	KexecrecVarCfgOnlyTgid               = "cfg_only_tgid"
+	KexecrecVarCfgRetKnownEnosys         = "cfg_ret_known_enosys"
 	KexecrecVarCfgSnaplen                = "cfg_snaplen"
 	KexecrecVarCfgWaitNs                 = "cfg_wait_ns"
 	KexecrecVarCfgWaitUnprivNs           = "cfg_wait_unpriv_ns"
@@ -321,26 +322,27 @@ type KexecrecMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type KexecrecVariableSpecs struct {
-	CfgCaller        *ebpf.VariableSpec `ebpf:"cfg_caller"`
-	CfgEnv           *ebpf.VariableSpec `ebpf:"cfg_env"`
-	CfgLimitNs       *ebpf.VariableSpec `ebpf:"cfg_limit_ns"`
-	CfgLimitUnprivNs *ebpf.VariableSpec `ebpf:"cfg_limit_unpriv_ns"`
-	CfgMaxArgs       *ebpf.VariableSpec `ebpf:"cfg_max_args"`
-	CfgNoPayload     *ebpf.VariableSpec `ebpf:"cfg_no_payload"`
-	CfgNrCpus        *ebpf.VariableSpec `ebpf:"cfg_nr_cpus"`
-	CfgOnlyTgid      *ebpf.VariableSpec `ebpf:"cfg_only_tgid"`
-	CfgSnaplen       *ebpf.VariableSpec `ebpf:"cfg_snaplen"`
-	CfgWaitNs        *ebpf.VariableSpec `ebpf:"cfg_wait_ns"`
-	CfgWaitUnprivNs  *ebpf.VariableSpec `ebpf:"cfg_wait_unpriv_ns"`
-	NextCallId       *ebpf.VariableSpec `ebpf:"next_call_id"`
-	UnusedArgs       *ebpf.VariableSpec `ebpf:"unused_args"`
-	UnusedCaller     *ebpf.VariableSpec `ebpf:"unused_caller"`
-	UnusedEnter      *ebpf.VariableSpec `ebpf:"unused_enter"`
-	UnusedExit       *ebpf.VariableSpec `ebpf:"unused_exit"`
-	UnusedFile       *ebpf.VariableSpec `ebpf:"unused_file"`
-	UnusedPayloadEnd *ebpf.VariableSpec `ebpf:"unused_payload_end"`
-	UnusedPiece      *ebpf.VariableSpec `ebpf:"unused_piece"`
-	UnusedSegments   *ebpf.VariableSpec `ebpf:"unused_segments"`
+	CfgCaller         *ebpf.VariableSpec `ebpf:"cfg_caller"`
+	CfgEnv            *ebpf.VariableSpec `ebpf:"cfg_env"`
+	CfgLimitNs        *ebpf.VariableSpec `ebpf:"cfg_limit_ns"`
+	CfgLimitUnprivNs  *ebpf.VariableSpec `ebpf:"cfg_limit_unpriv_ns"`
+	CfgMaxArgs        *ebpf.VariableSpec `ebpf:"cfg_max_args"`
+	CfgNoPayload      *ebpf.VariableSpec `ebpf:"cfg_no_payload"`
+	CfgNrCpus         *ebpf.VariableSpec `ebpf:"cfg_nr_cpus"`
+	CfgOnlyTgid       *ebpf.VariableSpec `ebpf:"cfg_only_tgid"`
+	CfgRetKnownEnosys *ebpf.VariableSpec `ebpf:"cfg_ret_known_enosys"`
+	CfgSnaplen        *ebpf.VariableSpec `ebpf:"cfg_snaplen"`
+	CfgWaitNs         *ebpf.VariableSpec `ebpf:"cfg_wait_ns"`
+	CfgWaitUnprivNs   *ebpf.VariableSpec `ebpf:"cfg_wait_unpriv_ns"`
+	NextCallId        *ebpf.VariableSpec `ebpf:"next_call_id"`
+	UnusedArgs        *ebpf.VariableSpec `ebpf:"unused_args"`
+	UnusedCaller      *ebpf.VariableSpec `ebpf:"unused_caller"`
+	UnusedEnter       *ebpf.VariableSpec `ebpf:"unused_enter"`
+	UnusedExit        *ebpf.VariableSpec `ebpf:"unused_exit"`
+	UnusedFile        *ebpf.VariableSpec `ebpf:"unused_file"`
+	UnusedPayloadEnd  *ebpf.VariableSpec `ebpf:"unused_payload_end"`
+	UnusedPiece       *ebpf.VariableSpec `ebpf:"unused_piece"`
+	UnusedSegments    *ebpf.VariableSpec `ebpf:"unused_segments"`
 }
 
 // KexecrecObjects contains all objects after they have been loaded into the kernel.
@@ -384,26 +386,27 @@ func (m *KexecrecMaps) Close() error {
 //
 // It can be passed to LoadKexecrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type KexecrecVariables struct {
-	CfgCaller        *ebpf.Variable `ebpf:"cfg_caller"`
-	CfgEnv           *ebpf.Variable `ebpf:"cfg_env"`
-	CfgLimitNs       *ebpf.Variable `ebpf:"cfg_limit_ns"`
-	CfgLimitUnprivNs *ebpf.Variable `ebpf:"cfg_limit_unpriv_ns"`
-	CfgMaxArgs       *ebpf.Variable `ebpf:"cfg_max_args"`
-	CfgNoPayload     *ebpf.Variable `ebpf:"cfg_no_payload"`
-	CfgNrCpus        *ebpf.Variable `ebpf:"cfg_nr_cpus"`
-	CfgOnlyTgid      *ebpf.Variable `ebpf:"cfg_only_tgid"`
-	CfgSnaplen       *ebpf.Variable `ebpf:"cfg_snaplen"`
-	CfgWaitNs        *ebpf.Variable `ebpf:"cfg_wait_ns"`
-	CfgWaitUnprivNs  *ebpf.Variable `ebpf:"cfg_wait_unpriv_ns"`
-	NextCallId       *ebpf.Variable `ebpf:"next_call_id"`
-	UnusedArgs       *ebpf.Variable `ebpf:"unused_args"`
-	UnusedCaller     *ebpf.Variable `ebpf:"unused_caller"`
-	UnusedEnter      *ebpf.Variable `ebpf:"unused_enter"`
-	UnusedExit       *ebpf.Variable `ebpf:"unused_exit"`
-	UnusedFile       *ebpf.Variable `ebpf:"unused_file"`
-	UnusedPayloadEnd *ebpf.Variable `ebpf:"unused_payload_end"`
-	UnusedPiece      *ebpf.Variable `ebpf:"unused_piece"`
-	UnusedSegments   *ebpf.Variable `ebpf:"unused_segments"`
+	CfgCaller         *ebpf.Variable `ebpf:"cfg_caller"`
+	CfgEnv            *ebpf.Variable `ebpf:"cfg_env"`
+	CfgLimitNs        *ebpf.Variable `ebpf:"cfg_limit_ns"`
+	CfgLimitUnprivNs  *ebpf.Variable `ebpf:"cfg_limit_unpriv_ns"`
+	CfgMaxArgs        *ebpf.Variable `ebpf:"cfg_max_args"`
+	CfgNoPayload      *ebpf.Variable `ebpf:"cfg_no_payload"`
+	CfgNrCpus         *ebpf.Variable `ebpf:"cfg_nr_cpus"`
+	CfgOnlyTgid       *ebpf.Variable `ebpf:"cfg_only_tgid"`
+	CfgRetKnownEnosys *ebpf.Variable `ebpf:"cfg_ret_known_enosys"`
+	CfgSnaplen        *ebpf.Variable `ebpf:"cfg_snaplen"`
+	CfgWaitNs         *ebpf.Variable `ebpf:"cfg_wait_ns"`
+	CfgWaitUnprivNs   *ebpf.Variable `ebpf:"cfg_wait_unpriv_ns"`
+	NextCallId        *ebpf.Variable `ebpf:"next_call_id"`
+	UnusedArgs        *ebpf.Variable `ebpf:"unused_args"`
+	UnusedCaller      *ebpf.Variable `ebpf:"unused_caller"`
+	UnusedEnter       *ebpf.Variable `ebpf:"unused_enter"`
+	UnusedExit        *ebpf.Variable `ebpf:"unused_exit"`
+	UnusedFile        *ebpf.Variable `ebpf:"unused_file"`
+	UnusedPayloadEnd  *ebpf.Variable `ebpf:"unused_payload_end"`
+	UnusedPiece       *ebpf.Variable `ebpf:"unused_piece"`
+	UnusedSegments    *ebpf.Variable `ebpf:"unused_segments"`
 }
 
 // KexecrecPrograms contains all programs after they have been loaded into the kernel.

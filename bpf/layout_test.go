@@ -93,13 +93,13 @@ func TestDecodeGenerated(t *testing.T) {
 		t.Errorf("payload end decoded as %+v", gpe)
 	}
 
-	x := KexecrecKrExit{Ret: -38, DurationNs: 99, Tid: 5, SyscallNr: 320, Hook: 1}
+	x := KexecrecKrExit{Ret: -38, DurationNs: 99, Tid: 5, SyscallNr: 320, Hook: 1, Flags: layout.XFRetKnownENOSYS}
 	x.H = hdr(layout.RecExit, unsafe.Sizeof(x))
 	gx, err := layout.ParseExit(raw(unsafe.Pointer(&x), unsafe.Sizeof(x)), bo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gx.Ret != -38 || gx.DurationNS != 99 || gx.TID != 5 || gx.SyscallNr != 320 || gx.Hook != 1 {
+	if gx.Ret != -38 || gx.DurationNS != 99 || gx.TID != 5 || gx.SyscallNr != 320 || gx.Hook != 1 || gx.Flags != layout.XFRetKnownENOSYS {
 		t.Errorf("exit decoded as %+v", gx)
 	}
 

@@ -59,6 +59,15 @@ enum kr_abi {
 	KR_ABI_ARM64 = 4,
 };
 
+/* kr_exit.flags */
+enum kr_exit_flag {
+	/* ret was not observed at the syscall's exit but known in advance: the
+	 * kernel has no kexec (every kexec call runs sys_ni_syscall), so raw
+	 * mode attaches sys_enter only and emits this EXIT from there with
+	 * ret = -ENOSYS and duration_ns = 0 (docs/kexec-facts.md). */
+	KR_XF_RET_KNOWN_ENOSYS = 0x1,
+};
+
 /* kr_payload_end.flags */
 #define KR_PF_SNAPLEN 0x1      /* capture stopped at the configured snaplen */
 #define KR_PF_NO_PAYLOAD 0x2   /* payload capture disabled (--no-payload) */
@@ -181,7 +190,7 @@ struct kr_exit {
 	__u32 tid;
 	__u32 syscall_nr;
 	__u32 hook;
-	__u32 _pad0;
+	__u32 flags; /* KR_XF_*; 0 in captures from before the field (was padding) */
 };
 
 struct kr_file {

@@ -36,10 +36,16 @@ type Header struct {
 	WriterVersion string   // kexecrec version string
 	RecordLayout  uint32   // bpf/layout.Version
 	AttachMode    string   // "fentry", "kprobe", "raw", "" when not recording
-	Options       map[string]string
-	WallStart     time.Time // wall clock at start
-	BootStartNS   uint64    // CLOCK_BOOTTIME at WallStart: record times are boot-time ns
-	Extra         map[string]string
+	// KnownReturn is "ENOSYS" when the kernel has no kexec, so raw mode
+	// attached sys_enter only and recorded every call's return as ENOSYS
+	// known in advance (KnownReturnWhy: the kernel evidence); "" when
+	// returns were observed at syscall exit.
+	KnownReturn    string
+	KnownReturnWhy string
+	Options        map[string]string
+	WallStart      time.Time // wall clock at start
+	BootStartNS    uint64    // CLOCK_BOOTTIME at WallStart: record times are boot-time ns
+	Extra          map[string]string
 	// Part numbers a rotated set: the same SetID across files, Part 0, 1, ...
 	SetID [16]byte
 	Part  uint32

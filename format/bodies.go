@@ -24,6 +24,8 @@ type headerJSON struct {
 	WriterVersion string            `json:"writer_version,omitempty"`
 	RecordLayout  uint32            `json:"record_layout"`
 	AttachMode    string            `json:"attach_mode,omitempty"`
+	KnownReturn   string            `json:"known_return,omitempty"`
+	KnownRetWhy   string            `json:"known_return_why,omitempty"`
 	Options       map[string]string `json:"options,omitempty"`
 	WallStart     string            `json:"wall_start,omitempty"` // RFC 3339 with nanoseconds
 	BootStartNS   uint64            `json:"boot_start_ns"`
@@ -39,6 +41,7 @@ func marshalHeader(h Header, pieceSize int) []byte {
 		BootID: h.BootID, KernelRelease: h.KernelRelease, KernelVersion: h.KernelVersion,
 		Arch: h.Arch, ByteOrder: h.ByteOrder, WriterVersion: h.WriterVersion,
 		RecordLayout: h.RecordLayout, AttachMode: h.AttachMode, Options: h.Options,
+		KnownReturn: h.KnownReturn, KnownRetWhy: h.KnownReturnWhy,
 		BootStartNS: h.BootStartNS, Extra: h.Extra, Part: h.Part, PieceSize: pieceSize,
 	}
 	if !h.WallStart.IsZero() {
@@ -61,6 +64,7 @@ func unmarshalHeader(b []byte) (Header, error) {
 		KernelRelease: j.KernelRelease, KernelVersion: j.KernelVersion, Arch: j.Arch,
 		ByteOrder: j.ByteOrder, WriterVersion: j.WriterVersion, RecordLayout: j.RecordLayout,
 		AttachMode: j.AttachMode, Options: j.Options, BootStartNS: j.BootStartNS,
+		KnownReturn: j.KnownReturn, KnownReturnWhy: j.KnownRetWhy,
 		Extra: j.Extra, Part: j.Part,
 	}
 	if err := hex16(&h.FileID, j.FileID); err != nil {

@@ -28,7 +28,8 @@ func testHeader() Header {
 	return Header{
 		Hostname: "host1", MachineID: "m-id", BootID: "b-id", KernelRelease: "6.18.0",
 		KernelVersion: "#1 SMP", Arch: "amd64", ByteOrder: "little", WriterVersion: "test",
-		RecordLayout: 1, AttachMode: "fentry", Options: map[string]string{"snaplen": "0"},
+		RecordLayout: 1, AttachMode: "raw", KnownReturn: "ENOSYS", KnownReturnWhy: "no kimage",
+		Options:   map[string]string{"snaplen": "0"},
 		WallStart: time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC), BootStartNS: 42,
 		Extra: map[string]string{"k": "v"}, SetID: [16]byte{9, 9}, Part: 3,
 	}

@@ -64,6 +64,9 @@ type AttachConfig struct {
 	// noCopyAllowance (tests only) makes the hard time limit equal to the
 	// wait budget, so a test can reach it without copying gigabytes.
 	noCopyAllowance bool
+	// observeReturns (benchmarks only) keeps raw mode's sys_exit hook even
+	// on a kernel without kexec, to measure what sys_enter alone saves.
+	observeReturns bool
 }
 
 // Attach loads the BPF programs, attaches them in the chosen mode and
@@ -117,7 +120,16 @@ func Attach(cfg AttachConfig) (Source, error) {
 	if err := spec.Assign(&objs); err != nil {
 		return nil, fmt.Errorf("recorder: BPF object does not match its generated loader (run go generate ./bpf): %w", err)
 	}
-	hooks, more := hooksFor(mode, &objs.KexecrecProgramSpecs)
+	var kexec kexecVerdict
+	if mode == ModeRaw && !cfg.observeReturns {
+		if kexec, err = probeKexecAbsent(); err != nil {
+			lims = append(lims, Limitation{
+				Plain:  "could not tell whether this kernel has kexec: both raw hooks attached (every syscall pays for two)",
+				Detail: fmt.Sprintf("could not tell whether this kernel has kexec (%s): both raw hooks attached", shortErr(err)),
+			})
+		}
+	}
+	hooks, more := hooksFor(mode, kexec.Absent, &objs.KexecrecProgramSpecs)
 	lims = append(lims, more...)
 	warnings := make([]string, len(lims))
 	for i, l := range lims {
@@ -136,7 +148,7 @@ func Attach(cfg AttachConfig) (Source, error) {
 		}
 	}
 	objs.Events.MaxEntries = uint32(ring)
-	if err := setConfig(&objs.KexecrecVariableSpecs, cfg, limits); err != nil {
+	if err := setConfig(&objs.KexecrecVariableSpecs, cfg, limits, kexec.Absent); err != nil {
 		return nil, err
 	}
 
@@ -149,6 +161,9 @@ func Attach(cfg AttachConfig) (Source, error) {
 		return nil, fmt.Errorf("recorder: load BPF programs: %w", err)
 	}
 	s := &bpfSource{mode: mode, warnings: warnings, limits: lims, coll: coll, spare: make(chan []byte, recycleBuffers)}
+	if kexec.Absent {
+		s.knownReturn, s.knownReturnWhy = KnownENOSYS, kexec.Evidence
+	}
 	// The maps move out of the collection into their generated struct
 	// (ownership too: free closes both).
 	if err := coll.Assign(&s.maps); err != nil {
@@ -173,11 +188,15 @@ func Attach(cfg AttachConfig) (Source, error) {
 
 // setConfig writes the capture settings and the time policy into the
 // object's read-only globals (the config block of bpf/kexecrec.c, where the
-// time policy is stated in full).
-func setConfig(vars *bpf.KexecrecVariableSpecs, cfg AttachConfig, limits TimeLimits) error {
-	noPayload := uint32(0)
+// time policy is stated in full). noKexec makes raw_sys_enter emit each
+// call's exit itself (ENOSYS, known in advance).
+func setConfig(vars *bpf.KexecrecVariableSpecs, cfg AttachConfig, limits TimeLimits, noKexec bool) error {
+	noPayload, retKnown := uint32(0), uint32(0)
 	if cfg.NoPayload {
 		noPayload = 1
+	}
+	if noKexec {
+		retKnown = 1
 	}
 	for _, v := range []struct {
 		spec  *ebpf.VariableSpec
@@ -194,6 +213,7 @@ func setConfig(vars *bpf.KexecrecVariableSpecs, cfg AttachConfig, limits TimeLim
 		{vars.CfgMaxArgs, cfg.maxArgs()},
 		{vars.CfgEnv, boolU32(cfg.Env)},
 		{vars.CfgCaller, boolU32(!cfg.noCallerReads)},
+		{vars.CfgRetKnownEnosys, retKnown},
 	} {
 		if err := v.spec.Set(v.value); err != nil {
 			return fmt.Errorf("recorder: set %s: %w", v.spec.Name, err)

@@ -27,6 +27,9 @@ type bpfSource struct {
 	maps     bpf.KexecrecMaps
 	links    []link.Link
 	reader   *ringbuf.Reader
+	// knownReturn is KnownENOSYS when the kernel has no kexec (only
+	// sys_enter attached), with the evidence in knownReturnWhy.
+	knownReturn, knownReturnWhy string
 
 	closeOnce   sync.Once
 	closeErr    error
@@ -127,6 +130,8 @@ func (s *bpfSource) Mode() string { return s.mode }
 
 // Limitations are the start-up warnings in plain words.
 func (s *bpfSource) Limitations() []Limitation { return append([]Limitation(nil), s.limits...) }
+
+func (s *bpfSource) KnownReturn() (ret, why string) { return s.knownReturn, s.knownReturnWhy }
 
 func (s *bpfSource) Warnings() []string {
 	s.warnMu.Lock()

@@ -64,12 +64,17 @@ func kexecWrappers(progs *bpf.KexecrecProgramSpecs) []wrapperHooks {
 }
 
 // hooksFor lists the programs of a mode, dropping optional ones the kernel
-// does not offer (with a limitation each).
-func hooksFor(mode string, progs *bpf.KexecrecProgramSpecs) ([]hook, []Limitation) {
+// does not offer (with a limitation each). noKexec (raw mode on a kernel
+// without kexec, see decideKexecAbsent) leaves sys_enter alone: the return
+// is known in advance, and no kernel file is ever read for kexec.
+func hooksFor(mode string, noKexec bool, progs *bpf.KexecrecProgramSpecs) ([]hook, []Limitation) {
 	var hooks []hook
 	var warnings []Limitation
 	switch mode {
 	case ModeRaw:
+		if noKexec {
+			return []hook{{prog: progs.RawSysEnter, kind: "tracing"}}, nil
+		}
 		hooks = append(hooks, hook{prog: progs.RawSysEnter, kind: "tracing"}, hook{prog: progs.RawSysExit, kind: "tracing"})
 	case ModeFentry, ModeKprobe:
 		for _, w := range kexecWrappers(progs) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -43,8 +44,24 @@ func BenchmarkGetppid(b *testing.B) {
 			defer src.Close()
 			go drain(src)
 			benchGetppid(b)
+			if bs, ok := src.(*bpfSource); ok {
+				b.ReportMetric(float64(len(bs.links)), "hooks")
+			}
 		})
 	}
+	// Raw mode as it runs on a kernel with kexec (sys_enter and sys_exit),
+	// beside the row above, which on a kernel without kexec has sys_enter
+	// alone: what knowing the return in advance saves.
+	b.Run("raw-observe-returns", func(b *testing.B) {
+		testenv.Root(b)
+		src, err := Attach(AttachConfig{Mode: ModeRaw, observeReturns: true})
+		if err != nil {
+			b.Skipf("raw mode not available: %v", shortErr(err))
+		}
+		defer src.Close()
+		go drain(src)
+		benchGetppid(b)
+	})
 	// The floor under raw mode: BPF programs that return at once, attached
 	// where raw mode attaches (tp_btf raw_syscalls sys_enter, and sys_exit).
 	// What they cost is what any raw_syscalls-based recorder pays on this
@@ -174,7 +191,19 @@ func startBpftrace(b *testing.B, bt string) func() {
 		}
 	}()
 	return func() {
+		// bpftrace sometimes ignores a SIGINT that arrives right after it
+		// attached (a short benchmark run): kill it if it does.
 		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
+		exited := make(chan struct{})
+		go func() {
+			cmd.Wait()
+			close(exited)
+		}()
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
 	}
 }

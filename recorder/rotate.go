@@ -44,6 +44,9 @@ func (r *Recorder) openPart(part uint32) error {
 	h.SetID = r.setID
 	h.Part = part
 	h.AttachMode = r.cfg.Source.Mode()
+	if k, ok := r.cfg.Source.(KnownReturner); ok {
+		h.KnownReturn, h.KnownReturnWhy = k.KnownReturn()
+	}
 	h.WallStart, h.BootStartNS = ClockPair()
 	r.w = nil
 	w, err := content.NewWriter(f.Writer(), h, content.Options{Format: r.cfg.Writer, ByteOrder: r.bo, OnRecord: r.recordWritten})

@@ -33,3 +33,11 @@ var ErrClosed = errors.New("recorder: source closed")
 type Recycler interface {
 	Recycle(rec []byte)
 }
+
+// KnownReturner is a Source that may know every kexec call's return in
+// advance: ret is KnownENOSYS on a kernel without kexec (why: the kernel
+// evidence), "" when returns are observed at syscall exit. The recorder
+// writes both into the capture header (KnownReturn, KnownReturnWhy).
+type KnownReturner interface {
+	KnownReturn() (ret, why string)
+}

@@ -40,6 +40,10 @@ type Call struct {
 	Ret        *int64 `json:"ret,omitempty"`
 	Errno      string `json:"errno,omitempty"` // "EPERM" ... for negative returns
 	DurationNS uint64 `json:"duration_ns,omitempty"`
+	// RetKnownInAdvance: Ret was not observed at the syscall's exit but
+	// known in advance, ENOSYS, because the kernel has no kexec (raw mode
+	// attached sys_enter only; the header's known_return says why).
+	RetKnownInAdvance bool `json:"ret_known_in_advance,omitempty"`
 
 	// Problems the decoder met for this call (lost records, short payloads ...).
 	Problems []string `json:"problems,omitempty"`

@@ -136,33 +136,13 @@ func (d *Decoder) WallTime(bootNS uint64) time.Time {
 	return d.h.WallStart.Add(time.Duration(int64(bootNS - d.h.BootStartNS))).UTC()
 }
 
-func typeName(t uint16) string {
-	switch t {
-	case layout.RecEnter:
-		return "enter"
-	case layout.RecSegments:
-		return "segments"
-	case layout.RecPiece:
-		return "piece"
-	case layout.RecPayloadEnd:
-		return "payload_end"
-	case layout.RecExit:
-		return "exit"
-	case layout.RecFile:
-		return "file"
-	case layout.RecCaller:
-		return "caller"
-	case layout.RecArgs:
-		return "args"
-	case layout.RecPayload:
-		return "payload"
-	case layout.RecProcess:
-		return "process"
-	case layout.RecNote:
-		return "note"
-	}
-	return fmt.Sprintf("type-%d", t)
-}
+func typeName(t uint16) string { return recordTypeNames.name(t) }
+
+var recordTypeNames = enumNames[uint16]{"type", map[uint16]string{
+	layout.RecEnter: "enter", layout.RecSegments: "segments", layout.RecPiece: "piece",
+	layout.RecPayloadEnd: "payload_end", layout.RecExit: "exit", layout.RecFile: "file",
+	layout.RecCaller: "caller", layout.RecArgs: "args", layout.RecPayload: "payload",
+	layout.RecProcess: "process", layout.RecNote: "note"}}
 
 // Add feeds one record; it returns the calls this record completed (usually
 // none or one; more when open calls had to be given up). The error is

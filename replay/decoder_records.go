@@ -224,6 +224,7 @@ func (d *Decoder) exit(b []byte) []*Call {
 	c.Ret = &cs.box.ret
 	ret := x.Ret
 	c.DurationNS = x.DurationNS
+	c.RetKnownInAdvance = x.Flags&layout.XFRetKnownENOSYS != 0
 	if ret < 0 && ret >= -4095 {
 		c.Outcome = "error"
 		c.Errno = ErrnoName(-ret)

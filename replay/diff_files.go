@@ -17,11 +17,11 @@ type DiffOptions struct {
 func DiffFiles(a, b string, o DiffOptions) (*DiffResult, error) {
 	// One digester for both files: a body common to A and B is held once.
 	g := NewDigester()
-	da, cleanA, err := readDigests(a, g, o.Identify, o.Stdin)
+	da, cleanA, err := ReadDigests(a, g, o)
 	if err != nil {
 		return nil, err
 	}
-	db, cleanB, err := readDigests(b, g, o.Identify, o.Stdin)
+	db, cleanB, err := ReadDigests(b, g, o)
 	if err != nil {
 		return nil, err
 	}
@@ -31,9 +31,10 @@ func DiffFiles(a, b string, o DiffOptions) (*DiffResult, error) {
 	return r, nil
 }
 
-// readDigests reads every call of a capture; clean says it had a trailer.
-func readDigests(path string, g *Digester, identifyPayloads bool, stdin *Stdin) (ds []*CallDigest, clean bool, err error) {
-	c, err := Open(path, OpenOptions{Identify: identifyPayloads, Stdin: stdin})
+// ReadDigests reads every call of a capture into g; clean says it had a
+// trailer. A damaged file is an error.
+func ReadDigests(path string, g *Digester, o DiffOptions) (ds []*CallDigest, clean bool, err error) {
+	c, err := Open(path, OpenOptions{Identify: o.Identify, Stdin: o.Stdin})
 	if err != nil {
 		return nil, false, err
 	}

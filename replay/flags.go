@@ -151,56 +151,41 @@ func SyscallName(abi uint32, nr uint32) string {
 	return ""
 }
 
-// ABIName names a layout.ABI* value.
-func ABIName(abi uint32) string {
-	switch abi {
-	case layout.ABIX64:
-		return "x86_64"
-	case layout.ABIIA32:
-		return "ia32"
-	case layout.ABIX32:
-		return "x32"
-	case layout.ABIARM64:
-		return "arm64"
-	}
-	return fmt.Sprintf("abi-%d", abi)
+// enumNames names the values of one of the record layout's small enums; a
+// value without a name (from a newer recorder) prints as "prefix-N", so it
+// stays visible instead of becoming "".
+type enumNames[T ~uint16 | ~uint32] struct {
+	prefix string
+	names  map[T]string
 }
+
+func (e enumNames[T]) name(v T) string {
+	if n, ok := e.names[v]; ok {
+		return n
+	}
+	return fmt.Sprintf("%s-%d", e.prefix, v)
+}
+
+var (
+	abiNames = enumNames[uint32]{"abi", map[uint32]string{
+		layout.ABIX64: "x86_64", layout.ABIIA32: "ia32", layout.ABIX32: "x32", layout.ABIARM64: "arm64"}}
+	// Hook names are the header's AttachMode values.
+	hookNames = enumNames[uint32]{"hook", map[uint32]string{
+		layout.HookFentry: "fentry", layout.HookKprobe: "kprobe", layout.HookRawSyscall: "raw"}}
+	kindNames = enumNames[uint32]{"kind", map[uint32]string{
+		layout.KindSegment: "segment", layout.KindKernel: "kernel", layout.KindInitrd: "initrd", layout.KindCmdline: "cmdline"}}
+	sourceNames = enumNames[uint16]{"source", map[uint16]string{
+		layout.SrcSyscallEntry: "syscall-entry", layout.SrcKernelRead: "kernel-read"}}
+)
+
+// ABIName names a layout.ABI* value.
+func ABIName(abi uint32) string { return abiNames.name(abi) }
 
 // HookName names a layout.Hook* value as the header's AttachMode does.
-func HookName(hook uint32) string {
-	switch hook {
-	case layout.HookFentry:
-		return "fentry"
-	case layout.HookKprobe:
-		return "kprobe"
-	case layout.HookRawSyscall:
-		return "raw"
-	}
-	return fmt.Sprintf("hook-%d", hook)
-}
+func HookName(hook uint32) string { return hookNames.name(hook) }
 
 // KindName names a payload kind (layout.Kind*).
-func KindName(kind uint32) string {
-	switch kind {
-	case layout.KindSegment:
-		return "segment"
-	case layout.KindKernel:
-		return "kernel"
-	case layout.KindInitrd:
-		return "initrd"
-	case layout.KindCmdline:
-		return "cmdline"
-	}
-	return fmt.Sprintf("kind-%d", kind)
-}
+func KindName(kind uint32) string { return kindNames.name(kind) }
 
 // SourceName names where payload bytes were read (layout.Src*).
-func SourceName(src uint16) string {
-	switch src {
-	case layout.SrcSyscallEntry:
-		return "syscall-entry"
-	case layout.SrcKernelRead:
-		return "kernel-read"
-	}
-	return fmt.Sprintf("source-%d", src)
-}
+func SourceName(src uint16) string { return sourceNames.name(src) }

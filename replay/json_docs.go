@@ -45,6 +45,8 @@ type HeaderJSON struct {
 	WriterVersion string            `json:"writer_version"`
 	RecordLayout  uint32            `json:"record_layout"`
 	AttachMode    string            `json:"attach_mode"`
+	KnownReturn   string            `json:"known_return,omitempty"`
+	KnownRetWhy   string            `json:"known_return_why,omitempty"`
 	Options       map[string]string `json:"options,omitempty"`
 	WallStart     time.Time         `json:"wall_start"`
 	BootStartNS   uint64            `json:"boot_start_ns"`
@@ -62,6 +64,7 @@ func NewHeaderJSON(h format.Header) HeaderJSON {
 		KernelRelease: h.KernelRelease, KernelVersion: h.KernelVersion, Arch: h.Arch, ByteOrder: h.ByteOrder,
 		WriterVersion: h.WriterVersion, RecordLayout: h.RecordLayout, AttachMode: h.AttachMode, Options: h.Options,
 		WallStart: h.WallStart.UTC(), BootStartNS: h.BootStartNS, Extra: h.Extra, Part: h.Part,
+		KnownReturn: h.KnownReturn, KnownRetWhy: h.KnownReturnWhy,
 	}
 	if h.SetID != ([16]byte{}) {
 		j.SetID = hex.EncodeToString(h.SetID[:])

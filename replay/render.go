@@ -46,6 +46,9 @@ func RenderHeader(w io.Writer, path string, h format.Header, o TableOptions) {
 		{"host", cmp.Or(h.Hostname, "?") + " (kernel " + cmp.Or(h.KernelRelease, "?") + ", " + cmp.Or(h.Arch, "?") + ")"},
 		{"recorder", cmp.Or(h.WriterVersion, "?") + ", attach " + cmp.Or(h.AttachMode, "?")},
 	}
+	if h.KnownReturn != "" {
+		lines = append(lines, [2]string{"returns", sanitize(h.KnownReturn) + ", known in advance (" + sanitize(h.KnownReturnWhy) + ")"})
+	}
 	if !h.WallStart.IsZero() {
 		lines = append(lines, [2]string{"started", h.WallStart.UTC().Format(time.RFC3339Nano)})
 	}
@@ -69,7 +72,12 @@ func tableFlags(names []string) string {
 	return strings.Join(s, "|")
 }
 
-// Result is a call's outcome in one word or two: "ok", "EPERM (-1)", "UNFINISHED".
+// KnownInAdvance qualifies a return that was not observed at syscall exit
+// (Call.RetKnownInAdvance).
+const KnownInAdvance = "known in advance: kernel has no kexec"
+
+// Result is a call's outcome in one word or two: "ok", "EPERM (-1)", "UNFINISHED",
+// "ENOSYS (-38, known in advance: kernel has no kexec)".
 func Result(c *Call) string {
 	switch c.Outcome {
 	case "ok":
@@ -78,6 +86,9 @@ func Result(c *Call) string {
 		}
 		return "ok"
 	case "error":
+		if c.RetKnownInAdvance {
+			return c.Errno + " (" + strconv.FormatInt(*c.Ret, 10) + ", " + KnownInAdvance + ")"
+		}
 		return c.Errno + " (" + strconv.FormatInt(*c.Ret, 10) + ")"
 	}
 	return strings.ToUpper(c.Outcome)

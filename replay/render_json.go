@@ -120,6 +120,9 @@ func appendCall(b []byte, c *Call) ([]byte, error) {
 		b = append(b, `,"duration_ns":`...)
 		b = strconv.AppendUint(b, c.DurationNS, 10)
 	}
+	if c.RetKnownInAdvance {
+		b = append(b, `,"ret_known_in_advance":true`...)
+	}
 	if len(c.Problems) > 0 {
 		b = append(b, `,"problems":`...)
 		b = appendStrings(b, c.Problems)

@@ -112,7 +112,7 @@ func (x Exit) Marshal(bo binary.AppendByteOrder) []byte {
 	e.u32(x.TID)
 	e.u32(x.SyscallNr)
 	e.u32(x.Hook)
-	e.u32(0)
+	e.u32(x.Flags)
 	return e.b
 }
 

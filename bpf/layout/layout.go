@@ -75,6 +75,14 @@ const (
 	PFLoopLimit = 0x10
 )
 
+// Exit flags (KR_XF_*).
+const (
+	// XFRetKnownENOSYS: Ret was not observed at exit but known in advance,
+	// because the kernel has no kexec (raw mode attached sys_enter only and
+	// emitted the exit from there, with DurationNS 0).
+	XFRetKnownENOSYS = 0x1
+)
+
 // Segments flags (KR_SF_*).
 const SFTooMany = 0x1
 
@@ -171,6 +179,7 @@ type Exit struct {
 	TID        uint32
 	SyscallNr  uint32
 	Hook       uint32
+	Flags      uint32 // XF*; always 0 in captures written before the field existed (padding)
 }
 
 // File is struct kr_file.
@@ -373,7 +382,7 @@ func ParseExit(b []byte, bo binary.ByteOrder) (Exit, error) {
 	x := Exit{Header: h}
 	x.Ret = int64(d.u64())
 	x.DurationNS = d.u64()
-	x.TID, x.SyscallNr, x.Hook = d.u32(), d.u32(), d.u32()
+	x.TID, x.SyscallNr, x.Hook, x.Flags = d.u32(), d.u32(), d.u32(), d.u32()
 	return x, nil
 }
 

@@ -62,7 +62,7 @@ func TestRoundTripBothByteOrders(t *testing.T) {
 		gotE, err := ParsePayloadEnd(b, bo)
 		check("payload_end", gotE, pe, err)
 
-		x := Exit{Header: h, Ret: -22, DurationNS: 1 << 35, TID: 8, SyscallNr: 320, Hook: HookFentry}
+		x := Exit{Header: h, Ret: -22, DurationNS: 1 << 35, TID: 8, SyscallNr: 320, Hook: HookFentry, Flags: XFRetKnownENOSYS}
 		b = x.Marshal(bo)
 		x.Header = hdr(b)
 		gotX, err := ParseExit(b, bo)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/kexecrec/kexecrec/replay"
+	"github.com/kexecrec/kexecrec/replay/report"
 	"github.com/kexecrec/kexecrec/ship"
 )
 
@@ -73,6 +74,11 @@ func TestReadersOnS3(t *testing.T) {
 	})
 	t.Run("summarize", func(t *testing.T) { same(t, func(f []string) []string { return append([]string{"summarize"}, f...) }) })
 	t.Run("verify", func(t *testing.T) { same(t, func(f []string) []string { return append([]string{"verify"}, f...) }) })
+	t.Run("report", func(t *testing.T) {
+		// The Markdown report escapes the name as it escapes every string.
+		same(t, func(f []string) []string { return []string{"report", f[0], "-o", "-"} },
+			report.MarkdownEscape(remote[0]), report.MarkdownEscape(local[0]))
+	})
 	t.Run("replay", func(t *testing.T) { same(t, func(f []string) []string { return []string{"replay", f[1]} }) })
 	t.Run("replay follow", func(t *testing.T) {
 		code, _, errOut := runCLI(t, "replay", "--follow", remote[0])
@@ -148,8 +154,8 @@ func TestReadersOnS3(t *testing.T) {
 }
 
 // dropCaptureLines removes show's "capture NAME" lines (a long name wraps
-// onto the next lines, up to the "host" line) and summarize's "shipping"
-// lines.
+// onto the next lines, up to the "host" line), summarize's "shipping"
+// lines and the report's "made by ... at TIME" line.
 func dropCaptureLines(s string) string {
 	var keep []string
 	skipping := false
@@ -158,6 +164,7 @@ func dropCaptureLines(s string) string {
 		case strings.HasPrefix(l, "  capture "):
 			skipping = true
 		case strings.HasPrefix(l, "  shipping ") || strings.HasPrefix(strings.TrimSpace(l), `"shipping": `):
+		case strings.HasPrefix(l, "_made by kexecrec "): // the report's time of making
 		case skipping && strings.HasPrefix(l, "             "):
 		default:
 			skipping = false

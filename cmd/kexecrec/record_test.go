@@ -623,12 +623,14 @@ func TestRecordRealKernelSIGINT(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	var shas []string
+	var ret int64 // what this kernel answers (the same for every call)
 	for i, size := range []int{1, 4096, 3 << 20} {
 		res, err := trigger.KexecLoad(trigger.LoadSpec{Segments: []trigger.Segment{{Size: size}, {Size: 100}}, Seed: uint64(1000 + i)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		shas = append(shas, res.Segments[0].SHA256)
+		ret = res.Ret
 		res.Release()
 	}
 	// Wait until the live output shows the three calls, then interrupt.
@@ -677,6 +679,31 @@ func TestRecordRealKernelSIGINT(t *testing.T) {
 	}
 	if st := c.Status(); !st.Clean || !st.ChainOK {
 		t.Errorf("after SIGINT: clean %v chain %v damage %v", st.Clean, st.ChainOK, st.Damage)
+	}
+	// A kernel without kexec answers ENOSYS (with kexec: EPERM, the
+	// trigger dropped CAP_SYS_BOOT); raw mode then knows every return in
+	// advance, and the header, each call, show and JSON say so.
+	noKexec := ret == -int64(syscall.ENOSYS)
+	if h := c.Header(); (h.KnownReturn == "ENOSYS") != noKexec || (noKexec && !strings.Contains(h.KnownReturnWhy, "kernel has no kexec")) {
+		t.Errorf("kernel answered %d; header known_return %q (%q)", ret, h.KnownReturn, h.KnownReturnWhy)
+	}
+	for _, s := range shas {
+		if call := found[s]; call != nil && (call.RetKnownInAdvance != noKexec || *call.Ret != ret) {
+			t.Errorf("call with payload %s: ret %d known in advance %v, kernel answered %d", s, *call.Ret, call.RetKnownInAdvance, ret)
+		}
+	}
+	code, table, errOut := cli("show", path)
+	if code != ExitOK {
+		t.Fatalf("show: exit %d: %s", code, errOut)
+	}
+	if got := strings.Count(table, "ENOSYS (-38, known in advance: kernel has no kexec)"); noKexec && got != 2*len(shas) {
+		t.Errorf("show says known in advance %d times, want %d (title and result of each call):\n%s", got, 2*len(shas), table)
+	} else if !noKexec && got != 0 {
+		t.Errorf("kernel with kexec, but show says known in advance:\n%s", table)
+	}
+	code, js, errOut := cli("show", "--format", "ndjson", path)
+	if got := strings.Count(js, `"ret_known_in_advance":true`); code != ExitOK || (noKexec && got != len(shas)) || (!noKexec && got != 0) {
+		t.Errorf("show ndjson: exit %d, ret_known_in_advance %d times: %s", code, got, errOut)
 	}
 }
 

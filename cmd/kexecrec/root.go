@@ -60,6 +60,8 @@ Every reader takes - for standard input (record -o - | kexecrec show -).`,
 		newExtractCmd(ios),
 		newReplayCmd(ios),
 		newVerifyCmd(ios),
+		newReportCmd(ios),
+		newExportCmd(ios),
 		newKeygenCmd(ios),
 		newManCmd(ios),
 	)

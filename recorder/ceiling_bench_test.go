@@ -1,0 +1,143 @@
+package recorder
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
+
+	"github.com/kexecrec/kexecrec/bpf/layout"
+)
+
+// BenchmarkPayloadCeiling measures, on one goroutine (one core: while a
+// large payload is captured the calling CPU waits in BPF for ring space, so
+// the recorder has the other core of a two-core machine), each kind of work
+// the recorder does per payload byte between the ring and the sealed file,
+// over the same 256 MiB of incompressible bytes as Pipeline256MiB. Beside
+// Pipeline256MiB and RealKexecLoad256MiB in one harness run, the rows show
+// the ceiling of the capture rate on this machine:
+//
+//   - sha256-once: one SHA-256 pass (a payload hashed once);
+//   - sha256-twice: the piece id and the payload SHA-256, each byte twice, as
+//     format.BlobWriter does today;
+//   - zstd: compressing the 1 MiB pieces with the writer's settings;
+//   - copy-write: copying each 256 KiB ring record into a 1 MiB piece
+//     buffer and writing the pieces to a file in the test's temp dir (the
+//     page cache), with no hashing or compression at all.
+//
+// One core can capture at most 1 / (sum of the per-byte times) of these.
+// Each row also reports the thread's CPU time per byte (cpu-ns/B) and the
+// rate that gives (cpu-MB/s): on a shared, loaded machine wall time counts
+// waiting for a CPU, the thread CPU clock only the work.
+func BenchmarkPayloadCeiling(b *testing.B) {
+	pieces := ceilingPieces()
+	const piece = 1 << 20 // format's default blob piece size
+	b.Run("sha256-once", func(b *testing.B) {
+		defer threadCPU(b, benchPayload)()
+		for b.Loop() {
+			h := sha256.New()
+			for _, p := range pieces {
+				h.Write(p)
+			}
+			h.Sum(nil)
+		}
+	})
+	b.Run("sha256-twice", func(b *testing.B) {
+		defer threadCPU(b, benchPayload)()
+		for b.Loop() {
+			h := sha256.New()
+			for i := 0; i < len(pieces); i += piece / layout.PieceMax {
+				for _, p := range pieces[i : i+piece/layout.PieceMax] {
+					h.Write(p)
+				}
+				id := sha256.New()
+				for _, p := range pieces[i : i+piece/layout.PieceMax] {
+					id.Write(p)
+				}
+				id.Sum(nil)
+			}
+			h.Sum(nil)
+		}
+	})
+	b.Run("zstd", func(b *testing.B) {
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+			zstd.WithEncoderCRC(true), zstd.WithZeroFrames(true))
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf := make([]byte, 0, piece)
+		var out []byte
+		defer threadCPU(b, benchPayload)()
+		for b.Loop() {
+			for _, p := range pieces {
+				buf = append(buf, p...)
+				if len(buf) == piece {
+					out = enc.EncodeAll(buf, out[:0])
+					buf = buf[:0]
+				}
+			}
+		}
+	})
+	b.Run("copy-write", func(b *testing.B) {
+		path := filepath.Join(b.TempDir(), "copy")
+		buf := make([]byte, 0, piece)
+		defer threadCPU(b, benchPayload)()
+		for b.Loop() {
+			f, err := os.Create(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, p := range pieces {
+				buf = append(buf, p...)
+				if len(buf) == piece {
+					if _, err := f.Write(buf); err != nil {
+						b.Fatal(err)
+					}
+					buf = buf[:0]
+				}
+			}
+			if err := f.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// ceilingPieces is the 256 MiB payload as ring records would carry it:
+// 256 KiB pieces of random bytes, every piece different.
+func ceilingPieces() [][]byte {
+	rng := rand.New(rand.NewPCG(1, 7))
+	out := make([][]byte, benchPayload/layout.PieceMax)
+	for i := range out {
+		p := make([]byte, layout.PieceMax)
+		for j := 0; j < len(p); j += 8 {
+			binary.LittleEndian.PutUint64(p[j:], rng.Uint64())
+		}
+		out[i] = p
+	}
+	return out
+}
+
+// threadCPU sets the benchmark's bytes per op, locks the goroutine to its
+// thread and returns a func (to defer) that reports the thread's CPU time
+// per byte and the rate it gives.
+func threadCPU(b *testing.B, bytesPerOp int64) func() {
+	b.SetBytes(bytesPerOp)
+	runtime.LockOSThread()
+	var t0 unix.Timespec
+	unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &t0)
+	return func() {
+		var t1 unix.Timespec
+		unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &t1)
+		runtime.UnlockOSThread()
+		nsPerByte := float64(t1.Nano()-t0.Nano()) / float64(b.N) / float64(bytesPerOp)
+		b.ReportMetric(nsPerByte, "cpu-ns/B")
+		b.ReportMetric(1e3/nsPerByte, "cpu-MB/s")
+	}
+}
