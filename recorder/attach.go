@@ -131,6 +131,9 @@ func Attach(cfg AttachConfig) (Source, error) {
 	}
 	hooks, more := hooksFor(mode, kexec.Absent, &objs.KexecrecProgramSpecs)
 	lims = append(lims, more...)
+	if kexec.Absent {
+		lims = append(lims, noKexecLimitation(kexec.Evidence))
+	}
 	warnings := make([]string, len(lims))
 	for i, l := range lims {
 		warnings[i] = l.Detail

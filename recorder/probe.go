@@ -270,3 +270,14 @@ func refusal(mode string, err error) string {
 	}
 	return "cannot hook it"
 }
+
+// noKexecLimitation says what recording means on a kernel built without
+// kexec: only attempts can happen there, and each is still recorded whole.
+func noKexecLimitation(evidence string) Limitation {
+	return Limitation{
+		Plain: "this kernel has no kexec: every kexec call fails with ENOSYS and loads nothing; " +
+			"each attempt is still recorded with its caller and segments",
+		Detail: "kernel without kexec: only sys_enter attached, each return recorded as ENOSYS known in advance (" +
+			evidence + ")",
+	}
+}

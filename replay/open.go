@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/kexecrec/kexecrec/format"
@@ -81,7 +82,6 @@ type Capture struct {
 	ixErr error
 	ixAt  int64 // file size when ix was built (Follow re-indexes when it grew)
 
-	idCache  map[string]*identify.Report
 	purCache map[string]*identify.PurgatoryVerdict
 	purKey   []byte // reused to build purCache keys
 }
@@ -146,7 +146,6 @@ func Open(path string, o OpenOptions) (*Capture, error) {
 		r:        r,
 		dec:      NewDecoder(r.Header()),
 		live:     r.Index(f),
-		idCache:  make(map[string]*identify.Report),
 		purCache: make(map[string]*identify.PurgatoryVerdict),
 	}, nil
 }
@@ -432,7 +431,12 @@ func (c *Capture) enrich(call *Call) {
 			s.Close()
 		}
 	}()
+	// get spools a payload's bytes; the payload index is not safe for
+	// concurrent use, so the identifications below take turns here.
+	var spoolMu sync.Mutex
 	get := func(p *Payload) (*spooled, error) {
+		spoolMu.Lock()
+		defer spoolMu.Unlock()
 		if s, ok := spools[p.SHA256]; ok {
 			return s, nil
 		}
@@ -448,25 +452,39 @@ func (c *Capture) enrich(call *Call) {
 		spools[p.SHA256] = s
 		return s, nil
 	}
-	for _, p := range call.Payloads {
+	// The call's payloads are identified in parallel, each distinct one
+	// once per run (identify.Shared, by SHA-256); identify bounds how many
+	// decompress at once.
+	errs := make([]error, len(call.Payloads))
+	var wg sync.WaitGroup
+	for i, p := range call.Payloads {
 		if p.SHA256 == "" || p.Captured == 0 {
 			continue
 		}
-		if r, ok := c.idCache[p.SHA256]; ok {
-			p.Identity = r
-			continue
-		}
-		s, err := get(p)
-		if err != nil {
-			call.Problems = append(call.Problems, fmt.Sprintf("identify %s %d: %v", p.Kind, p.Index, err))
-			continue
-		}
-		p.Identity = identify.Identify(s, s.size, c.opts.IdentifyOptions)
-		if len(c.idCache) > 1024 {
-			clear(c.idCache)
-		}
-		c.idCache[p.SHA256] = p.Identity
+		wg.Go(func() {
+			p.Identity, errs[i] = identify.Shared.Identify(p.SHA256, c.opts.IdentifyOptions, func() (io.ReaderAt, int64, error) {
+				s, err := get(p)
+				if err != nil {
+					return nil, 0, err
+				}
+				return s, s.size, nil
+			})
+		})
 	}
+	// The purgatory digest (it hashes every segment's memory) is computed
+	// while the identifications run.
+	c.checkPurgatory(call, get)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			p := call.Payloads[i]
+			call.Problems = append(call.Problems, fmt.Sprintf("identify %s %d: %v", p.Kind, p.Index, err))
+		}
+	}
+}
+
+// checkPurgatory sets the purgatory verdict of a kexec_load call.
+func (c *Capture) checkPurgatory(call *Call, get func(*Payload) (*spooled, error)) {
 	if call.Syscall != "kexec_load" || len(call.Segments) == 0 || call.Args.Entry == nil {
 		return
 	}

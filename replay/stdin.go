@@ -270,7 +270,6 @@ func openStdin(o OpenOptions) (*Capture, error) {
 		r:        r,
 		dec:      NewDecoder(r.Header()),
 		live:     r.Index(s.ReaderAt()),
-		idCache:  make(map[string]*identify.Report),
 		purCache: make(map[string]*identify.PurgatoryVerdict),
 	}, nil
 }

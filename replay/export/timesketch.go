@@ -154,6 +154,12 @@ func callEvent(cp *report.Capture, c *replay.Call) tsEvent {
 	ev["exe"] = report.Printable(c.Caller.Exe)
 	ev["argv"] = report.Printable(strings.Join(c.Caller.Argv, " "))
 	ev["cgroup"] = report.Printable(c.Caller.CgroupPath)
+	if c.Caller.Cwd != "" {
+		ev["cwd"] = report.Printable(c.Caller.Cwd)
+	}
+	if len(c.Caller.Ancestors) > 0 {
+		ev["ancestry"] = report.Printable(replay.AncestryChain(&c.Caller, true))
+	}
 	ev["flags"] = fmt.Sprintf("%#x", c.Args.Flags)
 	ev["flag_names"] = strings.Join(c.Args.FlagNames, "|")
 	ev["outcome"] = c.Outcome

@@ -3,11 +3,11 @@ package identify
 import (
 	"bytes"
 	"compress/bzip2"
-	"compress/gzip"
 	"encoding/binary"
 	"fmt"
 	"io"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
 	"github.com/ulikunitz/xz/lzma"
@@ -45,6 +45,9 @@ func detectCompression(b []byte) string {
 	}
 	return ""
 }
+
+// magicFirstByte marks the first byte of every magic detectCompression knows.
+var magicFirstByte = [256]bool{0xFD: true, 0x28: true, 0x02: true, 0x89: true, 'B': true, 0x1F: true, 0x5D: true}
 
 // decompressor is an open decompression stream; close releases it.
 type decompressor struct {

@@ -138,3 +138,23 @@ func TestBootParamsLayout(t *testing.T) {
 		}
 	}
 }
+
+// magicFirstByte must agree with detectCompression, or kernelSegment would
+// skip a real magic.
+func TestMagicFirstByte(t *testing.T) {
+	for _, m := range [][]byte{{0xFD, '7', 'z', 'X', 'Z', 0x00}, {0x28, 0xB5, 0x2F, 0xFD}, {0x02, 0x21, 0x4C, 0x18},
+		{0x89, 'L', 'Z', 'O'}, []byte("BZh9"), {0x1F, 0x8B, 0x08}, {0x5D, 0x00, 0x00}} {
+		if detectCompression(append(m, 0, 0, 0, 0, 0)) == "" || !magicFirstByte[m[0]] {
+			t.Errorf("magic % x: first byte not marked", m)
+		}
+	}
+	for b := range 256 {
+		head := append([]byte{byte(b)}, make([]byte, 15)...)
+		for _, rest := range [][]byte{{'7', 'z', 'X', 'Z', 0}, {0xB5, 0x2F, 0xFD}, {0x21, 0x4C, 0x18}, {'L', 'Z', 'O'}, []byte("Zh9"), {0x8B, 0x08}, {0, 0}} {
+			copy(head[1:], rest)
+			if detectCompression(head) != "" && !magicFirstByte[b] {
+				t.Errorf("0x%02x starts a magic but is not marked", b)
+			}
+		}
+	}
+}

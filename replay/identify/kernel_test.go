@@ -98,3 +98,25 @@ func TestXZBCJ(t *testing.T) {
 		}
 	}
 }
+
+// The whole kernel stream of the real 6.1 sample decodes through our xz
+// reader with every block check (CRC32 of the output) passing, and the
+// reader stops exactly at the stream's end.
+func TestSampleKernelStream(t *testing.T) {
+	seg, err := sampleKernelSegment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := bytes.Index(seg[:64<<10], []byte{0xFD, '7', 'z', 'X', 'Z', 0})
+	if off != 0x2cc {
+		t.Fatalf("xz stream at %#x, want 0x2cc", off)
+	}
+	in := newCountingReader(bytes.NewReader(seg[off:]), time.Now().Add(time.Minute))
+	n, err := io.Copy(io.Discard, newXZReader(in, 64<<20))
+	if err != nil || n != 65906612 {
+		t.Fatalf("decoded %d bytes (want 65906612): %v", n, err)
+	}
+	if in.n != 8122336 {
+		t.Errorf("consumed %d bytes, want the stream's 8122336", in.n)
+	}
+}

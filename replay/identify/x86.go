@@ -190,6 +190,9 @@ func (id *identifier) kernelSegment() bool {
 	}
 	var cands []cand
 	for i := 0; i+8 <= len(head) && len(cands) < 8; i++ {
+		if !magicFirstByte[head[i]] {
+			continue // most bytes start no magic: skip the seven comparisons
+		}
 		c := detectCompression(head[i:])
 		// lzma's 3-byte magic and gzip's are weak: accept them only where a
 		// kernel would have them (within the first 64 KiB).
@@ -268,7 +271,8 @@ func (id *identifier) bannerFrom(off int64, comp string) (banner, warning string
 
 // scanBanner reads r until it finds the banner or ends.
 func scanBanner(r io.Reader) (string, error) {
-	const chunk = 1 << 20
+	// Small chunks: decoding stops at most one chunk past the banner.
+	const chunk = 64 << 10
 	const keep = 512 // a banner line is well under this
 	buf := make([]byte, 0, chunk+keep)
 	for {

@@ -11,18 +11,21 @@ import (
 	"hash/crc64"
 	"io"
 
-	"github.com/ulikunitz/xz/lzma"
+	"github.com/kexecrec/kexecrec/replay/identify/internal/lzma2"
 )
 
 // xzReader decodes one .xz stream. It exists because the kernel's own xz
 // images use the x86 BCJ filter in front of LZMA2 (scripts/xz_wrap.sh), which
-// ulikunitz/xz's container reader rejects; its raw LZMA2 decoder does the
-// heavy lifting here. Blocks are checked against their CRC32/CRC64/SHA-256.
+// ulikunitz/xz's container reader rejects; the LZMA2 decoding itself is
+// internal/lzma2 (the fastest pure-Go decoder measured: see xz_bench_test.go). Blocks are checked against their CRC32/CRC64/SHA-256.
 // The reader consumes input only through io.ByteReader and stops right after
 // the stream footer, so the caller knows where the stream ended.
 type xzReader struct {
 	in        *countingReader
 	dictLimit int64
+	// newLZMA2 starts a block's LZMA2 decoder; nil is internal/lzma2 (the
+	// decoder benchmark puts the other candidates here).
+	newLZMA2 func(r io.Reader, dictCap int) (io.Reader, error)
 
 	started    bool
 	check      byte
@@ -181,13 +184,11 @@ func (x *xzReader) nextBlock() error {
 	if limit := clampDict(x.dictLimit); dict > limit {
 		dict = limit
 	}
-	if dict < lzma.MinDictCap {
-		dict = lzma.MinDictCap
-	}
-	cfg := lzma.Reader2Config{DictCap: int(dict)}
-	x.blockStart = x.in.n // NewReader2 already reads the first chunk header
-	lr, err := cfg.NewReader2(x.in)
-	if err != nil {
+	x.blockStart = x.in.n
+	var lr io.Reader
+	if x.newLZMA2 == nil {
+		lr = lzma2.NewReader(x.in, int(dict))
+	} else if lr, err = x.newLZMA2(x.in, int(dict)); err != nil {
 		return err
 	}
 	x.block = lr

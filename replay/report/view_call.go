@@ -23,6 +23,16 @@ func detail(fileIdx int, cp *Capture, c *replay.Call, many bool) detailView {
 		cl.UID, cl.EUID, cl.GID, cl.EGID, auditID(cl.LoginUID), auditID(cl.SessionID)))
 	add("exe", dash(Printable(cl.Exe)))
 	add("argv", dash(Printable(quoteArgv(cl.Argv))))
+	if cl.Cwd != "" {
+		add("cwd", Printable(cl.Cwd))
+	}
+	if cl.TTY != nil {
+		add("tty", fmt.Sprintf("%s (%d:%d)", Printable(cl.TTY.Name), cl.TTY.Major, cl.TTY.Minor))
+	}
+	if len(cl.Ancestors) > 0 {
+		// With exe paths: a report is read once, closely.
+		add("ancestry", Printable(replay.AncestryChain(&cl, true)))
+	}
 	add("cgroup", dash(Printable(cl.CgroupPath)))
 	if cl.ContainerID != "" {
 		add("container", Printable(cl.ContainerID))
