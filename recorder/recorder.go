@@ -53,6 +53,10 @@ type Config struct {
 	// OnPart, when set, is called with the header of each part as it is
 	// opened (before any of its records reach OnRecord).
 	OnPart func(h format.Header, name string)
+	// OnPartClosed, when set, is called with the name of each part once it
+	// is complete (trailer written, file closed): rotated out, or the last
+	// one at a clean stop. Shipping uploads from here.
+	OnPartClosed func(name string)
 }
 
 // Progress is a snapshot of a running recording, safe to read from any goroutine.

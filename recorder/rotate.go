@@ -82,5 +82,11 @@ func (r *Recorder) closePart() error {
 	if err := r.w.Close(); err != nil {
 		return err
 	}
-	return r.file.Close()
+	if err := r.file.Close(); err != nil {
+		return err
+	}
+	if r.cfg.OnPartClosed != nil {
+		r.cfg.OnPartClosed(r.file.Name())
+	}
+	return nil
 }

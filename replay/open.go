@@ -58,7 +58,7 @@ type OpenOptions struct {
 // the Decoder), its status and random access to its payload bytes.
 type Capture struct {
 	path    string
-	f       *os.File // nil for standard input
+	f       CaptureFile // nil for standard input
 	ra      io.ReaderAt
 	size    func() (int64, error)
 	stdin   *Stdin
@@ -92,9 +92,13 @@ func Open(path string, o OpenOptions) (*Capture, error) {
 	if path == StdinName {
 		return openStdin(o)
 	}
-	f, err := os.Open(path)
+	f, err := OpenFile(path) // a file, or an object in S3 (s3://BUCKET/KEY)
 	if err != nil {
 		return nil, err
+	}
+	if _, local := f.(*os.File); o.Follow && !local {
+		f.Close()
+		return nil, fmt.Errorf("%s: cannot follow a stored object", path)
 	}
 	if st, err := f.Stat(); err == nil && st.IsDir() {
 		f.Close()

@@ -148,6 +148,9 @@ func (w *textWriter) fileSection(s *Summary) {
 	if s.Host != nil {
 		rows = append(rows, []string{"format", fmt.Sprintf("kexecrec capture %s, record layout %d", cmp.Or(f.FormatVersion, "-"), s.Host.RecordLayout)})
 	}
+	if f.Shipping != "" {
+		rows = append(rows, []string{"shipping", f.Shipping})
+	}
 	w.table(nil, append(rows, integrityRows(s)...))
 }
 

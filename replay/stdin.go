@@ -279,7 +279,7 @@ func openStdin(o OpenOptions) (*Capture, error) {
 // read it once from the start, then ask for random access to all of it.
 type Input struct {
 	r       io.Reader
-	f       *os.File
+	f       CaptureFile
 	stdin   *Stdin
 	regular bool
 }
@@ -293,7 +293,7 @@ func OpenInput(path string, stdin *Stdin) (*Input, error) {
 		}
 		return &Input{r: stdin.Stream(), stdin: stdin, regular: true}, nil
 	}
-	f, err := os.Open(path)
+	f, err := OpenFile(path) // a file, or an object in S3 (s3://BUCKET/KEY)
 	if err != nil {
 		return nil, err
 	}

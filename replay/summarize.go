@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kexecrec/kexecrec/format"
+	"github.com/kexecrec/kexecrec/ship"
 )
 
 // SummarizeOptions tune Summarize.
@@ -29,6 +30,8 @@ type SummarizeOptions struct {
 type SummaryReport struct {
 	Files []*Summary `json:"files"`
 	Total *Summary   `json:"total,omitempty"`
+	// Fleet: one row per capture when an S3 prefix was given (see Fleet).
+	Fleet []FleetRow `json:"fleet,omitempty"`
 }
 
 // Summarize reads each capture file once and summarizes it. The report
@@ -60,6 +63,9 @@ func Summarize(paths []string, o SummarizeOptions) (*SummaryReport, error) {
 func summarizeFile(path string, o OpenOptions) (*Summary, error) {
 	s := newSummary()
 	fi := FileInfo{Path: path}
+	if path != StdinName && !ship.IsS3URL(path) {
+		fi.Shipping = ship.LocalState(path) // what record --upload did with this part
+	}
 	defer func() { s.finish() }()
 	fail := func(err error) (*Summary, error) {
 		s.setFile(fi)

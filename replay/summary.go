@@ -75,6 +75,9 @@ type FileInfo struct {
 	SHA256 string `json:"sha256"` // of the file's bytes as read
 	// FormatVersion is the container format version, when the reader says.
 	FormatVersion string `json:"format_version,omitempty"`
+	// Shipping: "shipped to s3://...", "pending upload" or "" (record
+	// --upload marks each part it ships; see package ship).
+	Shipping string `json:"shipping,omitempty"`
 }
 
 // HostInfo is where and how the capture was recorded (from its header).

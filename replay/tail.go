@@ -3,14 +3,13 @@ package replay
 import (
 	"context"
 	"io"
-	"os"
 	"time"
 )
 
 // tailReader reads a file that is still being written: at EOF it waits for
 // more bytes instead of ending, until ctx is done (then it reports EOF).
 type tailReader struct {
-	f    *os.File
+	f    CaptureFile
 	ctx  context.Context
 	poll time.Duration
 	done func() bool // true once the trailer was read: EOF is final

@@ -48,6 +48,10 @@ type recordOptions struct {
 	Verbose      bool
 	MaxArgs      recByteSize
 	Env          bool
+	Upload       string
+	UploadRetain string
+	OnCall       string
+	Syslog       string
 
 	// ctx is the parent context (tests cancel it instead of sending a signal).
 	ctx context.Context
@@ -67,7 +71,9 @@ CAP_PERFMON, or CAP_SYS_ADMIN).
 The capture is sealed in chunks at least every --seal-interval: after a crash
 or kill -9 the file is valid up to its last sealed chunk. Files are created
 mode 0600 and never overwritten without --force; --force replaces an existing
-file (a symlink at the name is removed, never followed).
+file (a symlink at the name is removed, never followed). "{start}" in FILE is
+replaced by the start time (UTC, 20261203T143005Z): a service that restarts
+begins a new set instead of colliding with the last one.
 
 Rotation (like tcpdump -C/-G/-W): with --rotate-size and/or --rotate-every the
 capture is a set of files FILE, FILE.1, FILE.2, ... each a complete capture
@@ -125,6 +131,11 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "also print the full error behind each limitation (the capture header keeps it too)")
 	f.Var(&opts.MaxArgs, "max-args", fmt.Sprintf("record at most this many bytes of the caller's argv (and environment), read at syscall entry (0 = %d, at most %d)", recorder.DefaultMaxArgs, recorder.MaxArgsLimit))
 	f.BoolVar(&opts.Env, "env", false, "also record the caller's environment (bounded by --max-args)")
+	f.StringVar(&opts.Upload, "upload", "", "upload each complete part to s3://BUCKET/PREFIX (credentials, region, endpoint: the standard AWS_* environment)")
+	f.StringVar(&opts.UploadRetain, "upload-retain", "", "lock each uploaded part against deletion for this long (90d; the bucket needs object lock)")
+	f.StringVar(&opts.OnCall, "on-call", "", "run this shell command for each completed call, the call's JSON on its stdin (4 at once, 30s each)")
+	f.StringVar(&opts.Syslog, "syslog", "", "send an RFC 5424 message per call to the local syslog socket, or to --syslog=udp://HOST:PORT, tcp://HOST:PORT, unix:///PATH")
+	f.Lookup("syslog").NoOptDefVal = syslogLocal
 	cmd.MarkFlagRequired("output")
 	return cmd
 }
@@ -132,6 +143,7 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 func runRecord(o *recordOptions) error {
 	ios := o.IO
 	softMemoryLimit(recordMemLimit)
+	o.Output = recorder.ExpandOutputName(o.Output, time.Now())
 	toStdout := o.Output == "-"
 	switch {
 	case o.Output == "":
@@ -191,7 +203,7 @@ func runRecord(o *recordOptions) error {
 	if toStdout {
 		sink = &recorder.StreamSink{W: ios.Out, Label: "<stdout>"}
 	} else {
-		out, err := recorder.OpenOutput(recorder.OutputConfig{Base: o.Output, Force: o.Force, MaxFiles: o.MaxFiles,
+		out, err := recorder.OpenOutput(recorder.OutputConfig{Base: o.Output, Force: o.Force, MaxFiles: o.sinkMaxFiles(),
 			Rotating: o.RotateSize > 0 || o.RotateEvery > 0})
 		if err != nil {
 			return trouble(fmt.Errorf("record: %v", err))
@@ -203,6 +215,14 @@ func runRecord(o *recordOptions) error {
 			fmt.Fprintf(ios.ErrOut, "kexecrec: --force: will replace %s\n", recorder.ListNames(out.Replaced))
 		}
 		sink = out
+	}
+	shipping, err := o.setUpShipping(context.Background(), ios.ErrOut)
+	if err != nil {
+		return trouble(fmt.Errorf("record: %v", err))
+	}
+	alerts, err := o.setUpAlerts(ios.ErrOut)
+	if err != nil {
+		return trouble(fmt.Errorf("record: %v", err))
 	}
 
 	src, err := attach(acfg)
@@ -236,6 +256,14 @@ func runRecord(o *recordOptions) error {
 		cfg.OnRecord = js.record
 	}
 
+	if shipping != nil {
+		shipping.hook(&cfg)
+		shipping.start()
+	}
+	if alerts != nil {
+		alerts.hook(&cfg)
+	}
+
 	ctx := o.ctx
 	if ctx == nil {
 		ctx = context.Background()
@@ -251,11 +279,21 @@ func runRecord(o *recordOptions) error {
 	rec := recorder.New(cfg)
 	var status *statusLine
 	if ios.ErrIsTerminal {
-		status = startStatusLine(ios.ErrOut, rec)
+		var extra func() string
+		if shipping != nil {
+			extra = shipping.statusText
+		}
+		status = startStatusLine(ios.ErrOut, rec, extra)
 	}
 	sum, err := rec.Run(ctx)
 	if status != nil {
 		status.stop()
+	}
+	if alerts != nil {
+		alerts.finish()
+	}
+	if shipping != nil {
+		shipping.finish()
 	}
 	if js != nil {
 		js.flush()
@@ -391,14 +429,15 @@ var statusRefresh = 500 * time.Millisecond
 
 // statusLine redraws one line on a terminal stderr about twice a second.
 type statusLine struct {
-	w    io.Writer
-	rec  *recorder.Recorder
-	done chan struct{}
-	wg   sync.WaitGroup
+	w     io.Writer
+	rec   *recorder.Recorder
+	extra func() string // more to say at the end of the line (nil: nothing)
+	done  chan struct{}
+	wg    sync.WaitGroup
 }
 
-func startStatusLine(w io.Writer, rec *recorder.Recorder) *statusLine {
-	s := &statusLine{w: w, rec: rec, done: make(chan struct{})}
+func startStatusLine(w io.Writer, rec *recorder.Recorder, extra func() string) *statusLine {
+	s := &statusLine{w: w, rec: rec, extra: extra, done: make(chan struct{})}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -408,8 +447,12 @@ func startStatusLine(w io.Writer, rec *recorder.Recorder) *statusLine {
 			select {
 			case <-t.C:
 				p := rec.Progress()
-				fmt.Fprintf(w, "\r\x1b[Kcalls %d  payload %s  drops %d  file %s (%s)",
-					p.CallsCompleted, replay.HumanBytes(p.PayloadBytes), p.Dropped, p.File, replay.HumanBytes(uint64(max(p.Bytes, 0))))
+				extra := ""
+				if s.extra != nil {
+					extra = s.extra()
+				}
+				fmt.Fprintf(w, "\r\x1b[Kcalls %d  payload %s  drops %d  file %s (%s)%s",
+					p.CallsCompleted, replay.HumanBytes(p.PayloadBytes), p.Dropped, p.File, replay.HumanBytes(uint64(max(p.Bytes, 0))), extra)
 			case <-s.done:
 				fmt.Fprint(w, "\r\x1b[K")
 				return

@@ -204,7 +204,7 @@ func gatherEvidence(files []string, baseline, pubKey string, maxCalls int) (*rep
 // comparison with a baseline).
 func readReportCapture(path string, key ed25519.PublicKey, g *replay.Digester, maxCalls int) (*report.Capture, []*replay.CallDigest) {
 	cp := &report.Capture{Path: path}
-	vr, err := format.VerifyFile(path, format.VerifyOptions{PublicKey: key})
+	vr, err := verifyInput(path, nil, format.VerifyOptions{PublicKey: key}) // a file or s3://BUCKET/KEY
 	if err != nil {
 		vr = &format.VerifyReport{File: path, Error: err.Error()}
 	}

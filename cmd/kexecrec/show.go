@@ -89,7 +89,11 @@ func runShow(opts *showOptions) error {
 	softMemoryLimit(showMemLimit)
 	stdin := replay.NewStdin(opts.IO.In, 0)
 	defer stdin.Close()
-	bad, err := replay.Show(opts.IO.Out, opts.Files, replay.ShowOptions{
+	files, err := replay.ExpandPrefixes(opts.Files) // s3://BUCKET/PREFIX/: every capture under it
+	if err != nil {
+		return trouble(err)
+	}
+	bad, err := replay.Show(opts.IO.Out, files, replay.ShowOptions{
 		Format: opts.Format, Table: replay.TableOptions{Wide: opts.Wide, HexDump: opts.HexDump},
 		Identify: !opts.NoIdentify, Filter: flt, Problem: printProblem(opts.IO), Stdin: stdin,
 	})

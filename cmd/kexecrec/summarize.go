@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/ed25519"
 	"fmt"
+	"slices"
 
 	"github.com/kexecrec/kexecrec/format"
 	"github.com/kexecrec/kexecrec/replay"
@@ -77,11 +78,25 @@ func runSummarize(opts *summarizeOptions) error {
 	}
 	stdin := replay.NewStdin(opts.IO.In, 0)
 	defer stdin.Close()
-	rep, readErr := replay.Summarize(opts.Files, replay.SummarizeOptions{Identify: !opts.NoIdentify, PublicKey: key, Stdin: stdin})
-	var err error
-	if opts.Format == "json" {
+	files, err := replay.ExpandPrefixes(opts.Files) // s3://BUCKET/PREFIX/: every capture under it
+	if err != nil {
+		return trouble(err)
+	}
+	rep, readErr := replay.Summarize(files, replay.SummarizeOptions{Identify: !opts.NoIdentify, PublicKey: key, Stdin: stdin})
+	fleet := slices.ContainsFunc(opts.Files, replay.IsPrefix)
+	if fleet {
+		rep.Fleet = replay.Fleet(rep.Files)
+	}
+	switch {
+	case opts.Format == "json":
 		err = writeJSON(opts.IO.Out, rep)
-	} else {
+	case fleet: // a fleet's captures are one table row each, then the total
+		err = replay.RenderFleet(opts.IO.Out, rep.Fleet, opts.Wide)
+		if err == nil && rep.Total != nil {
+			fmt.Fprintln(opts.IO.Out)
+			err = replay.RenderSummary(opts.IO.Out, &replay.SummaryReport{Files: []*replay.Summary{rep.Total}}, replay.TableOptions{Wide: opts.Wide})
+		}
+	default:
 		err = replay.RenderSummary(opts.IO.Out, rep, replay.TableOptions{Wide: opts.Wide})
 	}
 	if err != nil {

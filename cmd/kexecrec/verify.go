@@ -68,7 +68,11 @@ func runVerify(opts *verifyOptions) error {
 	failed := false
 	stdin := replay.NewStdin(opts.IO.In, 0)
 	defer stdin.Close()
-	for _, f := range opts.Files {
+	files, err := replay.ExpandPrefixes(opts.Files) // s3://BUCKET/PREFIX/: every capture under it
+	if err != nil {
+		return trouble(err)
+	}
+	for _, f := range files {
 		rep, err := verifyInput(f, stdin, format.VerifyOptions{PublicKey: key})
 		switch {
 		case err != nil:
@@ -104,7 +108,7 @@ func runVerify(opts *verifyOptions) error {
 // verifyInput verifies a file, or standard input ("-") through its private
 // copy: verification needs random access for the blob pass.
 func verifyInput(path string, stdin *replay.Stdin, o format.VerifyOptions) (*format.VerifyReport, error) {
-	if path != replay.StdinName {
+	if path != replay.StdinName && !replay.IsRemote(path) {
 		return format.VerifyFile(path, o)
 	}
 	in, err := replay.OpenInput(path, stdin)
