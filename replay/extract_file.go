@@ -16,6 +16,9 @@ type ExtractResult struct {
 	Failed   int      `json:"failed"`  // payloads that could not be written or did not verify
 	Damage   []string `json:"damage"`  // the capture could not be read entirely: extraction is partial
 	Warnings []string `json:"warnings"`
+	// ProblemKind says what Damage is: "damage" of the capture, or "input"
+	// (standard input cut at the limit on its copy).
+	ProblemKind string `json:"-"`
 	// Entries lists every payload with where it went (manifest.json's files).
 	Entries []ManifestEntry `json:"-"`
 }
@@ -52,6 +55,7 @@ func ExtractFile(path, dir string, force bool, stdin *Stdin) (*ExtractResult, er
 		return nil, fmt.Errorf("extract: %s: %w", ManifestName, err)
 	}
 	res.Damage, res.Warnings = c.Trouble()
+	res.ProblemKind = c.ProblemKind()
 	if res.Damage == nil {
 		res.Damage = []string{}
 	}

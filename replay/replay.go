@@ -22,7 +22,8 @@ type ReplayOptions struct {
 	Follow bool
 	Poll   time.Duration
 	// Problem is told what was wrong with the file after the output:
-	// kind "damage" or "warning".
+	// kind "damage", "input" (standard input cut at the limit on its copy)
+	// or "warning".
 	Problem func(path, kind, msg string)
 	// Stdin serves the path "-" (NewStdin).
 	Stdin *Stdin
@@ -100,7 +101,7 @@ func Replay(ctx context.Context, w io.Writer, path string, o ReplayOptions) (dam
 	}
 	for _, msg := range damage {
 		if o.Problem != nil {
-			o.Problem(path, "damage", msg)
+			o.Problem(path, c.ProblemKind(), msg)
 		}
 	}
 	return len(damage) > 0, nil

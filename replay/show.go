@@ -16,7 +16,8 @@ type ShowOptions struct {
 	Filter   *CallFilter // nil: every call
 	// Problem is told what was wrong with a file, after the file's output
 	// (so the two streams read in order): kind "error" (it could not be
-	// opened; msg names it), "damage" or "warning".
+	// opened; msg names it), "damage", "input" (standard input was cut at
+	// the limit on its copy) or "warning".
 	Problem func(path, kind, msg string)
 	// Stdin serves the path "-" (NewStdin); nil: "-" is refused.
 	Stdin *Stdin
@@ -141,7 +142,7 @@ func showFile(out *bufio.Writer, path string, n int, o ShowOptions) (ok bool, er
 		return false, err
 	}
 	for _, d := range damage {
-		o.problem(path, "damage", d)
+		o.problem(path, c.ProblemKind(), d)
 	}
 	for _, w := range warnings {
 		o.problem(path, "warning", w)

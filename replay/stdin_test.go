@@ -115,6 +115,27 @@ func TestStdinLimit(t *testing.T) {
 	}
 }
 
+// Readers report the limit as a problem of the input, not as damage of the
+// capture (the CLI then prints no "DAMAGED:" label for it).
+func TestStdinLimitIsNotDamage(t *testing.T) {
+	f, err := os.Open("../testdata/samples/real-6.1-kprobe-kexec_load.zst") // 8 MiB
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	in := NewStdin(f, 1<<20)
+	defer in.Close()
+	var kinds []string
+	bad, err := Show(io.Discard, []string{StdinName}, ShowOptions{Format: "ndjson", Stdin: in,
+		Problem: func(_, kind, _ string) { kinds = append(kinds, kind) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bad) != 1 || len(kinds) != 1 || kinds[0] != "input" {
+		t.Errorf("bad %v, problem kinds %v; want one problem of kind input", bad, kinds)
+	}
+}
+
 // Without a Stdin, "-" is refused in one line.
 func TestStdinNotOffered(t *testing.T) {
 	if _, err := Open(StdinName, OpenOptions{}); err == nil || !strings.Contains(err.Error(), "standard input") {

@@ -84,3 +84,13 @@ func (c *Capture) Trouble() (damage, warnings []string) {
 	}
 	return damage, warnings
 }
+
+// ProblemKind is how a reader reports what Trouble calls damage: "damage"
+// of the capture, or "input" when reading was cut by the limit on the copy
+// kept of standard input (that says nothing about the file).
+func (c *Capture) ProblemKind() string {
+	if c.stdin != nil && errors.Is(c.stdin.Err(), ErrStdinLimit) {
+		return "input"
+	}
+	return "damage"
+}

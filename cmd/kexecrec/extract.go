@@ -84,9 +84,11 @@ func runExtract(opts *extractOptions) error {
 		problem(opts.File, "warning", w)
 	}
 	for _, d := range res.Damage {
-		problem(opts.File, "damage", d)
+		problem(opts.File, res.ProblemKind, d)
 	}
 	switch {
+	case len(res.Damage) > 0 && res.ProblemKind == "input":
+		return trouble(fmt.Errorf("%s: extraction is partial", opts.File))
 	case len(res.Damage) > 0:
 		return trouble(fmt.Errorf("%s: damaged capture: extraction is partial", opts.File))
 	case res.Failed > 0:

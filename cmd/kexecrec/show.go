@@ -114,6 +114,8 @@ func printProblem(ios *IOStreams) func(path, kind, msg string) {
 			fmt.Fprintf(ios.ErrOut, "kexecrec: %s\n", oneLine(msg))
 		case "damage":
 			fmt.Fprintf(ios.ErrOut, "kexecrec: %s: DAMAGED: %s\n", path, oneLine(msg))
+		case "input":
+			fmt.Fprintf(ios.ErrOut, "kexecrec: %s: %s\n", path, oneLine(msg))
 		default:
 			fmt.Fprintf(ios.ErrOut, "kexecrec: %s: warning: %s\n", path, oneLine(msg))
 		}
