@@ -5,6 +5,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"testing"
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/vmtest/plan"
@@ -12,11 +13,14 @@ import (
 
 // The guest's caller facts the bed knows in advance. Every recorded call
 // is made by a child of the agent, which runs as /init, pid 1, comm "init",
-// with cwd "/" and no controlling terminal, in the initial pid namespace.
+// with cwd "/", in the initial pid namespace and the root cgroup (nothing
+// in the guest creates cgroups), and with no controlling terminal (the
+// kernel starts init on /dev/console without making it one).
 const (
-	agentExe  = "/init"
-	agentComm = "init"
-	agentCwd  = "/"
+	agentExe    = "/init"
+	agentComm   = "init"
+	agentCwd    = "/"
+	agentCgroup = "/"
 	// agentSelf is the command the agent runs for its own kexec calls.
 	agentSelf = "/init"
 	// The initramfs writer stores mtime 0 for every file, and the kernel's
@@ -114,6 +118,9 @@ func checkCaller(cc *CapCall, w callerWant, problem func(string, ...any)) {
 	flag(layout.CFExeCut, "exe-cut", false)
 	flag(layout.CFCwd, "cwd", true)
 	flag(layout.CFNsPID, "ns-pid", true)
+	flag(layout.CFCgroup, "cgroup", true)
+	flag(layout.CFCgroupCut, "cgroup-cut", false)
+	flag(layout.CFTTY, "tty", false)
 	flag(layout.CFAncInit, "ancestors-reach-init", true)
 	flag(layout.CFAncMore, "ancestors-more", false)
 	if k.Exe != w.exe {
@@ -126,8 +133,8 @@ func checkCaller(cc *CapCall, w callerWant, problem func(string, ...any)) {
 		problem("caller exe mtime %d ctime %d, want mtime %d (the initramfs archive's) and a ctime after 1970",
 			k.ExeMtimeSec, k.ExeCtimeSec, initramfsMtime)
 	}
-	if k.Cwd != agentCwd {
-		problem("caller cwd %q, want %q", k.Cwd, agentCwd)
+	if k.Cwd != agentCwd || k.Cgroup != agentCgroup {
+		problem("caller cwd %q cgroup %q, want %q %q", k.Cwd, k.Cgroup, agentCwd, agentCgroup)
 	}
 	if e := cc.Enter; e != nil && (k.NsLevel != 0 || k.NsPID != e.PID || k.NsTID != e.TID) {
 		problem("caller ns pid %d tid %d level %d, want %d %d in the initial namespace (level 0)", k.NsPID, k.NsTID, k.NsLevel, e.PID, e.TID)
@@ -229,6 +236,7 @@ type showCaller struct {
 	Exe     string   `json:"exe"`
 	Argv    []string `json:"argv"`
 	Cwd     string   `json:"cwd"`
+	Cgroup  string   `json:"cgroup_path"`
 	ExeFile *struct {
 		Ino  uint64 `json:"ino"`
 		Size uint64 `json:"size"`
@@ -242,9 +250,8 @@ type showCaller struct {
 }
 
 // entryFields are the caller fields the kernel must have read at entry in
-// the guest (its tty, cgroup and namespace pid are not asserted here:
-// the agent has no terminal and mounts no cgroup v2 hierarchy).
-var entryFields = []string{"exe", "argv", "cwd", "ancestors"}
+// the guest (there is no tty to read).
+var entryFields = []string{"exe", "argv", "cwd", "cgroup_path", "ns_pid", "ancestors"}
 
 // checkShowCaller: show names the kernel at entry as the source of the
 // caller's exe, argv, cwd and ancestry, and prints what the bed expects.
@@ -254,13 +261,73 @@ func checkShowCaller(i int, c showCaller, w callerWant, problem func(string, ...
 			problem("show call %d: caller %s from %q, want kernel-entry (sources %v)", i, f, c.Sources[f], c.Sources)
 		}
 	}
-	if c.Exe != w.exe || !slices.Equal(c.Argv, w.argv) || c.Cwd != agentCwd {
-		problem("show call %d: caller exe %q argv %q cwd %q, want %q %q %q", i, c.Exe, c.Argv, c.Cwd, w.exe, w.argv, agentCwd)
+	if c.Exe != w.exe || !slices.Equal(c.Argv, w.argv) || c.Cwd != agentCwd || c.Cgroup != agentCgroup {
+		problem("show call %d: caller exe %q argv %q cwd %q cgroup %q, want %q %q %q %q",
+			i, c.Exe, c.Argv, c.Cwd, c.Cgroup, w.exe, w.argv, agentCwd, agentCgroup)
 	}
 	if c.ExeFile == nil || c.ExeFile.Ino == 0 || int64(c.ExeFile.Size) != w.exeSize {
 		problem("show call %d: exe_file %+v, want a non-zero inode and size %d", i, c.ExeFile, w.exeSize)
 	}
 	if n := len(c.Ancestors); n == 0 || c.Ancestors[0].Comm != agentComm || c.Ancestors[n-1].PID != 1 || !c.Ancestors[n-1].Init {
 		problem("show call %d: ancestors %+v, want the agent first and init (pid 1) last", i, c.Ancestors)
+	}
+}
+
+// TestCheckCaller runs the bed's caller checks on a record as the guest
+// produces it, then on copies with one fact wrong: each must be caught.
+func TestCheckCaller(t *testing.T) {
+	w := callerWant{exe: "/usr/sbin/kexec", exeSize: 1234, argv: []string{"/usr/sbin/kexec", "-u", "--kexec-syscall"}}
+	good := func() *CapCall {
+		argv := []byte(strings.Join(w.argv, "\x00") + "\x00")
+		return &CapCall{
+			Enter:   &layout.Enter{PID: 300, TID: 300, PPID: 1, Comm: "kexec"},
+			Records: map[uint16]int{layout.RecCaller: 1, layout.RecArgs: 1},
+			Argv:    &layout.Args{Kind: layout.ArgsArgv, Total: uint64(len(argv)), Data: argv},
+			Caller: &layout.Caller{
+				Flags: layout.CFExe | layout.CFCwd | layout.CFCgroup | layout.CFNsPID | layout.CFAncInit,
+				Exe:   w.exe, ExeIno: 42, ExeSize: 1234, ExeCtimeSec: 1.7e9,
+				Cwd: "/", Cgroup: "/", NsPID: 300, NsTID: 300,
+				Ancestors: []layout.Ancestor{{PID: 1, TID: 1, NsPID: 1, StartNS: 5, Comm: "init", Exe: "/init",
+					Flags: layout.AFExe | layout.AFNsInit}},
+			},
+		}
+	}
+	problems := func(cc *CapCall) []string {
+		var got []string
+		checkCaller(cc, w, func(format string, args ...any) { got = append(got, fmt.Sprintf(format, args...)) })
+		return got
+	}
+	if got := problems(good()); len(got) != 0 {
+		t.Fatalf("the guest's caller is flagged: %q", got)
+	}
+	for name, spoil := range map[string]func(*CapCall){
+		"exe path":          func(c *CapCall) { c.Caller.Exe = "/init" },
+		"exe not read":      func(c *CapCall) { c.Caller.Flags &^= layout.CFExe },
+		"exe deleted":       func(c *CapCall) { c.Caller.Flags |= layout.CFExeDeleted },
+		"inode 0":           func(c *CapCall) { c.Caller.ExeIno = 0 },
+		"size":              func(c *CapCall) { c.Caller.ExeSize = 99 },
+		"mtime":             func(c *CapCall) { c.Caller.ExeMtimeSec = 1 },
+		"cwd":               func(c *CapCall) { c.Caller.Cwd = "/tmp" },
+		"cgroup":            func(c *CapCall) { c.Caller.Cgroup = "/x" },
+		"tty":               func(c *CapCall) { c.Caller.Flags |= layout.CFTTY },
+		"ns pid":            func(c *CapCall) { c.Caller.NsPID = 7 },
+		"argv":              func(c *CapCall) { c.Argv.Data = []byte("/usr/sbin/kexec\x00-u\x00") },
+		"argv cut":          func(c *CapCall) { c.Argv.Total += 10 },
+		"argv missing":      func(c *CapCall) { c.Argv = nil; c.Records[layout.RecArgs] = 0 },
+		"caller missing":    func(c *CapCall) { c.Caller = nil; c.Records[layout.RecCaller] = 0 },
+		"env without --env": func(c *CapCall) { c.Env = &layout.Args{Kind: layout.ArgsEnv} },
+		"no ancestors":      func(c *CapCall) { c.Caller.Ancestors = nil },
+		"parent not agent":  func(c *CapCall) { c.Caller.Ancestors[0].Comm = "sh" },
+		"parent pid":        func(c *CapCall) { c.Enter.PPID = 2 },
+		"chain short of init": func(c *CapCall) {
+			c.Caller.Ancestors[0].Flags &^= layout.AFNsInit
+		},
+		"more ancestors": func(c *CapCall) { c.Caller.Flags |= layout.CFAncMore },
+	} {
+		cc := good()
+		spoil(cc)
+		if len(problems(cc)) == 0 {
+			t.Errorf("%s: not caught", name)
+		}
 	}
 }

@@ -866,12 +866,12 @@ Caller (each call, each mode): exactly one CALLER and one ARGS record (argv; no 
 --env); the kernel read the executable at entry, its path is the one the agent ran (` + "`/usr/sbin/kexec`" + `, or
 ` + "`/init`" + ` for the agent's own badflags calls), not cut or deleted, its inode is non-zero, its size is the size
 of the binary the bed copied into the initramfs and its mtime the archive's (0); argv is complete, uncut and
-equal to the command the agent ran; cwd is ` + "`/`" + `; the pid-namespace pid and tid equal the ENTER record's
-(level 0); the first ancestor is the agent (comm init, exe /init, the ENTER record's parent pid), every link a
+equal to the command the agent ran; cwd is ` + "`/`" + `; the cgroup v2 path is ` + "`/`" + ` (nothing in the guest makes
+cgroups); no tty (the agent has no controlling terminal); the pid-namespace pid and tid equal the ENTER
+record's (level 0); the first ancestor is the agent (comm init, exe /init, the ENTER record's parent pid), every link a
 started root process no younger than its child, and the chain ends at pid 1 flagged init, with no "more
-ancestors" flag; ` + "`kexecrec show --format json`" + ` gives kernel-entry as the source of exe, argv, cwd and
-ancestors and prints the same exe, argv, cwd, exe inode and size, and ancestry. The guest's tty (the agent has
-none) and cgroup path (no cgroup v2 mount in the guest) are listed under each table as read, not asserted.
+ancestors" flag; ` + "`kexecrec show --format json`" + ` gives kernel-entry as the source of exe, argv, cwd, cgroup_path,
+ns_pid and ancestors and prints the same exe, argv, cwd, exe inode and size, and ancestry.
 
 Scenarios: load = ` + "`kexec -l --kexec-syscall`" + `; fileload = ` + "`kexec -l --kexec-file-syscall`" + `;
 crash = ` + "`kexec -p --kexec-syscall`" + ` (crashkernel=192M); unload = ` + "`kexec -u`" + `; noperm = kexec -l without
