@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/format"
@@ -33,6 +34,11 @@ type CapCall struct {
 	Files    []layout.File
 	Payloads []layout.Payload
 	Process  *layout.Process
+	// Caller and Argv are read by BPF at syscall entry; Env only with
+	// record --env. Records counts them, so a duplicate is seen.
+	Caller    *layout.Caller
+	Argv, Env *layout.Args
+	Records   map[uint16]int
 }
 
 // ReadCapture decodes a capture and re-hashes every payload blob through
@@ -57,7 +63,7 @@ func ReadCapture(path string) (*Capture, error) {
 	call := func(id uint64) *CapCall {
 		cc := byID[id]
 		if cc == nil {
-			cc = &CapCall{ID: id}
+			cc = &CapCall{ID: id, Records: map[uint16]int{}}
 			byID[id] = cc
 			c.Calls = append(c.Calls, cc)
 		}
@@ -110,6 +116,27 @@ func ReadCapture(path string) (*Capture, error) {
 				return nil, fmt.Errorf("process record: %v", err)
 			}
 			call(p.CallID).Process = &p
+		case layout.RecCaller:
+			k, err := layout.ParseCaller(rec.Data, bo)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", path, err)
+			}
+			cc := call(k.CallID)
+			cc.Caller = &k
+			cc.Records[rec.Type]++
+		case layout.RecArgs:
+			a, err := layout.ParseArgs(rec.Data, bo)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", path, err)
+			}
+			a.Data = slices.Clone(a.Data) // it aliases the reader's buffer
+			cc := call(a.CallID)
+			if a.Kind == layout.ArgsEnv {
+				cc.Env = &a
+			} else {
+				cc.Argv = &a
+			}
+			cc.Records[rec.Type]++
 		case layout.RecNote:
 			var n layout.Note
 			if err := json.Unmarshal(rec.Data, &n); err == nil {

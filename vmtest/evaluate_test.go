@@ -46,6 +46,8 @@ type cell struct {
 	// call took from entry to exit: almost all of it is the hooks copying
 	// the payloads, which the unprivileged time limit bounds.
 	EntryCopy string
+	// Caller is what BPF read about the calls' callers at entry.
+	Caller string
 }
 
 func cellKey(mode, scenario string) string { return mode + "/" + scenario }
@@ -56,6 +58,8 @@ type expectations struct {
 	// The bytes of the kernel segment and the small initrd, to check the
 	// prefix of a payload the unprivileged time limit cut.
 	kernelSegBytes, initrdBytes []byte
+	// The executables that make calls in the guest, for the caller checks.
+	callerSizes callerSizes
 }
 
 func expect(t *testing.T, bt *Boot) expectations {
@@ -180,7 +184,8 @@ func (e expectations) wants(scenario string) []wantCall {
 
 // evaluate checks every result the guest brought back and returns the
 // kernel's block of the results table. Every problem is also a t.Errorf.
-func evaluate(t *testing.T, bt *Boot, kexecrec string) *kernelReport {
+func evaluate(t *testing.T, bt *Boot, bed *Bed) *kernelReport {
+	kexecrec := bed.Kexecrec
 	rep := &kernelReport{Series: bt.Kernel.Series, Package: bt.Kernel.Package, Release: bt.Kernel.Release,
 		Modes: bt.Modes, Elapsed: bt.Elapsed, Cells: map[string]*cell{}, Captures: bt.Captures, Results: bt.Results}
 	bootProblem := func(format string, args ...any) {
@@ -223,6 +228,11 @@ func evaluate(t *testing.T, bt *Boot, kexecrec string) *kernelReport {
 	}
 
 	exp := expect(t, bt)
+	sizes, err := newCallerSizes(bed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp.callerSizes = sizes
 	if st, err := os.Stat(bt.Payloads.Vmlinuz); err == nil {
 		rep.Payloads = fmt.Sprintf("vmlinuz %d bytes (sha256 %s…), kernel segment %d bytes after %d setup bytes (sha256 %s…), small initrd sha256 %s…",
 			st.Size(), exp.vmlinuz[:12], len(bt.Payloads.KernelSegment), st.Size()-int64(len(bt.Payloads.KernelSegment)), exp.kernelSeg[:12], exp.initrd[:12])
@@ -413,6 +423,11 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, kexecrec string, c 
 		}
 	}
 	c.Calls = len(capt.Calls)
+	c.Caller = callerFacts(capt.Calls)
+	callers, err := exp.callerSizes.callers(r, bt.Plan.Kexec)
+	if err != nil {
+		problem("callers: %v", err)
+	}
 	if len(capt.Calls) != len(wants) {
 		problem("%d calls recorded, want %d", len(capt.Calls), len(wants))
 	}
@@ -424,9 +439,13 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, kexecrec string, c 
 		}
 		w := wants[i]
 		sig = append(sig, callSignature(cc, w))
-		checkCall(cc, w, hookOf(r.Mode), func(format string, args ...any) {
+		callProblem := func(format string, args ...any) {
 			problem("call %d: "+format, append([]any{i}, args...)...)
-		})
+		}
+		checkCall(cc, w, hookOf(r.Mode), callProblem)
+		if i < len(callers) {
+			checkCaller(cc, callers[i], callProblem)
+		}
 	}
 	if r.Scenario == plan.NoPerm && len(capt.Calls) == 1 && capt.Calls[0].Exit != nil {
 		var captured uint64
@@ -445,7 +464,7 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, kexecrec string, c 
 	if err != nil {
 		problem("kexecrec verify: %v: %s", err, testenv.LastLine(string(out)))
 	}
-	checkShow(kexecrec, path, wants, problem)
+	checkShow(kexecrec, path, wants, callers, problem)
 	return strings.Join(sig, " | ")
 }
 
@@ -623,7 +642,7 @@ func callSignature(cc *CapCall, w wantCall) string {
 
 // checkShow decodes the capture with `kexecrec show --format json` and
 // compares the calls it lists with what the raw decode found.
-func checkShow(bin, path string, wants []wantCall, problem func(string, ...any)) {
+func checkShow(bin, path string, wants []wantCall, callers []callerWant, problem func(string, ...any)) {
 	out, err := exec.Command(bin, "show", "--format", "json", path).Output()
 	if err != nil {
 		problem("kexecrec show --format json: %v", err)
@@ -642,6 +661,9 @@ func checkShow(bin, path string, wants []wantCall, problem func(string, ...any))
 		if c.SyscallNr != wants[i].nr || c.Ret == nil || *c.Ret != wants[i].ret {
 			problem("show call %d: syscall %d ret %v, want %d ret %d", i, c.SyscallNr, c.Ret, wants[i].nr, wants[i].ret)
 		}
+		if i < len(callers) {
+			checkShowCaller(i, c.Caller, callers[i], problem)
+		}
 		// A call cut by the time limit may lack the segments the digest
 		// covers; checkCall has checked what it holds.
 		if p := c.Purgatory; wants[i].purgatory && !wants[i].timeCut && (p == nil || !p.Found || !p.Match || !p.EntryInPurgatory) {
@@ -651,9 +673,10 @@ func checkShow(bin, path string, wants []wantCall, problem func(string, ...any))
 }
 
 type showCall struct {
-	SyscallNr uint32 `json:"syscall_nr"`
-	Ret       *int64 `json:"ret"`
-	Outcome   string `json:"outcome"`
+	SyscallNr uint32     `json:"syscall_nr"`
+	Ret       *int64     `json:"ret"`
+	Outcome   string     `json:"outcome"`
+	Caller    showCaller `json:"caller"`
 	Purgatory *struct {
 		Found            bool   `json:"found"`
 		Match            bool   `json:"match"`
@@ -767,6 +790,15 @@ func writeResults(path string, reps []*kernelReport, total time.Duration) error 
 			fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
 		}
 		b.WriteString("\n")
+		b.WriteString("Caller of each cell's calls, read by BPF at syscall entry (exe, argv count, cwd, cgroup and tty when read, ancestry from init to the caller):\n\n")
+		for _, mode := range rep.Modes {
+			for _, s := range scen {
+				if c := rep.Cells[cellKey(mode, s)]; c != nil && c.Caller != "" {
+					fmt.Fprintf(&b, "- %s/%s: %s\n", mode, s, c.Caller)
+				}
+			}
+		}
+		b.WriteString("\n")
 		if len(rep.Overheads) > 0 {
 			o := rep.Overheads[0]
 			fmt.Fprintf(&b, "getppid in the guest (ns per call, fastest of %d rounds of %d calls; the recorder attached and idle, "+
@@ -829,6 +861,17 @@ for every payload known in advance (kexec-tools puts a fresh random seed, setup_
 segment of every kexec_load, so that segment and purgatory, which holds the digest over all segments,
 differ between any two loads and are compared by length); ` + "`kexecrec verify`" + ` passes and
 ` + "`kexecrec show --format json`" + ` lists the same calls and return values (when those commands are live).
+
+Caller (each call, each mode): exactly one CALLER and one ARGS record (argv; no environment without
+--env); the kernel read the executable at entry, its path is the one the agent ran (` + "`/usr/sbin/kexec`" + `, or
+` + "`/init`" + ` for the agent's own badflags calls), not cut or deleted, its inode is non-zero, its size is the size
+of the binary the bed copied into the initramfs and its mtime the archive's (0); argv is complete, uncut and
+equal to the command the agent ran; cwd is ` + "`/`" + `; the cgroup v2 path is ` + "`/`" + ` (nothing in the guest makes
+cgroups); no tty (the agent has no controlling terminal); the pid-namespace pid and tid equal the ENTER
+record's (level 0); the first ancestor is the agent (comm init, exe /init, the ENTER record's parent pid), every link a
+started root process no younger than its child, and the chain ends at pid 1 flagged init, with no "more
+ancestors" flag; ` + "`kexecrec show --format json`" + ` gives kernel-entry as the source of exe, argv, cwd, cgroup_path,
+ns_pid and ancestors and prints the same exe, argv, cwd, exe inode and size, and ancestry.
 
 Scenarios: load = ` + "`kexec -l --kexec-syscall`" + `; fileload = ` + "`kexec -l --kexec-file-syscall`" + `;
 crash = ` + "`kexec -p --kexec-syscall`" + ` (crashkernel=192M); unload = ` + "`kexec -u`" + `; noperm = kexec -l without

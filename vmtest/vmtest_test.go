@@ -148,7 +148,7 @@ func runKernel(t *testing.T, bed *Bed, qemu, series string) *kernelReport {
 	t.Logf("%s (%s): modes %v, modules %v", k.Package, k.Release, modes, moduleNames(bt.Modules))
 	runErr := bt.Run(context.Background(), qemu, *flagTimeout, *flagSMP)
 	t.Logf("%s: qemu boot + %d scenarios + kexec -e: %s wall time", series, len(bt.Results), bt.Elapsed.Round(time.Second))
-	rep := evaluate(t, bt, bed.Kexecrec)
+	rep := evaluate(t, bt, bed)
 	rep.NotOffered = notOffered
 	if runErr != nil {
 		t.Errorf("%s: %v", series, runErr)
