@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/format"
 )
@@ -117,6 +119,9 @@ func (r *Recorder) handle(rec []byte) error {
 		}
 		if err := r.w.WriteRaw(raw); err != nil {
 			return err
+		}
+		if x, err := layout.ParseExit(raw, r.bo); err != nil || x.Ret != -int64(unix.EPERM) {
+			r.sawEvidence() // a caller the kernel did not refuse for lack of CAP_SYS_BOOT
 		}
 		delete(r.calls, cs.id)
 		r.completed++

@@ -153,6 +153,9 @@ func (r *Recorder) tick(now time.Time) error {
 			return err
 		}
 	}
+	if err := r.checkBound(now); err != nil {
+		return err
+	}
 	r.publish()
 	return nil
 }
@@ -169,6 +172,9 @@ func (r *Recorder) finishRun() error {
 			ids = append(ids, id)
 		}
 		for _, id := range ids {
+			if r.calls[id].entered {
+				r.sawEvidence() // its result is unknown
+			}
 			if err := r.closePayloads(r.calls[id]); err != nil {
 				return err
 			}
