@@ -47,6 +47,11 @@ type TotalBound struct {
 	Warn func(line string)
 }
 
+// closeRoom is what closing a part still writes after the last call (a
+// STATS chunk and the trailer, well under this): the bound counts it so
+// that it holds after the close too.
+const closeRoom = 16 << 10
+
 // boundRecheck is how often a bound that cannot be met is looked at again
 // (an upload may have made a part removable).
 const boundRecheck = time.Second
@@ -56,8 +61,10 @@ type boundState struct {
 	match *regexp.Regexp // a part's base name
 
 	older    int64     // bytes of the other parts at the last scan
-	lastScan time.Time // of a scan that left the bound exceeded
+	stuck    bool      // the last scan could not meet the bound
+	lastScan time.Time // of that scan
 	over     int64     // bytes over Max at the last check (0: within)
+	warned   bool      // the excess since it began was said
 	removed  uint64    // parts removed by the bound in this run
 	evidence map[string]scanned
 	ownParts map[string]bool // this run's parts -> holds evidence
@@ -180,7 +187,7 @@ func (r *Recorder) enforceBound(reserve int64) error {
 	written := r.w.Written()
 	skip := map[string]bool{}
 	var removed []string
-	for older+max(written, reserve) > b.cfg.Max {
+	for older+max(written, reserve)+closeRoom > b.cfg.Max {
 		i, why := b.pick(parts, skip)
 		if i < 0 {
 			break
@@ -202,42 +209,52 @@ func (r *Recorder) enforceBound(reserve int64) error {
 		removed = append(removed, fmt.Sprintf("%s (%s)", filepath.Base(p.path), why))
 	}
 	b.older = older
-	wasOver := b.over > 0
-	b.over = max(older+written-b.cfg.Max, 0)
-	if b.over > 0 {
-		b.lastScan = time.Now()
-	}
+	b.stuck = older+max(written, reserve)+closeRoom > b.cfg.Max
+	b.lastScan = time.Now()
 	if len(removed) > 0 {
 		if err := r.note("info", fmt.Sprintf("--max-total %d bytes: removed %s", b.cfg.Max, strings.Join(removed, ", "))); err != nil {
 			return err
 		}
 	}
-	if b.over > 0 && !wasOver {
-		msg := fmt.Sprintf("--max-total %d bytes exceeded by %d bytes: the remaining parts may not be removed (not uploaded yet, or the part being written); recording goes on, the disk is at risk",
-			b.cfg.Max, b.over)
-		if b.cfg.Warn != nil {
-			b.cfg.Warn(msg)
-		}
-		return r.note("warn", msg)
-	}
-	return nil
+	return r.setOver(older + written - b.cfg.Max)
 }
 
-// checkBound runs on every tick: a cheap sum while within the bound, a
-// new look at the directory when the part being written crosses it.
+// setOver records by how much the parts exceed the bound, and says it once
+// each time the excess begins.
+func (r *Recorder) setOver(over int64) error {
+	b := r.bound
+	b.over = max(over, 0)
+	if b.over == 0 {
+		b.warned = false
+		return nil
+	}
+	if b.warned {
+		return nil
+	}
+	b.warned = true
+	msg := fmt.Sprintf("--max-total %d bytes exceeded by %d bytes: the parts left may not be removed (not uploaded yet, or the part being written); recording goes on, the disk is at risk",
+		b.cfg.Max, b.over)
+	if b.cfg.Warn != nil {
+		b.cfg.Warn(msg)
+	}
+	return r.note("warn", msg)
+}
+
+// checkBound runs after every call and on every tick: a cheap sum while
+// within the bound, a new look at the directory when the part being
+// written crosses it. (A single call larger than the room left can cross
+// it while it is being written.)
 func (r *Recorder) checkBound(now time.Time) error {
 	b := r.bound
 	if b == nil || r.w == nil {
 		return nil
 	}
-	total := b.older + r.w.Written()
-	if total <= b.cfg.Max {
-		b.over = 0
-		return nil
+	written := r.w.Written()
+	if b.older+written+closeRoom <= b.cfg.Max {
+		return r.setOver(0)
 	}
-	if b.over > 0 && now.Sub(b.lastScan) < boundRecheck {
-		b.over = total - b.cfg.Max
-		return nil
+	if b.stuck && now.Sub(b.lastScan) < boundRecheck {
+		return r.setOver(b.older + written - b.cfg.Max)
 	}
 	return r.enforceBound(0)
 }

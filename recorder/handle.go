@@ -138,7 +138,7 @@ func (r *Recorder) handle(rec []byte) error {
 		if r.rotateDue {
 			return r.maybeRotate(time.Now())
 		}
-		return nil
+		return r.checkBound(time.Now())
 
 	case layout.RecSegments, layout.RecFile:
 		return r.w.WriteRaw(raw)
