@@ -195,7 +195,7 @@ func (r *Recorder) enforceBound(reserve int64) error {
 		p := parts[i]
 		if err := unix.Unlink(p.path); err != nil && !errors.Is(err, unix.ENOENT) {
 			skip[p.path] = true
-			removed = append(removed, fmt.Sprintf("%s could not be removed (%v)", filepath.Base(p.path), err))
+			removed = append(removed, fmt.Sprintf("could not remove %s for --max-total %d: %v", filepath.Base(p.path), b.cfg.Max, err))
 			continue
 		}
 		if b.cfg.Removed != nil {
@@ -206,13 +206,15 @@ func (r *Recorder) enforceBound(reserve int64) error {
 		older -= p.size
 		b.removed++
 		parts = append(parts[:i], parts[i+1:]...)
-		removed = append(removed, fmt.Sprintf("%s (%s)", filepath.Base(p.path), why))
+		removed = append(removed, fmt.Sprintf("removed %s by --max-total %d (%s)", filepath.Base(p.path), b.cfg.Max, why))
 	}
 	b.older = older
 	b.stuck = older+max(written, reserve)+closeRoom > b.cfg.Max
 	b.lastScan = time.Now()
-	if len(removed) > 0 {
-		if err := r.note("info", fmt.Sprintf("--max-total %d bytes: removed %s", b.cfg.Max, strings.Join(removed, ", "))); err != nil {
+	// One note per part, its name first: summarize's table shows the start
+	// of each note.
+	for _, msg := range removed {
+		if err := r.note("info", msg); err != nil {
 			return err
 		}
 	}

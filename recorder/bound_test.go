@@ -159,11 +159,11 @@ func TestMaxTotalSpansStartSetsAndKeepsEvidence(t *testing.T) {
 				why = "(oldest)"
 			}
 			all := strings.Join(noted, "\n")
-			if !strings.Contains(all, "--max-total 262144 bytes: removed ") || !strings.Contains(all, why) {
+			if !strings.Contains(all, " by --max-total 262144 "+why) {
 				t.Errorf("notes of the surviving parts:\n%s", all)
 			}
 			for _, name := range append(first.Files, second.Files...) {
-				if strings.Contains(all, filepath.Base(name)+" (") && exists(name) {
+				if strings.Contains(all, "removed "+filepath.Base(name)+" ") && exists(name) {
 					t.Errorf("%s noted as removed but still there", name)
 				}
 			}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kexecrec/kexecrec/ship"
+)
+
+func TestRecordMaxTotalFlagErrors(t *testing.T) {
+	useFakeAttach(t, 1)
+	out := filepath.Join(t.TempDir(), "c.kxr")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-o", out, "--max-total", "1G"}, "--max-total needs --rotate-size or --rotate-every"},
+		{[]string{"-o", out, "--rotate-size", "64M", "--max-total", "100M"}, "less than two parts of --rotate-size"},
+		{[]string{"-o", out, "--rotate-size", "1M", "--max-total", "lots"}, "invalid size \"lots\""},
+	} {
+		ios, _, errOut := testIO()
+		code := runRecordCLI(t, ios, tc.args...)
+		if code == ExitOK || strings.Count(errOut.String(), "\n") != 1 || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want one line with %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a refused recording left a file")
+	}
+}
+
+// With --upload, --max-total removes a part only once its upload is
+// confirmed: while the store is down nothing goes, one warning says the
+// bound is exceeded; once the store is back the shipped parts go, oldest
+// first, and the bound holds again.
+func TestRecordMaxTotalRemovesOnlyShippedParts(t *testing.T) {
+	srv, c := startStore(t)
+	srv.Stop()
+	old := shipDrainTimeout
+	shipDrainTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { shipDrainTimeout = old })
+	const maxTotal = 700 << 10
+	dir := t.TempDir()
+	pattern := filepath.Join(dir, "kexec-{start}.kxr")
+	args := []string{"-o", pattern, "--rotate-size", "100K", "--max-total", "700K", "--upload", "s3://evidence/fleet"}
+
+	useFakeAttach(t, 6) // 6 calls of 300 KiB: a part each, 1.8 MB in all
+	ios, _, errOut := testIO()
+	if code := runRecordCLI(t, ios, append(args, "--count", "6")...); code != ExitOK {
+		t.Fatalf("store down: exit %d: %s", code, errOut)
+	}
+	first := wroteFiles(t, errOut.String())
+	if n := strings.Count(errOut.String(), "warning: --max-total 716800 bytes exceeded by "); n != 1 {
+		t.Errorf("store down: %d warnings about the bound, want 1:\n%s", n, errOut)
+	}
+	for _, f := range first {
+		if _, err := os.Stat(f + ship.PendingSuffix); err != nil {
+			t.Errorf("store down: %s removed or not pending: %v", f, err)
+		}
+	}
+	if dirBytes(t, dir) <= maxTotal {
+		t.Fatalf("store down: %d bytes on disk: the test needs more than --max-total", dirBytes(t, dir))
+	}
+
+	srv.Start()
+	time.Sleep(1100 * time.Millisecond) // the next {start} names a new set
+	useFakeAttach(t, 1)
+	ios, _, errOut = testIO()
+	// Running long enough for the uploads of the earlier set and the
+	// bound's look at them (once a second while it is exceeded).
+	if code := runRecordCLI(t, ios, append(args, "--duration", "4s")...); code != ExitOK {
+		t.Fatalf("store back: exit %d: %s", code, errOut)
+	}
+	second := wroteFiles(t, errOut.String())
+	if n := dirBytes(t, dir); n > maxTotal {
+		t.Errorf("store back: %d bytes left, over --max-total %d:\n%s", n, maxTotal, errOut)
+	}
+	if _, err := os.Stat(first[0]); err == nil {
+		t.Errorf("store back: the oldest part %s (uploaded) is still there", first[0])
+	}
+	if _, err := os.Stat(second[len(second)-1]); err != nil {
+		t.Errorf("the last part written: %v", err)
+	}
+	if keys := storedKeys(t, c); len(keys) != len(first)+len(second) {
+		t.Errorf("stored %d objects, want the %d parts of both runs (none removed before it was uploaded)", len(keys), len(first)+len(second))
+	}
+	for _, m := range []string{ship.PendingSuffix, ship.ShippedSuffix} {
+		if _, err := os.Stat(first[0] + m); err == nil {
+			t.Errorf("the marker %s of a removed part was left behind", first[0]+m)
+		}
+	}
+}
+
+// dirBytes is the size of the capture parts in dir (markers excluded).
+func dirBytes(t *testing.T, dir string) int64 {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ship.PendingSuffix) || strings.HasSuffix(e.Name(), ship.ShippedSuffix) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
+}
