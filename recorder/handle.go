@@ -50,6 +50,9 @@ func (r *Recorder) handle(rec []byte) error {
 		}
 		r.useSeq++
 		a.lastUse = r.useSeq
+		if r.guarding() {
+			a.guardCut()
+		}
 		wasLimited := a.limited
 		if err := a.add(p); err != nil {
 			var bp *errBadPiece
@@ -58,7 +61,7 @@ func (r *Recorder) handle(rec []byte) error {
 			}
 			return err
 		}
-		if !wasLimited && a.limited {
+		if !wasLimited && a.limited && a.cutReason == reasonLimit {
 			if err := r.noteLimited(a, p.Offset); err != nil {
 				return err
 			}
@@ -67,7 +70,7 @@ func (r *Recorder) handle(rec []byte) error {
 		if p.ReadErr == 0 {
 			r.payloadBytes += uint64(p.Len)
 		}
-		return nil
+		return r.checkGuard(false)
 
 	case layout.RecEnter:
 		if err := r.w.WriteRaw(raw); err != nil {

@@ -60,6 +60,9 @@ type Config struct {
 	// Bound, when set, bounds the total size of the output's parts
 	// (record --max-total); it needs a rotating file sink.
 	Bound *TotalBound
+	// Guard, when set, holds back payload bytes, then stops the recording,
+	// as free disk space runs low (record --min-free).
+	Guard *DiskGuard
 }
 
 // Progress is a snapshot of a running recording, safe to read from any goroutine.
@@ -125,6 +128,7 @@ type Recorder struct {
 	files     []string
 	rotateDue bool
 	bound     *boundState // nil without Config.Bound
+	guard     *guardState // nil without Config.Guard
 
 	calls   map[uint64]*callState
 	nOpen   int                 // payloads being assembled, over all calls
@@ -184,6 +188,9 @@ func New(cfg Config) *Recorder {
 		maxStored: pieceSize * maxBlobPieces}
 	if cfg.Bound != nil && cfg.Sink.Rotates() {
 		r.bound = newBoundState(*cfg.Bound)
+	}
+	if cfg.Guard != nil && cfg.Guard.MinFree > 0 {
+		r.guard = newGuardState(*cfg.Guard)
 	}
 	return r
 }

@@ -117,6 +117,14 @@ loop:
 		}
 	}
 	stop()
+	var guardErr *DiskGuardError
+	if errors.As(writeErr, &guardErr) {
+		// The guard stops with room left: the part gets its trailer.
+		if err := r.finishRun(); err != nil {
+			return r.summary(), r.writeFailed(err)
+		}
+		return r.summary(), guardErr
+	}
 	if writeErr == nil {
 		writeErr = r.finishRun()
 	}
@@ -154,6 +162,9 @@ func (r *Recorder) tick(now time.Time) error {
 		}
 	}
 	if err := r.checkBound(now); err != nil {
+		return err
+	}
+	if err := r.checkGuard(true); err != nil {
 		return err
 	}
 	r.publish()

@@ -52,6 +52,9 @@ func (r *Recorder) stats() format.Stats {
 	s["bad_records"] = r.badRecords
 	s["pieces_discarded"] = r.asm.discarded
 	s["parts"] = uint64(r.part) + 1
+	if r.guard != nil {
+		s["payloads_disk_guard"] = r.asm.guarded
+	}
 	if b := r.bound; b != nil {
 		s["over_max_total"] = uint64(b.over)
 		s["max_total_removed"] = b.removed
