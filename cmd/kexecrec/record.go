@@ -40,6 +40,7 @@ type recordOptions struct {
 	RotateEvery  time.Duration
 	MaxFiles     int
 	MaxTotal     recByteSize
+	MinFree      string
 	KeepEvidence bool
 	SignKey      string
 	SealInterval time.Duration
@@ -136,6 +137,7 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 	f.DurationVar(&opts.RotateEvery, "rotate-every", 0, "start a new file this often")
 	f.IntVar(&opts.MaxFiles, "max-files", 0, "keep only the newest N files of a rotated set (0 = all)")
 	f.Var(&opts.MaxTotal, "max-total", "bound the total size of the parts FILE names, earlier {start} sets included (oldest removed first; 0 = no bound)")
+	f.StringVar(&opts.MinFree, "min-free", "", "disk guard: below this free space (SIZE or PERCENT of the filesystem; default 5% or 1G, whichever is smaller; 0 = off) payload bytes are held back, below half recording stops")
 	f.BoolVar(&opts.KeepEvidence, "keep-evidence", true, "with --max-total, remove parts holding a call not refused with EPERM only after parts holding none")
 	f.StringVar(&opts.SignKey, "sign-key", "", "Ed25519 private key (from 'kexecrec keygen') to sign each file's trailer")
 	f.DurationVar(&opts.SealInterval, "seal-interval", time.Second, "seal pending records at least this often")
@@ -216,6 +218,11 @@ func runRecord(o *recordOptions) error {
 		key = k
 	}
 
+	guard, err := o.diskGuard(ios.ErrOut)
+	if err != nil {
+		return trouble(fmt.Errorf("record: %v", err))
+	}
+
 	// The output exists, or the error is said, before anything is loaded
 	// into the kernel.
 	var sink recorder.Sink
@@ -258,6 +265,9 @@ func runRecord(o *recordOptions) error {
 
 	h := recorder.HostHeader(versionString())
 	h.Options = o.headerOptions(limits)
+	if guard != nil {
+		h.Options["min_free"] = strconv.FormatInt(guard.MinFree, 10)
+	}
 	wopts := format.WriterOptions{SealBytes: int(o.SealSize), SealInterval: o.SealInterval, SignKey: key}
 	if o.Fsync {
 		wopts.Sync = format.SyncOnSeal
@@ -268,6 +278,7 @@ func runRecord(o *recordOptions) error {
 		Count:   o.Count,
 		Snaplen: uint64(o.Snaplen),
 		Bound:   o.totalBound(pattern, ios.ErrOut),
+		Guard:   guard,
 	}
 	var js *recordJSON
 	if o.JSON {
@@ -320,6 +331,10 @@ func runRecord(o *recordOptions) error {
 	}
 	if err != nil {
 		var full *recorder.DiskFullError
+		var guarded *recorder.DiskGuardError
+		if errors.As(err, &guarded) {
+			return trouble(fmt.Errorf("record: %v (%d calls recorded)", guarded, sum.CallsCompleted))
+		}
 		if errors.As(err, &full) {
 			return trouble(fmt.Errorf("record: %v (%d calls recorded)", full, sum.CallsCompleted))
 		}

@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/kexecrec/kexecrec/recorder"
 	"github.com/kexecrec/kexecrec/ship"
@@ -52,4 +56,52 @@ func (o *recordOptions) totalBound(pattern string, errOut io.Writer) *recorder.T
 		b.Removable = func(path string) bool { return strings.HasPrefix(ship.LocalState(path), "shipped") }
 	}
 	return b
+}
+
+// Default disk guard: 5% of the output's filesystem, at most 1 GiB.
+const (
+	defaultMinFreePercent = 5
+	defaultMinFreeMax     = 1 << 30
+)
+
+// diskGuard is --min-free resolved against the output's filesystem (nil:
+// off, or the output is a stream).
+func (o *recordOptions) diskGuard(errOut io.Writer) (*recorder.DiskGuard, error) {
+	if o.Output == "-" || strings.TrimSpace(o.MinFree) == "0" {
+		return nil, nil
+	}
+	dir := filepath.Dir(o.Output)
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		if o.MinFree == "" {
+			return nil, nil // the output's own error says what is wrong with dir
+		}
+		return nil, fmt.Errorf("--min-free: %v", err)
+	}
+	size := int64(st.Blocks) * int64(st.Bsize)
+	var minFree int64
+	switch spec := strings.TrimSpace(o.MinFree); {
+	case spec == "":
+		minFree = min(size*defaultMinFreePercent/100, defaultMinFreeMax)
+	case strings.HasSuffix(spec, "%"):
+		pct, err := strconv.ParseFloat(strings.TrimSuffix(spec, "%"), 64)
+		if err != nil || pct < 0 || pct >= 100 {
+			return nil, fmt.Errorf("--min-free %q: want a size (512M) or a percentage below 100 (5%%)", o.MinFree)
+		}
+		minFree = int64(float64(size) * pct / 100)
+	default:
+		v, err := parseByteSize(spec)
+		if err != nil || v > 1<<62 {
+			return nil, fmt.Errorf("--min-free %q: want a size (512M) or a percentage below 100 (5%%)", o.MinFree)
+		}
+		minFree = int64(v)
+	}
+	if minFree == 0 {
+		return nil, nil
+	}
+	return &recorder.DiskGuard{MinFree: minFree, Dir: dir, Warn: func(line string) {
+		backgroundLogMu.Lock()
+		defer backgroundLogMu.Unlock()
+		fmt.Fprintf(errOut, "kexecrec: warning: %s\n", line)
+	}}, nil
 }

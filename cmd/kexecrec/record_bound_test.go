@@ -3,10 +3,14 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/kexecrec/kexecrec/internal/testenv"
 	"github.com/kexecrec/kexecrec/ship"
 )
 
@@ -110,4 +114,50 @@ func dirBytes(t *testing.T, dir string) int64 {
 		}
 	}
 	return n
+}
+
+func TestRecordMinFreeFlagErrors(t *testing.T) {
+	useFakeAttach(t, 1)
+	out := filepath.Join(t.TempDir(), "c.kxr")
+	for _, spec := range []string{"150%", "lots", "-5%", "x%"} {
+		ios, _, errOut := testIO()
+		code := runRecordCLI(t, ios, "-o", out, "--count", "1", "--min-free", spec)
+		if code == ExitOK || strings.Count(errOut.String(), "\n") != 1 || !strings.Contains(errOut.String(), "--min-free") {
+			t.Errorf("--min-free %s: exit %d, stderr %q, want one line", spec, code, errOut)
+		}
+	}
+}
+
+// Below half of --min-free the recording stops at once: one error line, a
+// file closed with its trailer whose last note says why.
+func TestRecordMinFreeStops(t *testing.T) {
+	testenv.Root(t)
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=4m"); err != nil {
+		t.Fatalf("cannot mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	if err := os.WriteFile(filepath.Join(dir, "filler"), make([]byte, 3<<20+512<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	useFakeAttach(t, 1)
+	path := filepath.Join(dir, "c.kxr")
+	ios, _, errOut := testIO()
+	code := runRecordCLI(t, ios, "-o", path, "--min-free", "2M", "--duration", "20s")
+	lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+	last := lines[len(lines)-1]
+	if code != ExitTrouble || !regexp.MustCompile(`^kexecrec: record: disk guard: [0-9]+ bytes free, below half of --min-free 2097152: stopped; `+
+		regexp.QuoteMeta(path)+` is closed with its trailer \([0-9]+ calls recorded\)$`).MatchString(last) {
+		t.Fatalf("exit %d, last line %q\n%s", code, last, errOut)
+	}
+	code, out, _ := runCLI(t, "summarize", "--wide", path)
+	if code != ExitOK || !strings.Contains(out, "stop       clean") || !strings.Contains(out, "min_free=2097152") {
+		t.Errorf("summarize: exit %d\n%s", code, out)
+	}
+	if code, out, _ = runCLI(t, "verify", path); code != ExitOK {
+		t.Errorf("verify: exit %d\n%s", code, out)
+	}
+	if code, out, _ = runCLI(t, "summarize", "--format", "json", path); code != ExitOK || !strings.Contains(out, "below half of --min-free 2097152: recording stopped") {
+		t.Errorf("summarize does not say why the recording stopped: exit %d\n%s", code, out)
+	}
 }
