@@ -96,6 +96,13 @@ removing parts not uploaded yet, nothing is removed, a warning says so once,
 and stats and status line show over_max_total. The part being written notes
 which parts were removed and why (summarize lists the notes).
 
+Disk guard: below --min-free of free space on the output's filesystem (a size,
+or a percentage of the filesystem; default 5% or 1G, whichever is smaller; 0 =
+off) payload bytes are no longer written (the payloads say "disk-guard") while
+every call is still recorded; a warning line says so. Below half of it the
+recording stops: the file gets a note saying why, then its trailer, and record
+exits 2 with a one-line error.
+
 Time policy: the BPF programs copy segments at syscall entry, before the
 kernel checks permissions, with preemption off or inside an RCU read section,
 so each hook invocation (a call's entry with all its segments, each file
