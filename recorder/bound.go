@@ -212,9 +212,10 @@ func (r *Recorder) enforceBound(reserve int64) error {
 	b.stuck = older+max(written, reserve)+closeRoom > b.cfg.Max
 	b.lastScan = time.Now()
 	// One note per part, its name first: summarize's table shows the start
-	// of each note.
+	// of each note. A warning: evidence went. (summarize shows the notes at
+	// the start of a part with its header, later ones among the warnings.)
 	for _, msg := range removed {
-		if err := r.note("info", msg); err != nil {
+		if err := r.note("warn", msg); err != nil {
 			return err
 		}
 	}

@@ -204,7 +204,7 @@ func TestMaxTotalNeverRemovesWhatMayNotGo(t *testing.T) {
 	if len(warned) != 1 || !strings.Contains(warned[0], "--max-total 131072 bytes exceeded by") {
 		t.Errorf("want one warning, got %q", warned)
 	}
-	if second.Stats["over_max_total"] == 0 || second.Stats["max_total_removed"] != 0 {
+	if second.Stats["over_max_total"] == 0 || second.Stats["max_total_removed"] != 0 || second.OverMaxTotal == 0 {
 		t.Errorf("stats over %d removed %d", second.Stats["over_max_total"], second.Stats["max_total_removed"])
 	}
 	notes := strings.Join(readCapture(t, second.Files[0]).notes(), "\n")
