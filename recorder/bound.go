@@ -69,6 +69,9 @@ type boundState struct {
 	evidence map[string]scanned
 	ownParts map[string]bool // this run's parts -> holds evidence
 	curName  string          // the part being written (absolute)
+	failed   map[string]bool // parts whose removal failed
+	// listFailed: the directory could not be listed (said once).
+	listFailed bool
 }
 
 type scanned struct {
@@ -86,7 +89,7 @@ type boundPart struct {
 
 func newBoundState(cfg TotalBound) *boundState {
 	return &boundState{cfg: cfg, match: partPattern(filepath.Base(cfg.Pattern)),
-		evidence: map[string]scanned{}, ownParts: map[string]bool{}}
+		evidence: map[string]scanned{}, ownParts: map[string]bool{}, failed: map[string]bool{}}
 }
 
 // partPattern matches the base names of the parts of every set name can
@@ -178,23 +181,28 @@ func (r *Recorder) enforceBound(reserve int64) error {
 	b := r.bound
 	parts, err := b.list(b.curName)
 	if err != nil {
+		b.stuck, b.lastScan = true, time.Now()
+		if b.listFailed {
+			return nil
+		}
+		b.listFailed = true
 		return r.note("warn", fmt.Sprintf("--max-total: cannot list the capture directory: %v", err))
 	}
+	b.listFailed = false
 	var older int64
 	for _, p := range parts {
 		older += p.size
 	}
 	written := r.w.Written()
-	skip := map[string]bool{}
 	var removed []string
 	for older+max(written, reserve)+closeRoom > b.cfg.Max {
-		i, why := b.pick(parts, skip)
+		i, why := b.pick(parts, b.failed)
 		if i < 0 {
 			break
 		}
 		p := parts[i]
 		if err := unix.Unlink(p.path); err != nil && !errors.Is(err, unix.ENOENT) {
-			skip[p.path] = true
+			b.failed[p.path] = true // said once, not tried again
 			removed = append(removed, fmt.Sprintf("could not remove %s for --max-total %d: %v", filepath.Base(p.path), b.cfg.Max, err))
 			continue
 		}
