@@ -52,11 +52,21 @@ func TestRecordMaxTotalRemovesOnlyShippedParts(t *testing.T) {
 	args := []string{"-o", pattern, "--rotate-size", "100K", "--max-total", "700K", "--upload", "s3://evidence/fleet"}
 
 	useFakeAttach(t, 6) // 6 calls of 300 KiB: a part each, 1.8 MB in all
+	oldRefresh := statusRefresh
+	statusRefresh = 20 * time.Millisecond
+	t.Cleanup(func() { statusRefresh = oldRefresh })
 	ios, _, errOut := testIO()
-	if code := runRecordCLI(t, ios, append(args, "--count", "6")...); code != ExitOK {
+	ios.ErrIsTerminal = true // the status line is drawn
+	if code := runRecordCLI(t, ios, append(args, "--duration", "1s")...); code != ExitOK {
 		t.Fatalf("store down: exit %d: %s", code, errOut)
 	}
 	first := wroteFiles(t, errOut.String())
+	if len(first) != 7 {
+		t.Fatalf("store down: wrote %v, want a part per call and the last, empty one", first)
+	}
+	if !regexp.MustCompile(`calls 6 .*pending 6 .*over_max_total [0-9.]+M`).MatchString(errOut.String()) {
+		t.Errorf("store down: the status line does not show over_max_total:\n%q", errOut)
+	}
 	if n := strings.Count(errOut.String(), "warning: --max-total 716800 bytes exceeded by "); n != 1 {
 		t.Errorf("store down: %d warnings about the bound, want 1:\n%s", n, errOut)
 	}
