@@ -21,8 +21,20 @@ import (
 // serviceCommand is the unit's ExecStart as systemd would run it: the
 // environment file's values substituted, %S the state directory root.
 func serviceCommand(t *testing.T, stateRoot string) []string {
+	return serviceCommandWith(t, stateRoot, nil)
+}
+
+// serviceCommandWith is serviceCommand with some of the environment file's
+// values replaced.
+func serviceCommandWith(t *testing.T, stateRoot string, override map[string]string) []string {
 	u := parseUnit(t, unitFile)
 	env := parseUnit(t, "kexecrec.env")
+	for k, v := range override {
+		if _, ok := env[k]; !ok {
+			t.Fatalf("the environment file does not set %s", k)
+		}
+		env[k] = []string{v}
+	}
 	var argv []string
 	for _, word := range strings.Fields(u.get(t, "Service.ExecStart")) {
 		word = strings.ReplaceAll(word, "%S", stateRoot)

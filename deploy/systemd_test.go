@@ -75,13 +75,13 @@ func TestUnitPolicy(t *testing.T) {
 		t.Errorf("bounding set %q and ambient set %q differ", b, a)
 	}
 	exec := u.get(t, "Service.ExecStart")
-	for _, flag := range []string{"--rotate-size", "--max-files", "%S/kexecrec/"} {
+	for _, flag := range []string{"--rotate-size", "--max-files", "--max-total", "%S/kexecrec/"} {
 		if !strings.Contains(exec, flag) {
 			t.Errorf("ExecStart %q lacks %s: disk use would be unbounded or outside the state directory", exec, flag)
 		}
 	}
 	env := parseUnit(t, "kexecrec.env")
-	for _, key := range []string{"KEXECREC_ROTATE_SIZE", "KEXECREC_ROTATE_EVERY", "KEXECREC_MAX_FILES", "KEXECREC_ARGS"} {
+	for _, key := range []string{"KEXECREC_ROTATE_SIZE", "KEXECREC_ROTATE_EVERY", "KEXECREC_MAX_FILES", "KEXECREC_MAX_TOTAL", "KEXECREC_ARGS"} {
 		if !strings.Contains(exec, key) {
 			t.Errorf("ExecStart does not use %s", key)
 		}

@@ -67,6 +67,7 @@ type assemblyStats struct {
 	readErrorBytes uint64 // zeros stored for pieces BPF could not read
 	limited        uint64 // payloads cut at a recorder limit
 	discarded      uint64 // pieces not stored (payload cut or given up)
+	guarded        uint64 // payloads cut by the disk guard
 }
 
 // assembly streams the pieces of one payload into one blob. Only the blob's
@@ -84,7 +85,8 @@ type assembly struct {
 	pieces     uint32
 	stored     uint64 // bytes stored from pieces (not zero fill)
 	gapBytes   uint64 // zero bytes written for pieces that never arrived
-	limited    bool   // cut at a recorder limit: nothing is stored from next on
+	limited    bool   // cut: nothing is stored from next on
+	cutReason  string // why: reasonLimit or reasonDiskGuard
 	lastUse    uint64 // Recorder.useSeq when a piece last arrived
 }
 
@@ -93,8 +95,17 @@ var zeros = make([]byte, 64<<10)
 // cut stops storing the payload at next (see the limits above).
 func (a *assembly) cut() {
 	if !a.limited {
-		a.limited = true
+		a.limited, a.cutReason = true, reasonLimit
 		a.st.limited++
+	}
+}
+
+// guardCut stops storing the payload at next because the disk guard
+// tripped.
+func (a *assembly) guardCut() {
+	if !a.limited {
+		a.limited, a.cutReason = true, reasonDiskGuard
+		a.st.guarded++
 	}
 }
 
@@ -269,7 +280,7 @@ func (a *assembly) finish(endRaw []byte, end layout.PayloadEnd, snaplen uint64) 
 func (a *assembly) shortReason(end layout.PayloadEnd) string {
 	switch {
 	case a.limited:
-		return reasonLimit
+		return a.cutReason
 	case end.Flags&layout.PFLoopLimit != 0:
 		// BPF's time or iteration limit ended the payload.
 		return "loop-limit"
@@ -292,7 +303,7 @@ func (a *assembly) finishLost(reason string) (layout.Payload, error) {
 	if a.next < a.total {
 		tail := reason
 		if a.limited {
-			tail = reasonLimit
+			tail = a.cutReason
 		}
 		a.addHole(a.next, a.total-a.next, tail)
 	}

@@ -89,5 +89,8 @@ func (r *Recorder) abandon(cs *callState, why string) error {
 	}
 	delete(r.calls, cs.id)
 	r.abandoned++
+	if cs.entered {
+		r.sawEvidence() // its result is unknown: it may have come from a privileged caller
+	}
 	return r.note("warn", fmt.Sprintf("call %d: %s; its later records (if any) stand alone", cs.id, why))
 }

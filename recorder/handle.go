@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/format"
 )
@@ -48,6 +50,9 @@ func (r *Recorder) handle(rec []byte) error {
 		}
 		r.useSeq++
 		a.lastUse = r.useSeq
+		if r.guarding() {
+			a.guardCut()
+		}
 		wasLimited := a.limited
 		if err := a.add(p); err != nil {
 			var bp *errBadPiece
@@ -56,7 +61,7 @@ func (r *Recorder) handle(rec []byte) error {
 			}
 			return err
 		}
-		if !wasLimited && a.limited {
+		if !wasLimited && a.limited && a.cutReason == reasonLimit {
 			if err := r.noteLimited(a, p.Offset); err != nil {
 				return err
 			}
@@ -65,7 +70,7 @@ func (r *Recorder) handle(rec []byte) error {
 		if p.ReadErr == 0 {
 			r.payloadBytes += uint64(p.Len)
 		}
-		return nil
+		return r.checkGuard(false)
 
 	case layout.RecEnter:
 		if err := r.w.WriteRaw(raw); err != nil {
@@ -118,6 +123,9 @@ func (r *Recorder) handle(rec []byte) error {
 		if err := r.w.WriteRaw(raw); err != nil {
 			return err
 		}
+		if x, err := layout.ParseExit(raw, r.bo); err != nil || x.Ret != -int64(unix.EPERM) {
+			r.sawEvidence() // a caller the kernel did not refuse for lack of CAP_SYS_BOOT
+		}
 		delete(r.calls, cs.id)
 		r.completed++
 		// kexec calls are rare and each one matters: seal it now rather
@@ -133,7 +141,7 @@ func (r *Recorder) handle(rec []byte) error {
 		if r.rotateDue {
 			return r.maybeRotate(time.Now())
 		}
-		return nil
+		return r.checkBound(time.Now())
 
 	case layout.RecSegments, layout.RecFile:
 		return r.w.WriteRaw(raw)

@@ -57,6 +57,12 @@ type Config struct {
 	// is complete (trailer written, file closed): rotated out, or the last
 	// one at a clean stop. Shipping uploads from here.
 	OnPartClosed func(name string)
+	// Bound, when set, bounds the total size of the output's parts
+	// (record --max-total); it needs a rotating file sink.
+	Bound *TotalBound
+	// Guard, when set, holds back payload bytes, then stops the recording,
+	// as free disk space runs low (record --min-free).
+	Guard *DiskGuard
 }
 
 // Progress is a snapshot of a running recording, safe to read from any goroutine.
@@ -69,6 +75,9 @@ type Progress struct {
 	File           string // current part
 	Part           uint32
 	Bytes          int64 // bytes written to the current part
+	// OverMaxTotal: bytes by which the output's parts exceed --max-total
+	// because what is left may not be removed (0: within the bound).
+	OverMaxTotal int64
 }
 
 // Summary is what a finished recording did.
@@ -118,6 +127,8 @@ type Recorder struct {
 	setID     [16]byte
 	files     []string
 	rotateDue bool
+	bound     *boundState // nil without Config.Bound
+	guard     *guardState // nil without Config.Guard
 
 	calls   map[uint64]*callState
 	nOpen   int                 // payloads being assembled, over all calls
@@ -173,8 +184,15 @@ func New(cfg Config) *Recorder {
 	if pieceSize == 0 {
 		pieceSize = 1 << 20 // format's default
 	}
-	return &Recorder{cfg: cfg, bo: binary.NativeEndian, calls: make(map[uint64]*callState), evicted: make(map[payloadKey]bool),
+	r := &Recorder{cfg: cfg, bo: binary.NativeEndian, calls: make(map[uint64]*callState), evicted: make(map[payloadKey]bool),
 		maxStored: pieceSize * maxBlobPieces}
+	if cfg.Bound != nil && cfg.Sink.Rotates() {
+		r.bound = newBoundState(*cfg.Bound)
+	}
+	if cfg.Guard != nil && cfg.Guard.MinFree > 0 {
+		r.guard = newGuardState(*cfg.Guard)
+	}
+	return r
 }
 
 // Progress returns a snapshot of the recording so far.

@@ -60,6 +60,11 @@ func (r *Recorder) openPart(part uint32) error {
 	if r.cfg.OnPart != nil {
 		r.cfg.OnPart(w.Header(), f.Name())
 	}
+	// After OnPart: an upload marker of the new part exists before the
+	// bound looks at the directory.
+	if err := r.boundPartOpened(); err != nil {
+		return err
+	}
 	for _, msg := range r.cfg.Source.Warnings() {
 		if err := r.note("warn", msg); err != nil {
 			return err

@@ -117,6 +117,14 @@ loop:
 		}
 	}
 	stop()
+	var guardErr *DiskGuardError
+	if errors.As(writeErr, &guardErr) {
+		// The guard stops with room left: the part gets its trailer.
+		if err := r.finishRun(); err != nil {
+			return r.summary(), r.writeFailed(err)
+		}
+		return r.summary(), guardErr
+	}
 	if writeErr == nil {
 		writeErr = r.finishRun()
 	}
@@ -153,6 +161,12 @@ func (r *Recorder) tick(now time.Time) error {
 			return err
 		}
 	}
+	if err := r.checkBound(now); err != nil {
+		return err
+	}
+	if err := r.checkGuard(true); err != nil {
+		return err
+	}
 	r.publish()
 	return nil
 }
@@ -169,6 +183,9 @@ func (r *Recorder) finishRun() error {
 			ids = append(ids, id)
 		}
 		for _, id := range ids {
+			if r.calls[id].entered {
+				r.sawEvidence() // its result is unknown
+			}
 			if err := r.closePayloads(r.calls[id]); err != nil {
 				return err
 			}

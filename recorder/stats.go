@@ -52,6 +52,13 @@ func (r *Recorder) stats() format.Stats {
 	s["bad_records"] = r.badRecords
 	s["pieces_discarded"] = r.asm.discarded
 	s["parts"] = uint64(r.part) + 1
+	if r.guard != nil {
+		s["payloads_disk_guard"] = r.asm.guarded
+	}
+	if b := r.bound; b != nil {
+		s["over_max_total"] = uint64(b.over)
+		s["max_total_removed"] = b.removed
+	}
 	return s
 }
 
@@ -76,6 +83,9 @@ func (r *Recorder) publish() {
 	}
 	if r.w != nil {
 		p.Bytes = r.w.Written()
+	}
+	if r.bound != nil {
+		p.OverMaxTotal = r.bound.over
 	}
 	r.progressMu.Lock()
 	r.progressState = p

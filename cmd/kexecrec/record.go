@@ -39,6 +39,9 @@ type recordOptions struct {
 	RotateSize   recByteSize
 	RotateEvery  time.Duration
 	MaxFiles     int
+	MaxTotal     recByteSize
+	MinFree      string
+	KeepEvidence bool
 	SignKey      string
 	SealInterval time.Duration
 	SealSize     recByteSize
@@ -58,7 +61,7 @@ type recordOptions struct {
 }
 
 func newRecordCmd(ios *IOStreams) *cobra.Command {
-	opts := &recordOptions{IO: ios, SealSize: 1 << 20, MaxArgs: recorder.DefaultMaxArgs}
+	opts := &recordOptions{IO: ios, SealSize: 1 << 20, MaxArgs: recorder.DefaultMaxArgs, KeepEvidence: true}
 	cmd := &cobra.Command{
 		Use:   "record -o FILE",
 		Short: "Record every kexec_load and kexec_file_load call into a capture file",
@@ -81,6 +84,24 @@ with its own header and trailer (same set id, part number = suffix). A new
 file is only started between calls, so no call is split across files. With
 --max-files N only the newest N files are kept. A rotating recording refuses
 to start while FILE or any FILE.N exists (without --force).
+
+Disk bound: --max-total SIZE bounds the total size of every part FILE names in
+its directory, earlier "{start}" sets included (so disk stays bounded across
+service restarts): the oldest parts are removed first, never the part being
+written; with --keep-evidence (the default) a part holding a call the kernel
+did not refuse with EPERM (a caller that may hold CAP_SYS_BOOT, or a call with
+no exit) goes only after every part holding none. With --upload a part is
+removed only once its upload is confirmed: when the bound can only be met by
+removing parts not uploaded yet, nothing is removed, a warning says so once,
+and stats and status line show over_max_total. The part being written notes
+which parts were removed and why (summarize lists the notes).
+
+Disk guard: below --min-free of free space on the output's filesystem (a size,
+or a percentage of the filesystem; default 5% or 1G, whichever is smaller; 0 =
+off) payload bytes are no longer written (the payloads say "disk-guard") while
+every call is still recorded; a warning line says so. Below half of it the
+recording stops: the file gets a note saying why, then its trailer, and record
+exits 2 with a one-line error.
 
 Time policy: the BPF programs copy segments at syscall entry, before the
 kernel checks permissions, with preemption off or inside an RCU read section,
@@ -122,6 +143,9 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 	f.Var(&opts.RotateSize, "rotate-size", "start a new file when the current one reaches this size")
 	f.DurationVar(&opts.RotateEvery, "rotate-every", 0, "start a new file this often")
 	f.IntVar(&opts.MaxFiles, "max-files", 0, "keep only the newest N files of a rotated set (0 = all)")
+	f.Var(&opts.MaxTotal, "max-total", "bound the total size of the parts FILE names, earlier {start} sets included (oldest removed first; 0 = no bound)")
+	f.StringVar(&opts.MinFree, "min-free", "", "disk guard: below this free space (SIZE or PERCENT of the filesystem; default 5% or 1G, whichever is smaller; 0 = off) payload bytes are held back, below half recording stops")
+	f.BoolVar(&opts.KeepEvidence, "keep-evidence", true, "with --max-total, remove parts holding a call not refused with EPERM only after parts holding none")
 	f.StringVar(&opts.SignKey, "sign-key", "", "Ed25519 private key (from 'kexecrec keygen') to sign each file's trailer")
 	f.DurationVar(&opts.SealInterval, "seal-interval", time.Second, "seal pending records at least this often")
 	f.Var(&opts.SealSize, "seal-size", "seal pending records at this many uncompressed bytes")
@@ -143,6 +167,7 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 func runRecord(o *recordOptions) error {
 	ios := o.IO
 	softMemoryLimit(recordMemLimit)
+	pattern := o.Output
 	o.Output = recorder.ExpandOutputName(o.Output, time.Now())
 	toStdout := o.Output == "-"
 	switch {
@@ -160,6 +185,9 @@ func runRecord(o *recordOptions) error {
 		return trouble(errors.New("record: --max-files needs --rotate-size or --rotate-every"))
 	case o.Duration < 0 || o.RotateEvery < 0 || o.SealInterval < 0:
 		return trouble(errors.New("record: durations must not be negative"))
+	}
+	if err := o.checkMaxTotal(); err != nil {
+		return trouble(err)
 	}
 	for _, w := range []struct {
 		flag string
@@ -195,6 +223,11 @@ func runRecord(o *recordOptions) error {
 			return trouble(fmt.Errorf("record: --sign-key: %w", err))
 		}
 		key = k
+	}
+
+	guard, err := o.diskGuard(ios.ErrOut)
+	if err != nil {
+		return trouble(fmt.Errorf("record: %v", err))
 	}
 
 	// The output exists, or the error is said, before anything is loaded
@@ -239,6 +272,9 @@ func runRecord(o *recordOptions) error {
 
 	h := recorder.HostHeader(versionString())
 	h.Options = o.headerOptions(limits)
+	if guard != nil {
+		h.Options["min_free"] = strconv.FormatInt(guard.MinFree, 10)
+	}
 	wopts := format.WriterOptions{SealBytes: int(o.SealSize), SealInterval: o.SealInterval, SignKey: key}
 	if o.Fsync {
 		wopts.Sync = format.SyncOnSeal
@@ -248,6 +284,8 @@ func runRecord(o *recordOptions) error {
 		Rotate:  recorder.Rotation{Size: int64(o.RotateSize), Every: o.RotateEvery},
 		Count:   o.Count,
 		Snaplen: uint64(o.Snaplen),
+		Bound:   o.totalBound(pattern, ios.ErrOut),
+		Guard:   guard,
 	}
 	var js *recordJSON
 	if o.JSON {
@@ -300,6 +338,10 @@ func runRecord(o *recordOptions) error {
 	}
 	if err != nil {
 		var full *recorder.DiskFullError
+		var guarded *recorder.DiskGuardError
+		if errors.As(err, &guarded) {
+			return trouble(fmt.Errorf("record: %v (%d calls recorded)", guarded, sum.CallsCompleted))
+		}
 		if errors.As(err, &full) {
 			return trouble(fmt.Errorf("record: %v (%d calls recorded)", full, sum.CallsCompleted))
 		}
@@ -364,6 +406,10 @@ func (o *recordOptions) headerOptions(limits recorder.TimeLimits) map[string]str
 	}
 	if o.MaxFiles > 0 {
 		m["max_files"] = strconv.Itoa(o.MaxFiles)
+	}
+	if o.MaxTotal > 0 {
+		m["max_total"] = strconv.FormatUint(uint64(o.MaxTotal), 10)
+		m["keep_evidence"] = strconv.FormatBool(o.KeepEvidence)
 	}
 	if o.Count > 0 {
 		m["count"] = strconv.FormatUint(o.Count, 10)
@@ -450,6 +496,9 @@ func startStatusLine(w io.Writer, rec *recorder.Recorder, extra func() string) *
 				extra := ""
 				if s.extra != nil {
 					extra = s.extra()
+				}
+				if p.OverMaxTotal > 0 {
+					extra += "  over_max_total " + replay.HumanBytes(uint64(p.OverMaxTotal))
 				}
 				fmt.Fprintf(w, "\r\x1b[Kcalls %d  payload %s  drops %d  file %s (%s)%s",
 					p.CallsCompleted, replay.HumanBytes(p.PayloadBytes), p.Dropped, p.File, replay.HumanBytes(uint64(max(p.Bytes, 0))), extra)

@@ -143,7 +143,7 @@ func TestManifests(t *testing.T) {
 	}
 	// Every $(VAR) in the arguments comes from the config map.
 	args := strings.Join(c.Args, " ")
-	for _, key := range []string{"KEXECREC_ROTATE_SIZE", "KEXECREC_ROTATE_EVERY", "KEXECREC_MAX_FILES", "KEXECREC_UPLOAD"} {
+	for _, key := range []string{"KEXECREC_ROTATE_SIZE", "KEXECREC_ROTATE_EVERY", "KEXECREC_MAX_FILES", "KEXECREC_MAX_TOTAL", "KEXECREC_UPLOAD"} {
 		if !strings.Contains(args, "$("+key+")") {
 			t.Errorf("args do not use %s", key)
 		}
@@ -156,7 +156,7 @@ func TestManifests(t *testing.T) {
 	}) {
 		t.Error("container does not take its environment from the config map")
 	}
-	if c.Args[0] != "record" || !slices.Contains(c.Args, "--max-files") {
+	if c.Args[0] != "record" || !slices.Contains(c.Args, "--max-files") || !slices.Contains(c.Args, "--max-total") {
 		t.Errorf("args %q: want a bounded rotating record", c.Args)
 	}
 	// The manifests are all of deploy/kubernetes: a new one must be added here.
