@@ -43,6 +43,12 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * hold 256 KiB of the ring (and of the unprivileged share of it). */
 #define KR_PIECE_MID 65536
 
+/* Spare loop iterations of one payload for trying a piece again when its
+ * wait freed ring space but another CPU's record took it first (a flood of
+ * small call records from other callers would otherwise cost a waiting
+ * payload a piece each time). */
+#define KR_PIECE_RETRIES 64
+
 /* ENOSYS (include/uapi/asm-generic/errno.h; x86 and arm64 use it). */
 #define KR_ENOSYS 38
 
@@ -293,7 +299,8 @@ static long wait_cb(__u64 i, void *arg)
 	__u64 used = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 
 	w->loops++;
-	if (used + w->need <= size) {
+	/* The kernel refuses a reserve that would make the ring exactly full. */
+	if (used + w->need < size) {
 		w->ok = 1;
 		return 1;
 	}
@@ -328,7 +335,7 @@ static __always_inline int wait_for_space(__u64 size, __u64 wait_until)
 		return 0; /* nobody else can run the consumer */
 	/* +8: the ring's own record header. */
 	w.need = ((size + 7) & ~7ULL) + 8;
-	if (w.need > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE))
+	if (w.need >= bpf_ringbuf_query(&events, BPF_RB_RING_SIZE))
 		return 0; /* would never fit */
 	if (bpf_ktime_get_ns() >= wait_until)
 		return 0; /* this invocation's budget is spent */
@@ -637,11 +644,12 @@ static long piece_cb(__u64 i, void *arg)
 			drop_rest(p, KR_PF_RING_FULL);
 			return 1;
 		}
-		/* The wait freed space but another CPU took it first. */
-		p->dropped++;
-		p->flags |= KR_PF_RING_FULL;
-		count(KR_CNT_PIECES_DROPPED, 1);
-		count(KR_CNT_PIECE_BYTES_DROPPED, len);
+		/* The wait freed space but another CPU's record took it
+		 * first: wait and try the same piece again. The budget and
+		 * the loop's KR_PIECE_RETRIES spare iterations bound this
+		 * (no retry counter: the verifier would walk every value of
+		 * it); spent, the rest ends flagged loop-limit. */
+		return 0;
 	}
 	p->off += len;
 	/* An unmapped buffer fails every piece: stop after a few in a row
@@ -748,7 +756,9 @@ __noinline int emit_payload(__u64 call_id, __u64 tag, __u64 src, __u64 total)
 		}
 	}
 	if (p.cap) {
-		__u64 n = (p.cap + KR_PIECE_MAX - 1) / KR_PIECE_MAX;
+		/* Room for the retries: the callback ends the loop once the
+		 * payload is done. */
+		__u64 n = (p.cap + KR_PIECE_MAX - 1) / KR_PIECE_MAX + KR_PIECE_RETRIES;
 
 		if (n > KR_MAX_LOOPS) {
 			n = KR_MAX_LOOPS;
