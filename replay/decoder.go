@@ -138,11 +138,11 @@ func (d *Decoder) WallTime(bootNS uint64) time.Time {
 
 func typeName(t uint16) string { return recordTypeNames.name(t) }
 
-var recordTypeNames = enumNames[uint16]{"type", map[uint16]string{
+var recordTypeNames = newEnumNames("type", map[uint16]string{
 	layout.RecEnter: "enter", layout.RecSegments: "segments", layout.RecPiece: "piece",
 	layout.RecPayloadEnd: "payload_end", layout.RecExit: "exit", layout.RecFile: "file",
 	layout.RecCaller: "caller", layout.RecArgs: "args", layout.RecPayload: "payload",
-	layout.RecProcess: "process", layout.RecNote: "note"}}
+	layout.RecProcess: "process", layout.RecNote: "note"})
 
 // Add feeds one record; it returns the calls this record completed (usually
 // none or one; more when open calls had to be given up). The error is

@@ -153,29 +153,42 @@ func SyscallName(abi uint32, nr uint32) string {
 
 // enumNames names the values of one of the record layout's small enums; a
 // value without a name (from a newer recorder) prints as "prefix-N", so it
-// stays visible instead of becoming "".
+// stays visible instead of becoming "". Names sit in a slice indexed by
+// value: the decoder names every record it reads.
 type enumNames[T ~uint16 | ~uint32] struct {
 	prefix string
-	names  map[T]string
+	names  []string // by value; "" where a value has no name
+}
+
+func newEnumNames[T ~uint16 | ~uint32](prefix string, m map[T]string) enumNames[T] {
+	var top T
+	for v := range m {
+		top = max(top, v)
+	}
+	names := make([]string, int(top)+1)
+	for v, n := range m {
+		names[v] = n
+	}
+	return enumNames[T]{prefix, names}
 }
 
 func (e enumNames[T]) name(v T) string {
-	if n, ok := e.names[v]; ok {
-		return n
+	if uint64(v) < uint64(len(e.names)) && e.names[v] != "" {
+		return e.names[v]
 	}
 	return fmt.Sprintf("%s-%d", e.prefix, v)
 }
 
 var (
-	abiNames = enumNames[uint32]{"abi", map[uint32]string{
-		layout.ABIX64: "x86_64", layout.ABIIA32: "ia32", layout.ABIX32: "x32", layout.ABIARM64: "arm64"}}
+	abiNames = newEnumNames("abi", map[uint32]string{
+		layout.ABIX64: "x86_64", layout.ABIIA32: "ia32", layout.ABIX32: "x32", layout.ABIARM64: "arm64"})
 	// Hook names are the header's AttachMode values.
-	hookNames = enumNames[uint32]{"hook", map[uint32]string{
-		layout.HookFentry: "fentry", layout.HookKprobe: "kprobe", layout.HookRawSyscall: "raw"}}
-	kindNames = enumNames[uint32]{"kind", map[uint32]string{
-		layout.KindSegment: "segment", layout.KindKernel: "kernel", layout.KindInitrd: "initrd", layout.KindCmdline: "cmdline"}}
-	sourceNames = enumNames[uint16]{"source", map[uint16]string{
-		layout.SrcSyscallEntry: "syscall-entry", layout.SrcKernelRead: "kernel-read"}}
+	hookNames = newEnumNames("hook", map[uint32]string{
+		layout.HookFentry: "fentry", layout.HookKprobe: "kprobe", layout.HookRawSyscall: "raw"})
+	kindNames = newEnumNames("kind", map[uint32]string{
+		layout.KindSegment: "segment", layout.KindKernel: "kernel", layout.KindInitrd: "initrd", layout.KindCmdline: "cmdline"})
+	sourceNames = newEnumNames("source", map[uint16]string{
+		layout.SrcSyscallEntry: "syscall-entry", layout.SrcKernelRead: "kernel-read"})
 )
 
 // ABIName names a layout.ABI* value.
