@@ -1,11 +1,8 @@
 package recorder
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,9 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/kexecrec/kexecrec/bpf/layout"
-	"github.com/kexecrec/kexecrec/format"
 )
 
 // TotalBound is record --max-total: it bounds the total size of the capture
@@ -60,24 +54,18 @@ type boundState struct {
 	cfg   TotalBound
 	match *regexp.Regexp // a part's base name
 
-	older    int64     // bytes of the other parts at the last scan
-	stuck    bool      // the last scan could not meet the bound
-	lastScan time.Time // of that scan
-	over     int64     // bytes over Max at the last check (0: within)
-	warned   bool      // the excess since it began was said
-	removed  uint64    // parts removed by the bound in this run
-	evidence map[string]scanned
+	older    int64           // bytes of the other parts at the last scan
+	stuck    bool            // the last scan could not meet the bound
+	lastScan time.Time       // of that scan
+	over     int64           // bytes over Max at the last check (0: within)
+	warned   bool            // the excess since it began was said
+	removed  uint64          // parts removed by the bound in this run
+	scans    *evidenceScans  // earlier runs' parts -> holds evidence
 	ownParts map[string]bool // this run's parts -> holds evidence
 	curName  string          // the part being written (absolute)
 	failed   map[string]bool // parts whose removal failed
 	// listFailed: the directory could not be listed (said once).
 	listFailed bool
-}
-
-type scanned struct {
-	size  int64
-	mtime time.Time
-	holds bool
 }
 
 // boundPart is one part on disk other than the one being written.
@@ -89,7 +77,7 @@ type boundPart struct {
 
 func newBoundState(cfg TotalBound) *boundState {
 	return &boundState{cfg: cfg, match: partPattern(filepath.Base(cfg.Pattern)),
-		evidence: map[string]scanned{}, ownParts: map[string]bool{}, failed: map[string]bool{}}
+		scans: newEvidenceScans(), ownParts: map[string]bool{}, failed: map[string]bool{}}
 }
 
 // partPattern matches the base names of the parts of every set name can
@@ -136,17 +124,26 @@ func (b *boundState) list(current string) ([]boundPart, error) {
 }
 
 // holds says whether a part holds a call that may come from a privileged
-// caller: this run's parts are known; earlier ones are read once.
+// caller: this run's parts are known; earlier ones are read once, in the
+// background (scanAhead), and a removal waits for an answer not there yet.
 func (b *boundState) holds(p boundPart) bool {
 	if h, ok := b.ownParts[p.path]; ok {
 		return h
 	}
-	if s, ok := b.evidence[p.path]; ok && s.size == p.size && s.mtime.Equal(p.mtime) {
-		return s.holds
+	return b.scans.holds(p)
+}
+
+// scanAhead queues the earlier runs' parts for their evidence scan, oldest
+// first, so that the answers are there before a removal asks.
+func (b *boundState) scanAhead(parts []boundPart) {
+	if !b.cfg.KeepEvidence {
+		return
 	}
-	h := partHoldsEvidence(p.path)
-	b.evidence[p.path] = scanned{p.size, p.mtime, h}
-	return h
+	for _, p := range parts {
+		if _, own := b.ownParts[p.path]; !own {
+			b.scans.ask(p)
+		}
+	}
 }
 
 // pick chooses the next part to remove: the oldest removable one, with
@@ -189,6 +186,7 @@ func (r *Recorder) enforceBound(reserve int64) error {
 		return r.note("warn", fmt.Sprintf("--max-total: cannot list the capture directory: %v", err))
 	}
 	b.listFailed = false
+	b.scanAhead(parts)
 	var older int64
 	for _, p := range parts {
 		older += p.size
@@ -209,7 +207,7 @@ func (r *Recorder) enforceBound(reserve int64) error {
 		if b.cfg.Removed != nil {
 			b.cfg.Removed(p.path)
 		}
-		delete(b.evidence, p.path)
+		b.scans.forget(p.path)
 		delete(b.ownParts, p.path)
 		older -= p.size
 		b.removed++
@@ -291,57 +289,5 @@ func (r *Recorder) boundPartOpened() error {
 func (r *Recorder) sawEvidence() {
 	if b := r.bound; b != nil && b.curName != "" {
 		b.ownParts[b.curName] = true
-	}
-}
-
-// partHoldsEvidence reads a part of an earlier recording: does it hold a
-// call whose return is not EPERM (or a call with no exit)? A file that
-// cannot be read counts as holding one: it is kept longer, never sooner.
-func partHoldsEvidence(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return !errors.Is(err, fs.ErrNotExist)
-	}
-	defer f.Close()
-	return readerHoldsEvidence(f)
-}
-
-func readerHoldsEvidence(in io.Reader) bool {
-	r, err := format.NewReader(in, format.ReaderOptions{Salvage: true, SkipBlobData: true,
-		RecordTypes: []uint16{layout.RecEnter, layout.RecExit}})
-	if err != nil {
-		return true
-	}
-	defer r.Close()
-	var bo binary.ByteOrder = binary.LittleEndian
-	if r.Header().ByteOrder == "big" {
-		bo = binary.BigEndian
-	}
-	open := map[uint64]bool{}
-	for {
-		rec, err := r.Next()
-		if err != nil {
-			// A file cut short may have lost a call's exit: its calls
-			// still open count.
-			return len(open) > 0 || err != io.EOF
-		}
-		h, err := layout.ParseHeader(rec.Data, bo)
-		if err != nil {
-			continue
-		}
-		switch rec.Type {
-		case layout.RecEnter:
-			if len(open) < maxOpenCalls {
-				open[h.CallID] = true
-			} else {
-				return true // exits are lost: whose, cannot be told
-			}
-		case layout.RecExit:
-			x, err := layout.ParseExit(rec.Data, bo)
-			if err != nil || x.Ret != -int64(unix.EPERM) {
-				return true
-			}
-			delete(open, h.CallID)
-		}
 	}
 }

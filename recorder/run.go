@@ -19,6 +19,9 @@ type ringItem struct {
 // part with a trailer. A full disk returns a *DiskFullError.
 func (r *Recorder) Run(ctx context.Context) (Summary, error) {
 	src := r.cfg.Source
+	if r.bound != nil {
+		defer r.bound.scans.close() // the evidence scans of earlier parts end with the run
+	}
 	if _, err := rand.Read(r.setID[:]); err != nil {
 		src.Close()
 		return Summary{}, err
