@@ -1,4 +1,4 @@
-package format
+package format_test
 
 import (
 	"bytes"
@@ -7,50 +7,21 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kexecrec/kexecrec/format"
+	"github.com/kexecrec/kexecrec/internal/testfixture"
 )
 
-// smallCapture writes a small signed capture with records, a deduplicated
-// blob and stats, and returns its bytes and the signer's public key.
-func smallCapture(t *testing.T, closeIt bool) ([]byte, ed25519.PublicKey) {
+func verifyBytes(t *testing.T, data []byte, o format.VerifyOptions) *format.VerifyReport {
 	t.Helper()
-	pub, priv, _ := ed25519.GenerateKey(nil)
-	var buf bytes.Buffer
-	w, err := NewWriter(&buf, Header{Hostname: "h", KernelRelease: "6.18", ByteOrder: "little"},
-		WriterOptions{SealBytes: 64, PieceSize: 32, SignKey: priv})
+	rep, err := format.Verify(bytes.NewReader(data), int64(len(data)), o)
 	if err != nil {
-		t.Fatal(err)
-	}
-	w.WriteRecord(Record{Type: 1, Data: []byte("enter record")})
-	payload := []byte("a payload of more than one thirty-two byte piece!")
-	for range 2 {
-		bw := w.NewBlob()
-		bw.Write(payload)
-		if _, err := bw.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.WriteRecord(Record{Type: 5, Data: []byte("exit record")})
-	w.WriteStats(Stats{"calls": 1})
-	if closeIt {
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		w.Seal()
-	}
-	return buf.Bytes(), pub
-}
-
-func verifyBytes(t *testing.T, data []byte, o VerifyOptions) *VerifyReport {
-	t.Helper()
-	rep, err := Verify(bytes.NewReader(data), int64(len(data)), o)
-	if err != nil {
-		return &VerifyReport{Error: err.Error()}
+		return &format.VerifyReport{Error: err.Error()}
 	}
 	return rep
 }
 
-func checkOf(rep *VerifyReport, name string) *VerifyCheck {
+func checkOf(rep *format.VerifyReport, name string) *format.VerifyCheck {
 	for i := range rep.Checks {
 		if rep.Checks[i].Name == name {
 			return &rep.Checks[i]
@@ -60,8 +31,8 @@ func checkOf(rep *VerifyReport, name string) *VerifyCheck {
 }
 
 func TestVerifyGood(t *testing.T) {
-	data, pub := smallCapture(t, true)
-	rep := verifyBytes(t, data, VerifyOptions{})
+	data, pub := testfixture.SmallCapture(t, true)
+	rep := verifyBytes(t, data, format.VerifyOptions{})
 	if !rep.Verified {
 		t.Fatalf("good capture does not verify: %+v", rep)
 	}
@@ -76,20 +47,20 @@ func TestVerifyGood(t *testing.T) {
 	if c := checkOf(rep, "signature"); !strings.Contains(c.Detail, "the key the file names") {
 		t.Errorf("signature without a key: %q", c.Detail)
 	}
-	if rep := verifyBytes(t, data, VerifyOptions{PublicKey: pub}); !rep.Verified ||
+	if rep := verifyBytes(t, data, format.VerifyOptions{PublicKey: pub}); !rep.Verified ||
 		!strings.Contains(checkOf(rep, "signature").Detail, "verified with --pubkey") {
 		t.Errorf("with the signer's key: %+v", rep)
 	}
 	other, _, _ := ed25519.GenerateKey(nil)
-	if rep := verifyBytes(t, data, VerifyOptions{PublicKey: other}); rep.Verified ||
+	if rep := verifyBytes(t, data, format.VerifyOptions{PublicKey: other}); rep.Verified ||
 		!strings.Contains(checkOf(rep, "signature").Detail, "does NOT verify") {
 		t.Errorf("with another key: %+v", rep)
 	}
 }
 
 func TestVerifyUnclean(t *testing.T) {
-	data, _ := smallCapture(t, false)
-	rep := verifyBytes(t, data, VerifyOptions{})
+	data, _ := testfixture.SmallCapture(t, false)
+	rep := verifyBytes(t, data, format.VerifyOptions{})
 	if rep.Verified || checkOf(rep, "trailer").OK || !strings.Contains(checkOf(rep, "trailer").Detail, "unclean stop") {
 		t.Fatalf("unclean capture: %+v", rep)
 	}
@@ -100,20 +71,20 @@ func TestVerifyUnclean(t *testing.T) {
 
 func TestVerifyNotACapture(t *testing.T) {
 	junk := []byte("this is not a capture at all, not even close")
-	if rep, err := Verify(bytes.NewReader(junk), int64(len(junk)), VerifyOptions{}); err == nil {
+	if rep, err := format.Verify(bytes.NewReader(junk), int64(len(junk)), format.VerifyOptions{}); err == nil {
 		t.Fatalf("junk verifies: %+v", rep)
 	}
 	dir := t.TempDir()
-	if _, err := VerifyFile(dir, VerifyOptions{}); err == nil || err.Error() != "not a regular file" {
+	if _, err := format.VerifyFile(dir, format.VerifyOptions{}); err == nil || err.Error() != "not a regular file" {
 		t.Errorf("directory: %v", err)
 	}
-	if _, err := VerifyFile(filepath.Join(dir, "missing"), VerifyOptions{}); !os.IsNotExist(err) {
+	if _, err := format.VerifyFile(filepath.Join(dir, "missing"), format.VerifyOptions{}); !os.IsNotExist(err) {
 		t.Errorf("missing file: %v", err)
 	}
-	data, _ := smallCapture(t, true)
+	data, _ := testfixture.SmallCapture(t, true)
 	p := filepath.Join(dir, "c.zst")
 	os.WriteFile(p, data, 0o644)
-	if rep, err := VerifyFile(p, VerifyOptions{}); err != nil || !rep.Verified || rep.File != p {
+	if rep, err := format.VerifyFile(p, format.VerifyOptions{}); err != nil || !rep.Verified || rep.File != p {
 		t.Errorf("file: %v %+v", err, rep)
 	}
 }
@@ -121,30 +92,30 @@ func TestVerifyNotACapture(t *testing.T) {
 // Changing any single byte of a small capture makes verification fail;
 // so does cutting it anywhere or adding a byte.
 func TestVerifyEveryByteFlip(t *testing.T) {
-	data, _ := smallCapture(t, true)
+	data, _ := testfixture.SmallCapture(t, true)
 	for off := range data {
 		d := append([]byte{}, data...)
 		d[off] ^= 0x01
 		if off%2 == 1 {
 			d[off] ^= 0x81 // another bit pattern too
 		}
-		if rep := verifyBytes(t, d, VerifyOptions{}); rep.Verified {
+		if rep := verifyBytes(t, d, format.VerifyOptions{}); rep.Verified {
 			t.Fatalf("byte %d of %d changed: verify still passes", off, len(data))
 		}
 	}
 	for cut := range data {
-		if rep := verifyBytes(t, data[:cut], VerifyOptions{}); rep.Verified {
+		if rep := verifyBytes(t, data[:cut], format.VerifyOptions{}); rep.Verified {
 			t.Fatalf("cut at %d verifies", cut)
 		}
 	}
-	if rep := verifyBytes(t, append(append([]byte{}, data...), 0), VerifyOptions{}); rep.Verified {
+	if rep := verifyBytes(t, append(append([]byte{}, data...), 0), format.VerifyOptions{}); rep.Verified {
 		t.Fatal("trailing byte verifies")
 	}
 }
 
 func TestVerifyReportText(t *testing.T) {
-	data, _ := smallCapture(t, false)
-	rep := verifyBytes(t, data, VerifyOptions{})
+	data, _ := testfixture.SmallCapture(t, false)
+	rep := verifyBytes(t, data, format.VerifyOptions{})
 	rep.File = "c.zst"
 	var buf bytes.Buffer
 	if err := rep.WriteText(&buf); err != nil {
@@ -156,7 +127,7 @@ func TestVerifyReportText(t *testing.T) {
 		t.Errorf("text:\n%s", out)
 	}
 	buf.Reset()
-	(&VerifyReport{File: "x", Error: "not a regular file"}).WriteText(&buf)
+	(&format.VerifyReport{File: "x", Error: "not a regular file"}).WriteText(&buf)
 	if buf.String() != "x:\n  UNREADABLE  not a regular file\n" {
 		t.Errorf("unreadable: %q", buf.String())
 	}

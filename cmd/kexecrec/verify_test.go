@@ -10,39 +10,8 @@ import (
 	"testing"
 
 	"github.com/kexecrec/kexecrec/format"
+	"github.com/kexecrec/kexecrec/internal/testfixture"
 )
-
-// smallCapture writes a small signed capture with records, a deduplicated
-// blob and stats, and returns its bytes and the signer's public key.
-func smallCapture(t *testing.T, closeIt bool) ([]byte, ed25519.PublicKey) {
-	t.Helper()
-	pub, priv, _ := ed25519.GenerateKey(nil)
-	var buf bytes.Buffer
-	w, err := format.NewWriter(&buf, format.Header{Hostname: "h", KernelRelease: "6.18", ByteOrder: "little"},
-		format.WriterOptions{SealBytes: 64, PieceSize: 32, SignKey: priv})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.WriteRecord(format.Record{Type: 1, Data: []byte("enter record")})
-	payload := []byte("a payload of more than one thirty-two byte piece!")
-	for range 2 {
-		bw := w.NewBlob()
-		bw.Write(payload)
-		if _, err := bw.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.WriteRecord(format.Record{Type: 5, Data: []byte("exit record")})
-	w.WriteStats(format.Stats{"calls": 1})
-	if closeIt {
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		w.Seal()
-	}
-	return buf.Bytes(), pub
-}
 
 func writeTemp(t *testing.T, name string, data []byte) string {
 	p := filepath.Join(t.TempDir(), name)
@@ -59,7 +28,7 @@ func runCmd(args ...string) (int, string, string) {
 }
 
 func TestVerifyGood(t *testing.T) {
-	data, pub := smallCapture(t, true)
+	data, pub := testfixture.SmallCapture(t, true)
 	p := writeTemp(t, "c.zst", data)
 	code, out, _ := runCmd("verify", p)
 	if code != ExitOK || !strings.Contains(out, "VERIFIED") || strings.Contains(out, "FAIL") {
@@ -95,7 +64,7 @@ func TestVerifyGood(t *testing.T) {
 }
 
 func TestVerifyUnclean(t *testing.T) {
-	data, _ := smallCapture(t, false)
+	data, _ := testfixture.SmallCapture(t, false)
 	p := writeTemp(t, "c.zst", data)
 	code, out, _ := runCmd("verify", p)
 	if code != ExitFinding || !strings.Contains(out, "unclean stop") || !strings.Contains(out, "NOT VERIFIED") {
