@@ -83,6 +83,16 @@ func Verify(r io.ReaderAt, size int64, o VerifyOptions) (*VerifyReport, error) {
 		}
 	}
 	cr.Close() // its read-ahead stops before the blob pass reads the file again
+	return VerifyRead(cr, readErr, r, size, o), nil
+}
+
+// VerifyRead is Verify's report on a capture that cr has read to the end
+// (readErr: the error that ended its reading early, nil at io.EOF), so that
+// one read of a file serves both its verification and what the caller does
+// with its records. cr must have been opened as Verify opens its own
+// (Salvage, o's PublicKey, every record type) and closed; r and size are
+// the file, for the pass over its blobs.
+func VerifyRead(cr *Reader, readErr error, r io.ReaderAt, size int64, o VerifyOptions) *VerifyReport {
 	rep := &VerifyReport{}
 	s := cr.Status()
 	add := func(name string, ok bool, format string, a ...any) {
@@ -160,7 +170,7 @@ func Verify(r io.ReaderAt, size int64, o VerifyOptions) (*VerifyReport, error) {
 	for _, c := range rep.Checks {
 		rep.Verified = rep.Verified && c.OK
 	}
-	return rep, nil
+	return rep
 }
 
 // verifyBlobs reads every blob through the index: each piece's SHA-256,

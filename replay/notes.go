@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"io"
+
 	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/format"
 )
@@ -23,6 +25,12 @@ func (c *Capture) next() (format.Record, error) {
 		c.pending, c.pendingErr = nil, nil
 	} else {
 		rec, err = c.r.Next()
+	}
+	if err != nil {
+		c.streamDone = true
+		if err != io.EOF {
+			c.streamErr = err
+		}
 	}
 	if !c.headerDone && (err != nil || rec.Type != layout.RecNote) {
 		// The decoder has not seen rec yet: the notes so far are the

@@ -52,6 +52,10 @@ type OpenOptions struct {
 	// Stdin serves the path "-" (StdinName): the capture is read from it
 	// as it arrives, with a private copy for random access (see Stdin).
 	Stdin *Stdin
+	// HashFile: hash the file's bytes as the stream reads them, so that
+	// its size and SHA-256 (FileSum) cost no read of their own. Ignored
+	// with Follow and for standard input.
+	HashFile bool
 }
 
 // Capture is an open capture file: its header, its calls (streamed through
@@ -67,6 +71,13 @@ type Capture struct {
 	dec     *Decoder
 	readErr error
 	read    bool
+
+	// fileHash hashes what the stream reads (OpenOptions.HashFile).
+	fileHash *hashingReader
+	// streamDone: the format reader returned its last record; streamErr
+	// is what ended it early (nil at its end).
+	streamDone bool
+	streamErr  error
 
 	// pending is a record read ahead (HeaderNotes), given to decode first.
 	pending    *format.Record
@@ -118,6 +129,11 @@ func Open(path string, o OpenOptions) (*Capture, error) {
 		tail = &tailReader{f: f, ctx: ctx, poll: poll}
 		src = tail
 	}
+	var fileHash *hashingReader
+	if o.HashFile && !o.Follow {
+		fileHash = newHashingReader(f)
+		src = fileHash
+	}
 	// A follower reads what is there and then waits: no reading ahead.
 	r, err := format.NewReader(src, format.ReaderOptions{Salvage: o.Salvage, PublicKey: o.PublicKey, IndexPieces: true,
 		Prefetch: !o.Follow})
@@ -140,6 +156,7 @@ func Open(path string, o OpenOptions) (*Capture, error) {
 	return &Capture{
 		path:     path,
 		f:        f,
+		fileHash: fileHash,
 		ra:       f,
 		size:     size,
 		opts:     o,

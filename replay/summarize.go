@@ -2,15 +2,8 @@ package replay
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"io"
 	"strings"
-
-	"github.com/kexecrec/kexecrec/format"
-	"github.com/kexecrec/kexecrec/ship"
 )
 
 // SummarizeOptions tune Summarize.
@@ -42,9 +35,8 @@ func Summarize(paths []string, o SummarizeOptions) (*SummaryReport, error) {
 	rep := &SummaryReport{}
 	var errs []string
 	for _, path := range paths {
-		s, err := summarizeFile(path, OpenOptions{Salvage: true, Identify: o.Identify, PublicKey: o.PublicKey,
-			Reuse: true, Pipelined: true, Stdin: o.Stdin})
-		rep.Files = append(rep.Files, s)
+		p, err := ReadPass(path, PassOptions{Identify: o.Identify, PublicKey: o.PublicKey, Stdin: o.Stdin})
+		rep.Files = append(rep.Files, p.Summary)
 		if err != nil {
 			errs = append(errs, err.Error())
 		}
@@ -58,57 +50,19 @@ func Summarize(paths []string, o SummarizeOptions) (*SummaryReport, error) {
 	return rep, nil
 }
 
-// summarizeFile reads one capture. The summary is never nil: on error it
-// holds what could be read, marked partial, and the error names the file.
-func summarizeFile(path string, o OpenOptions) (*Summary, error) {
-	s := newSummary()
-	fi := FileInfo{Path: path}
-	if path != StdinName && !ship.IsS3URL(path) {
-		fi.Shipping = ship.LocalState(path) // what record --upload did with this part
-	}
-	defer func() { s.finish() }()
-	fail := func(err error) (*Summary, error) {
-		s.setFile(fi)
-		s.setPartial(err)
-		s.Damage = append(s.Damage, err.Error())
-		return s, err
-	}
-
-	// The file's own hash, for case notes: a separate pass over the bytes,
-	// so it covers the whole file even when decoding stops at damage.
-	size, sum, err := hashFile(path, o.Stdin)
-	if err != nil {
-		return fail(err)
-	}
-	fi.Size, fi.SHA256 = size, sum
-	fi.FormatVersion = fmt.Sprintf("%d", format.FormatMajor)
-
-	c, err := Open(path, o)
-	if err != nil {
-		fi.FormatVersion = ""
-		return fail(err)
-	}
-	defer c.Close()
-	s.setFile(fi)
-	readErr := summarizeCapture(s, c)
-	if readErr != nil {
-		return s, readErr
-	}
-	if len(s.Damage) > 0 {
-		return s, fmt.Errorf("%s: damaged: %s", path, s.Damage[0])
-	}
-	return s, nil
-}
-
 // summarizeCapture adds everything an open capture holds to s (not
 // finished): its header, every call, then the container's status, the
 // recorder's counters and the capture's trouble. It returns the error that
-// stopped reading the calls, if one did (s is then partial).
-func summarizeCapture(s *Summary, c *Capture) error {
+// stopped reading the calls, if one did (s is then partial). each, when
+// set, gets every call after s counted it.
+func summarizeCapture(s *Summary, c *Capture, each func(*Call) error) error {
 	s.setHeader(c.Header())
 	s.Host.Notes = c.HeaderNotes()
 	readErr := c.Calls(func(call *Call) error {
 		s.addCall(call)
+		if each != nil {
+			return each(call)
+		}
 		return nil
 	})
 	s.setStatus(c.Status())
@@ -118,19 +72,4 @@ func summarizeCapture(s *Summary, c *Capture) error {
 		s.setPartial(readErr)
 	}
 	return readErr
-}
-
-// hashFile returns a file's size and hex SHA-256.
-func hashFile(path string, stdin *Stdin) (int64, string, error) {
-	in, err := OpenInput(path, stdin)
-	if err != nil {
-		return 0, "", err
-	}
-	defer in.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, in)
-	if err != nil {
-		return n, "", fmt.Errorf("%s: %w", path, err)
-	}
-	return n, hex.EncodeToString(h.Sum(nil)), nil
 }

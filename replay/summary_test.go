@@ -191,7 +191,7 @@ func summarizePath(t testing.TB, path string) (*Summary, error) {
 	}
 	defer c.Close()
 	s := newSummary()
-	err = summarizeCapture(s, c)
+	err = summarizeCapture(s, c, nil)
 	return s.finish(), err
 }
 

@@ -199,42 +199,39 @@ func gatherEvidence(files []string, baseline, pubKey string, maxCalls int) (*rep
 	return ev, nil
 }
 
-// readReportCapture reads one capture for the report: verify's result, the
-// summary, and the first maxCalls calls (digests of all of them, for the
-// comparison with a baseline).
+// readReportCapture reads one capture for the report, once: verify's
+// result, the summary, and the first maxCalls calls (digests of all of
+// them, for the comparison with a baseline).
 func readReportCapture(path string, key ed25519.PublicKey, g *replay.Digester, maxCalls int) (*report.Capture, []*replay.CallDigest) {
 	cp := &report.Capture{Path: path}
-	vr, err := verifyInput(path, nil, format.VerifyOptions{PublicKey: key}) // a file or s3://BUCKET/KEY
-	if err != nil {
-		vr = &format.VerifyReport{File: path, Error: err.Error()}
+	var digests []*replay.CallDigest
+	pass, _ := replay.ReadPass(path, replay.PassOptions{Identify: true, PublicKey: key, Verify: true,
+		Each: func(call *replay.Call) error {
+			digests = append(digests, g.Digest(len(digests), call))
+			if len(cp.Calls) < maxCalls {
+				cp.Calls = append(cp.Calls, call)
+			} else {
+				cp.CallsOmitted++
+			}
+			return nil
+		}})
+	vr := pass.Verify
+	if vr == nil { // not a capture that opens: verify says why in its own words
+		var err error
+		if vr, err = verifyInput(path, nil, format.VerifyOptions{PublicKey: key}); err != nil { // a file or s3://BUCKET/KEY
+			vr = &format.VerifyReport{File: path, Error: err.Error()}
+		}
 	}
 	cp.Verify = report.Verification{Verified: vr.Verified, Error: vr.Error}
 	for _, c := range vr.Checks {
 		cp.Verify.Checks = append(cp.Verify.Checks, report.Check{Name: c.Name, OK: c.OK, Detail: c.Detail})
 	}
-	sum, _ := replay.Summarize([]string{path}, replay.SummarizeOptions{Identify: true, PublicKey: key})
-	cp.Summary = sum.Files[0]
+	cp.Summary = pass.Summary
 	if f := cp.Summary.File; f != nil {
 		cp.Size, cp.SHA256 = f.Size, f.SHA256
 	}
-	c, err := replay.Open(path, replay.OpenOptions{Salvage: true, Identify: true, PublicKey: key})
-	if err != nil {
-		cp.ReadError = err.Error()
-		return cp, nil
-	}
-	defer c.Close()
-	var digests []*replay.CallDigest
-	err = c.Calls(func(call *replay.Call) error {
-		digests = append(digests, g.Digest(len(digests), call))
-		if len(cp.Calls) < maxCalls {
-			cp.Calls = append(cp.Calls, call)
-		} else {
-			cp.CallsOmitted++
-		}
-		return nil
-	})
-	if err != nil {
-		cp.ReadError = err.Error()
+	if pass.ReadErr != nil {
+		cp.ReadError = pass.ReadErr.Error()
 	}
 	return cp, digests
 }
