@@ -442,6 +442,12 @@ func (c *Capture) enrich(call *Call) {
 	if !c.opts.Identify {
 		return
 	}
+	if !needsPayloadBytes(call) {
+		// Most calls of a large capture: nothing to spool or identify, so
+		// none of the machinery below (it escapes to the heap) per call.
+		c.checkPurgatory(call, nil)
+		return
+	}
 	spools := map[string]*spooled{}
 	defer func() {
 		for _, s := range spools {
@@ -500,7 +506,24 @@ func (c *Capture) enrich(call *Call) {
 	}
 }
 
-// checkPurgatory sets the purgatory verdict of a kexec_load call.
+// needsPayloadBytes says whether identifying a call's payloads or its
+// purgatory digest reads payload bytes: some payload was captured.
+func needsPayloadBytes(call *Call) bool {
+	for _, p := range call.Payloads {
+		if p.SHA256 != "" && p.Captured > 0 {
+			return true
+		}
+	}
+	for _, s := range call.Segments {
+		if s.Payload != nil && s.Payload.SHA256 != "" && s.Payload.Captured > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// checkPurgatory sets the purgatory verdict of a kexec_load call; get
+// spools a segment's captured bytes (nil: no segment has any).
 func (c *Capture) checkPurgatory(call *Call, get func(*Payload) (*spooled, error)) {
 	if call.Syscall != "kexec_load" || len(call.Segments) == 0 || call.Args.Entry == nil {
 		return
@@ -527,7 +550,7 @@ func (c *Capture) checkPurgatory(call *Call, get func(*Payload) (*spooled, error
 	segs := make([]identify.Segment, 0, len(call.Segments))
 	for _, s := range call.Segments {
 		is := identify.Segment{Index: s.Index, Mem: s.Mem, MemSz: s.MemSz}
-		if s.Payload != nil && s.Payload.SHA256 != "" && s.Payload.Captured > 0 {
+		if get != nil && s.Payload != nil && s.Payload.SHA256 != "" && s.Payload.Captured > 0 {
 			if sp, err := get(s.Payload); err == nil {
 				is.Data, is.Size = sp, sp.size
 			}
@@ -540,47 +563,4 @@ func (c *Capture) checkPurgatory(call *Call, get func(*Payload) (*spooled, error
 		clear(c.purCache)
 	}
 	c.purCache[string(key)] = &v
-}
-
-// spoolMem is the largest payload kept in memory for identification; larger
-// ones go to an unlinked temporary file so memory stays bounded.
-const spoolMem = 1 << 20
-
-type spooled struct {
-	io.ReaderAt
-	size int64
-	f    *os.File
-}
-
-func (s *spooled) Close() {
-	if s.f != nil {
-		s.f.Close()
-	}
-}
-
-func spool(r io.Reader) (*spooled, error) {
-	buf := make([]byte, 0, 64<<10)
-	b := bytes.NewBuffer(buf)
-	n, err := io.CopyN(b, r, spoolMem+1)
-	if err == io.EOF || (err == nil && n <= spoolMem) {
-		return &spooled{ReaderAt: bytes.NewReader(b.Bytes()), size: int64(b.Len())}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp("", "kexecrec-payload-*")
-	if err != nil {
-		return nil, err
-	}
-	os.Remove(f.Name()) // unlinked: nothing left behind whatever happens
-	if _, err := f.Write(b.Bytes()); err != nil {
-		f.Close()
-		return nil, err
-	}
-	m, err := io.Copy(f, r)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &spooled{ReaderAt: f, size: int64(b.Len()) + m, f: f}, nil
 }
