@@ -76,3 +76,33 @@ func TestRenderSummaryAndDiffInert(t *testing.T) {
 		t.Errorf("hostile string not shown escaped:\n%s", out)
 	}
 }
+
+// The unprivileged policy and what it cut are stated when the capture has
+// them, and nothing is said for captures from before the policy.
+func TestRenderSummaryPolicy(t *testing.T) {
+	render := func(opts map[string]string, stats format.Stats) string {
+		s := newSummary()
+		s.setFile(FileInfo{Path: "cap.kxr"})
+		s.setHeader(format.Header{Hostname: "h", Options: opts})
+		s.setStats(stats)
+		s.finish()
+		var buf bytes.Buffer
+		if err := RenderSummary(&buf, &SummaryReport{Files: []*Summary{s}}, TableOptions{Wide: true}); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	out := render(map[string]string{"unprivileged_snaplen": "65536", "unprivileged_rate": "1048576", "unprivileged_burst": "16777216",
+		"unprivileged_ring_bytes": "4194304"}, format.Stats{"policy_calls": 3, "policy_bytes": 12345})
+	for _, want := range []string{
+		"  unprivileged policy (bytes, 0 = no bound): snaplen 65536, rate 1048576/s per uid, burst 16777216, ring share 4194304\n",
+		"  unprivileged payload cut by policy: 3 calls, 12345 bytes\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if old := render(map[string]string{"snaplen": "0"}, format.Stats{"calls": 1}); strings.Contains(old, "unprivileged") {
+		t.Errorf("a capture without the policy:\n%s", old)
+	}
+}
