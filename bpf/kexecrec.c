@@ -165,6 +165,32 @@ struct path_scratch {
 	__u64 pos;              /* start of the path built so far in buf */
 };
 
+/* One payload being emitted (emit_payload, piece_cb). Lives in the
+ * call_state, not on the stack: BPF-to-BPF calls and bpf_loop callbacks
+ * share one 512-byte stack, and emit_payload runs under segment_cb with
+ * piece_cb and the ring-space wait callbacks below it. */
+struct payload_ctx {
+	__u64 call_id;
+	__u64 src;   /* user or kernel address of byte 0 */
+	__u64 total; /* original length */
+	__u64 cap;   /* bytes to capture (total cut at snaplen) */
+	__u64 off;   /* next offset to emit */
+	__u64 emitted;
+	__u64 wait_until; /* the invocation's budget (copied from call_state) */
+	__u64 stop_at;
+	__u32 pieces;
+	__u32 dropped;
+	__u32 read_errors;
+	__u32 flags;
+	__u32 bad_in_row;
+	__u16 kind;
+	__u16 index;
+	__u16 source;
+	__u16 user;
+	__u32 unpriv; /* the unprivileged policy applies (ring share) */
+	__u32 policy; /* cut by it */
+};
+
 /* State of a kexec call in progress, keyed by thread id. Lives in a map
  * (not on the 512-byte stack) because the segment table alone is 512 bytes.
  * Everything an invocation needs beyond its stack (time budget, path
@@ -189,6 +215,7 @@ struct call_state {
 	struct kr_seg seg[KR_MAX_SEGMENTS];
 	__u32 compat[KR_MAX_SEGMENTS * 4]; /* raw compat entries before widening */
 	struct path_scratch path;
+	struct payload_ctx payload; /* of the emit_payload running now */
 };
 
 struct {
@@ -491,27 +518,6 @@ static __always_inline void emit_enter(struct call_state *st, __u64 args[6])
 
 /* ---- payload pieces ---- */
 
-struct payload_ctx {
-	__u64 call_id;
-	__u64 src;   /* user or kernel address of byte 0 */
-	__u64 total; /* original length */
-	__u64 cap;   /* bytes to capture (total cut at snaplen) */
-	__u64 off;   /* next offset to emit */
-	__u64 emitted;
-	__u64 wait_until; /* the invocation's budget (copied from call_state) */
-	__u64 stop_at;
-	__u32 pieces;
-	__u32 dropped;
-	__u32 read_errors;
-	__u32 flags;
-	__u32 bad_in_row;
-	__u16 kind;
-	__u16 index;
-	__u16 source;
-	__u16 user;
-	__u32 unpriv; /* the unprivileged policy applies (ring share) */
-	__u32 policy; /* cut by it */
-};
 
 /* Fills and submits one reserved piece of capacity `room` data bytes. */
 static __always_inline void fill_piece(struct kr_piece *rec, struct payload_ctx *p, __u64 len, __u64 room)
@@ -595,9 +601,15 @@ static __always_inline void drop_rest(struct payload_ctx *p, __u32 flags)
 	p->off = p->cap;
 }
 
+/* bpf_loop's context must be on the stack: it carries the pointer to the
+ * payload_ctx in map memory. */
+struct payload_loop {
+	struct payload_ctx *p;
+};
+
 static long piece_cb(__u64 i, void *arg)
 {
-	struct payload_ctx *p = arg;
+	struct payload_ctx *p = ((struct payload_loop *)arg)->p;
 	struct kr_piece *rec;
 	int hopeless = 0;
 	__u64 len;
@@ -713,70 +725,74 @@ __noinline int emit_payload(__u64 call_id, __u64 tag, __u64 src, __u64 total)
 	__u32 tid = current_tid();
 	struct call_state *st = bpf_map_lookup_elem(&calls, &tid);
 	int hopeless = 0;
-
-	struct payload_ctx p = {
-		.call_id = call_id,
-		.src = src,
-		.total = total,
-		.cap = total,
-		.kind = kind,
-		.index = index,
-		.source = source,
-		.user = user,
-	};
+	struct payload_ctx *p;
+	struct payload_loop loop;
 	struct kr_payload_end *end;
 
-	if (st) {
-		p.wait_until = st->budget.wait_until;
-		p.stop_at = st->budget.stop_at;
-		p.unpriv = st->unpriv;
-	} /* else (never: callers hold a call_state) both 0: no time at all */
+	if (!st) { /* never: every caller holds this thread's call_state */
+		count(KR_CNT_END_DROPPED, 1);
+		return 0;
+	}
+	p = &st->payload;
+	__builtin_memset(p, 0, sizeof(*p));
+	p->call_id = call_id;
+	p->src = src;
+	p->total = total;
+	p->cap = total;
+	p->kind = kind;
+	p->index = index;
+	p->source = source;
+	p->user = user;
+	p->wait_until = st->budget.wait_until;
+	p->stop_at = st->budget.stop_at;
+	p->unpriv = st->unpriv;
 	if (cfg_no_payload) {
-		p.cap = 0;
-		p.flags |= KR_PF_NO_PAYLOAD;
+		p->cap = 0;
+		p->flags |= KR_PF_NO_PAYLOAD;
 	} else if (cfg_snaplen && total > cfg_snaplen) {
-		p.cap = cfg_snaplen;
-		p.flags |= KR_PF_SNAPLEN;
+		p->cap = cfg_snaplen;
+		p->flags |= KR_PF_SNAPLEN;
 	}
-	if (p.unpriv && p.cap) {
-		__u64 want = p.cap;
+	if (p->unpriv && p->cap) {
+		__u64 want = p->cap;
 
-		if (cfg_unpriv_snaplen && p.cap > cfg_unpriv_snaplen)
-			p.cap = cfg_unpriv_snaplen;
+		if (cfg_unpriv_snaplen && p->cap > cfg_unpriv_snaplen)
+			p->cap = cfg_unpriv_snaplen;
 		if (cfg_unpriv_rate) {
-			__u64 take = bucket_take(p.cap);
+			__u64 take = bucket_take(p->cap);
 
-			count(KR_CNT_POLICY_RATE_BYTES, p.cap - take);
-			p.cap = take;
+			count(KR_CNT_POLICY_RATE_BYTES, p->cap - take);
+			p->cap = take;
 		}
-		if (p.cap < want) {
-			p.flags |= KR_PF_POLICY;
-			p.policy = 1;
-			count(KR_CNT_POLICY_BYTES, want - p.cap);
+		if (p->cap < want) {
+			p->flags |= KR_PF_POLICY;
+			p->policy = 1;
+			count(KR_CNT_POLICY_BYTES, want - p->cap);
 		}
 	}
-	if (p.cap) {
+	if (p->cap) {
 		/* Room for the retries: the callback ends the loop once the
 		 * payload is done. */
-		__u64 n = (p.cap + KR_PIECE_MAX - 1) / KR_PIECE_MAX + KR_PIECE_RETRIES;
+		__u64 n = (p->cap + KR_PIECE_MAX - 1) / KR_PIECE_MAX + KR_PIECE_RETRIES;
 
 		if (n > KR_MAX_LOOPS) {
 			n = KR_MAX_LOOPS;
-			p.flags |= KR_PF_LOOP_LIMIT;
+			p->flags |= KR_PF_LOOP_LIMIT;
 		}
-		bpf_loop(n, piece_cb, &p, 0);
+		loop.p = p;
+		bpf_loop(n, piece_cb, &loop, 0);
 		/* Stopped early: by unreadable pieces in a row (the rest was
 		 * never read) or by the iteration limit. Either way every byte
 		 * not emitted is counted as dropped. */
-		if (p.off < p.cap)
-			drop_rest(&p, p.bad_in_row >= 4 ? KR_PF_READ_ERROR : KR_PF_LOOP_LIMIT);
+		if (p->off < p->cap)
+			drop_rest(p, p->bad_in_row >= 4 ? KR_PF_READ_ERROR : KR_PF_LOOP_LIMIT);
 	}
-	if (p.policy && st && !st->policy_cut) {
+	if (p->policy && !st->policy_cut) {
 		st->policy_cut = 1;
 		count(KR_CNT_POLICY_CALLS, 1);
 	}
 
-	end = reserve(sizeof(*end), p.wait_until, &hopeless);
+	end = reserve(sizeof(*end), p->wait_until, &hopeless);
 	if (!end) {
 		count(KR_CNT_END_DROPPED, 1);
 		return 0;
@@ -787,11 +803,11 @@ __noinline int emit_payload(__u64 call_id, __u64 tag, __u64 src, __u64 total)
 	end->source = source;
 	end->_pad0 = 0;
 	end->total = total;
-	end->emitted = p.emitted;
-	end->pieces = p.pieces;
-	end->dropped = p.dropped;
-	end->read_errors = p.read_errors;
-	end->flags = p.flags;
+	end->emitted = p->emitted;
+	end->pieces = p->pieces;
+	end->dropped = p->dropped;
+	end->read_errors = p->read_errors;
+	end->flags = p->flags;
 	bpf_ringbuf_submit(end, 0);
 	return 0;
 }

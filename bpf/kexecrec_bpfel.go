@@ -42,6 +42,29 @@ type KexecrecCallState struct {
 		Res  [256]int8
 		Pos  uint64
 	}
+	Payload struct {
+		_          structs.HostLayout
+		CallId     uint64
+		Src        uint64
+		Total      uint64
+		Cap        uint64
+		Off        uint64
+		Emitted    uint64
+		WaitUntil  uint64
+		StopAt     uint64
+		Pieces     uint32
+		Dropped    uint32
+		ReadErrors uint32
+		Flags      uint32
+		BadInRow   uint32
+		Kind       uint16
+		Index      uint16
+		Source     uint16
+		User       uint16
+		Unpriv     uint32
+		Policy     uint32
+		_          [4]byte
+	}
 }
 
 type KexecrecKrAncestor struct {
