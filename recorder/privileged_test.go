@@ -249,7 +249,7 @@ func (c *rawCollector) findCall(tid int, wait time.Duration) *rawCall {
 // unless a test sets RingWaitUnprivileged itself, it gets RingWait's value
 // (or DefaultRingWait). This is for tests only; the production default stays
 // small.
-func attachRaw(t *testing.T, cfg AttachConfig) Source {
+func attachRaw(t testing.TB, cfg AttachConfig) Source {
 	t.Helper()
 	testenv.Root(t)
 	if cfg.RingWaitUnprivileged == 0 {
@@ -1010,7 +1010,7 @@ func TestPrivilegedReadErrorHole(t *testing.T) {
 	}
 }
 
-func mustCounters(t *testing.T, src Source) []uint64 {
+func mustCounters(t testing.TB, src Source) []uint64 {
 	t.Helper()
 	c, err := src.Counters()
 	if err != nil {
