@@ -42,8 +42,18 @@ type floodResult struct {
 
 // flood runs the unprivileged loop on a thread of its own that becomes
 // uid/gid 65534 (per-thread raw syscalls: the rest of the process keeps
-// root) and is never handed back to the Go scheduler.
+// root) and is never handed back to the Go scheduler. Never on the main
+// thread: /proc/self (the privilege check of the next Attach in this
+// process) reports the main thread's credentials, and Go parks a main
+// thread whose locked goroutine ends instead of ending it.
 func flood(until time.Time, bufs [][]byte) floodResult {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if unix.Gettid() == unix.Getpid() {
+		// This goroutine holds the main thread until the flood ends, so
+		// the flood's goroutine starts on another one.
+		return <-startFlood(until, bufs)
+	}
 	done := make(chan floodResult, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
