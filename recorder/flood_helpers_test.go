@@ -47,16 +47,19 @@ type floodResult struct {
 // process) reports the main thread's credentials, and Go parks a main
 // thread whose locked goroutine ends instead of ending it.
 func flood(until time.Time, bufs [][]byte) floodResult {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if unix.Gettid() == unix.Getpid() {
-		// This goroutine holds the main thread until the flood ends, so
-		// the flood's goroutine starts on another one.
-		return <-startFlood(until, bufs)
-	}
 	done := make(chan floodResult, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		// Off the main thread never unlocked: the thread dies with the
+		// goroutine.
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// Hold the main thread until the flood ends, so that the
+			// flood's goroutine starts on another one.
+			r := flood(until, bufs)
+			runtime.UnlockOSThread()
+			done <- r
+			return
+		}
 		r := floodResult{tid: unix.Gettid(), rets: map[int64]int{}}
 		for _, c := range [][4]uintptr{
 			{unix.SYS_SETGROUPS, 0, 0, 0},
