@@ -14,14 +14,14 @@ import (
 // TestPrivilegedFloodRotation: issue 11's rotation with --max-total. The
 // flood of TestPrivilegedFlood runs for floodFor while the recorder rotates
 // every rotSize under a --max-total of rotMax with keep-evidence; a third
-// into it a caller with CAP_SYS_BOOT makes one call of 16 x 256 KiB. The
+// into it a caller with CAP_SYS_BOOT makes one call of 16 x 128 KiB. The
 // flood rotates many times and --max-total removes parts, but never the one
 // holding the real load, whose payloads stay complete and SHA-256 exact.
 func TestPrivilegedFloodRotation(t *testing.T) {
 	const (
-		rotSize     = 1 << 20
-		rotMax      = 8 << 20
-		privSegSize = 256 << 10
+		rotSize     = 512 << 10
+		rotMax      = 4 << 20
+		privSegSize = 128 << 10
 	)
 	src := attachRaw(t, AttachConfig{RingWait: DefaultRingWait, RingWaitUnprivileged: -1, Unprivileged: DefaultUnprivilegedPolicy(0)})
 	pattern := filepath.Join(t.TempDir(), "rot.kxr")
