@@ -112,8 +112,9 @@ volatile const __u32 cfg_ret_known_enosys = 0;
  * that fails may_boot() (the test of the time policy) gets, per payload:
  *   - at most cfg_unpriv_snaplen bytes (0 = no cut);
  *   - at most what its uid's token bucket holds (cfg_unpriv_rate bytes per
- *     second, up to cfg_unpriv_burst; rate 0 = no bucket); an empty bucket
- *     leaves only the call's records and an empty payload;
+ *     second, up to cfg_unpriv_burst; rate 0 = no bucket), and of that at
+ *     most what the bucket shared by all such uids holds (policy.h); an
+ *     empty bucket leaves only the call's records and an empty payload;
  *   - no piece while the ring already holds cfg_unpriv_ring_bytes or more
  *     (0 = no share): the rest of the ring is for callers that can load.
  * Every cut sets KR_PF_POLICY on the payload and is counted
@@ -224,21 +225,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct call_state);
 } calls SEC(".maps");
-
-/* Token bucket of one uid (unprivileged policy). tokens may go below 0
- * when callers of one uid race on several CPUs: that debt is repaid by the
- * refill before the uid gets more. */
-struct uid_bucket {
-	__u64 last_ns; /* bpf_ktime_get_ns() of the last refill */
-	__s64 tokens;  /* payload bytes the uid may still send */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, struct uid_bucket);
-} unpriv_buckets SEC(".maps");
 
 /* All-zero value used to create call_state entries (too big for the stack). */
 struct {
@@ -671,44 +657,7 @@ static long piece_cb(__u64 i, void *arg)
 	return 0;
 }
 
-/* Takes up to `want` payload bytes from the current uid's token bucket,
- * refilled first for the time since its last refill; returns how many it
- * may send. A uid seen for the first time starts with a full bucket. */
-static __always_inline __u64 bucket_take(__u64 want)
-{
-	__u32 uid = (__u32)bpf_get_current_uid_gid();
-	__u64 now = bpf_ktime_get_ns(), last, take;
-	struct uid_bucket *b, fresh = { .last_ns = now, .tokens = cfg_unpriv_burst };
-	__s64 have;
-
-	b = bpf_map_lookup_elem(&unpriv_buckets, &uid);
-	if (!b) {
-		bpf_map_update_elem(&unpriv_buckets, &uid, &fresh, BPF_NOEXIST);
-		b = bpf_map_lookup_elem(&unpriv_buckets, &uid);
-		if (!b)
-			return 0;
-	}
-	last = b->last_ns;
-	/* One CPU wins the refill for a time span, so it is added once. */
-	if (now > last && __sync_val_compare_and_swap(&b->last_ns, last, now) == last) {
-		__u64 d = now - last, secs = d / 1000000000, add;
-
-		/* rate <= 2^34 (user space): rem * rate cannot overflow. */
-		if (secs > cfg_unpriv_burst / cfg_unpriv_rate)
-			add = cfg_unpriv_burst;
-		else
-			add = secs * cfg_unpriv_rate + (d % 1000000000) * cfg_unpriv_rate / 1000000000;
-		__sync_fetch_and_add(&b->tokens, add);
-		if (b->tokens > (__s64)cfg_unpriv_burst)
-			b->tokens = cfg_unpriv_burst;
-	}
-	have = b->tokens;
-	if (have <= 0)
-		return 0;
-	take = want < (__u64)have ? want : (__u64)have;
-	__sync_fetch_and_add(&b->tokens, -(__s64)take);
-	return take;
-}
+#include "policy.h"
 
 /* Emits a payload as pieces followed by its PAYLOAD_END.
  *
@@ -758,12 +707,7 @@ __noinline int emit_payload(__u64 call_id, __u64 tag, __u64 src, __u64 total)
 
 		if (cfg_unpriv_snaplen && p->cap > cfg_unpriv_snaplen)
 			p->cap = cfg_unpriv_snaplen;
-		if (cfg_unpriv_rate) {
-			__u64 take = bucket_take(p->cap);
-
-			count(KR_CNT_POLICY_RATE_BYTES, p->cap - take);
-			p->cap = take;
-		}
+		p->cap = policy_buckets(p->cap);
 		if (p->cap < want) {
 			p->flags |= KR_PF_POLICY;
 			p->policy = 1;

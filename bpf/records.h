@@ -100,6 +100,7 @@ enum kr_counter {
 	KR_CNT_POLICY_BYTES,       /* payload bytes not captured because of that policy (all causes) */
 	KR_CNT_POLICY_RATE_BYTES,  /* of those, cut by the per-uid token bucket */
 	KR_CNT_POLICY_RING_BYTES,  /* of those, cut because the ring share was used up */
+	KR_CNT_POLICY_TOTAL_RATE_BYTES, /* of those, cut by the bucket shared by all unprivileged uids */
 	KR_CNT_MAX,
 };
 

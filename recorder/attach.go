@@ -227,6 +227,8 @@ func setConfig(vars *bpf.KexecrecVariableSpecs, cfg AttachConfig, limits TimeLim
 		{vars.CfgUnprivSnaplen, cfg.Unprivileged.Snaplen},
 		{vars.CfgUnprivRate, cfg.Unprivileged.Rate},
 		{vars.CfgUnprivBurst, cfg.Unprivileged.Burst},
+		{vars.CfgUnprivTotalRate, cfg.Unprivileged.TotalRate},
+		{vars.CfgUnprivTotalBurst, cfg.Unprivileged.TotalBurst},
 		{vars.CfgUnprivRingBytes, cfg.Unprivileged.RingBytes},
 	} {
 		if err := v.spec.Set(v.value); err != nil {

@@ -95,6 +95,7 @@ var CounterNames = []string{
 	"calls", "enter_dropped", "exit_dropped", "segments_dropped", "pieces_dropped",
 	"piece_bytes_dropped", "payload_end_dropped", "file_dropped", "read_errors", "wait_loops",
 	"caller_dropped", "policy_calls", "policy_bytes", "policy_rate_bytes", "policy_ring_bytes",
+	"policy_total_rate_bytes",
 }
 
 const (
