@@ -53,7 +53,8 @@ static __always_inline __u64 bucket_take(struct token_bucket *b, __u64 rate, __u
 	if (now > last && __sync_val_compare_and_swap(&b->last_ns, last, now) == last) {
 		__u64 d = now - last, secs = d / 1000000000, add;
 
-		if (secs > burst / rate)
+		/* last 0: the shared bucket's first use fills it. */
+		if (!last || secs > burst / rate)
 			add = burst;
 		else
 			add = secs * rate + (d % 1000000000) * rate / 1000000000;

@@ -122,3 +122,33 @@ func TestPrivilegedUnprivilegedRingShare(t *testing.T) {
 		t.Errorf("counters %v: want policy_calls 1, policy_bytes and policy_ring_bytes %d", cnt, 4<<20)
 	}
 }
+
+func TestPrivilegedUnprivilegedTotalRate(t *testing.T) {
+	// Each uid's own bucket would let each call keep its four 64 KiB
+	// prefixes; the bucket shared by every unprivileged uid holds 100000
+	// bytes (1 byte per second: nothing refills within the test). The
+	// first uid gets 65536 + 34464 bytes, the second uid, with a full
+	// bucket of its own, nothing: a range of uids shares one burst. What
+	// the shared bucket refused goes back to the uid's bucket and is
+	// counted under its own cause.
+	const cut, total = 64 << 10, 100000
+	src := attachRaw(t, AttachConfig{Unprivileged: UnprivilegedPolicy{Snaplen: cut, Rate: 1, Burst: 1 << 20, TotalRate: 1, TotalBurst: total}})
+	c := newRawCollector(src)
+	c.start()
+	for i, want := range [][]int{{cut, total - cut, 0, 0}, {0, 0, 0, 0}} {
+		seed := uint64(26 + i)
+		spec := fourMiB(seed)
+		spec.UID = uint32(65534 - i)
+		res, call := c.loadAndWait(t, spec)
+		if res.UID != spec.UID || call.enter == nil || call.enter.UID != spec.UID {
+			t.Fatalf("call %d: made as uid %d, recorded %+v, want uid %d", i, res.UID, call.enter, spec.UID)
+		}
+		checkEnter(t, res, call.enter)
+		checkErrno(t, res, call.exit)
+		checkCut(t, call, seed, 1<<20, want)
+	}
+	cnt := counterMap(mustCounters(t, src))
+	if cnt["policy_calls"] != 2 || cnt["policy_bytes"] != 8<<20-total || cnt["policy_total_rate_bytes"] != 8*cut-total || cnt["policy_rate_bytes"] != 0 {
+		t.Errorf("counters %v: want policy_calls 2, policy_bytes %d, policy_total_rate_bytes %d, nothing by the per-uid rate", cnt, 8<<20-total, 8*cut-total)
+	}
+}
