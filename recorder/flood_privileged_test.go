@@ -116,13 +116,15 @@ func TestPrivilegedFlood(t *testing.T) {
 		t.Errorf("%d of %d privileged segments complete and exact", privDone, floodSegs)
 	}
 
-	// The bound: the uid's bucket (burst + rate x flood time) for the
-	// flood's payload bytes; the file holds at most those, the real load,
-	// and the records uncompressed (the writer compresses them), plus
-	// 1 MiB for framing and the header.
-	payloadBound := pol.Burst + uint64(float64(pol.Rate)*fl.elapsed.Seconds()) + 1
+	// The bound: the smaller of the uid's bucket and the bucket shared by
+	// all unprivileged uids (burst + rate x flood time) for the flood's
+	// payload bytes; the file holds at most those, the real load, and the
+	// records uncompressed (the writer compresses them), plus 1 MiB for
+	// framing and the header.
+	bucket := func(rate, burst uint64) uint64 { return burst + uint64(float64(rate)*fl.elapsed.Seconds()) + 1 }
+	payloadBound := min(bucket(pol.Rate, pol.Burst), bucket(pol.TotalRate, pol.TotalBurst))
 	if floodPayload > payloadBound {
-		t.Errorf("flood payload bytes in the file %d > the bucket's %d (burst %d + %d/s x %v)", floodPayload, payloadBound, pol.Burst, pol.Rate, fl.elapsed)
+		t.Errorf("flood payload bytes in the file %d > the buckets' %d (burst %d + %d/s x %v)", floodPayload, payloadBound, pol.Burst, pol.Rate, fl.elapsed)
 	}
 	fileBound := int64(payloadBound) + floodSegs*privSegSize + meta + 1<<20
 	if fi.Size() > fileBound {
