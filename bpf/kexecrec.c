@@ -39,6 +39,15 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * bpf_ringbuf_reserve() needs a constant: small payloads (the usual
  * setup_data, command line, boot_params) must not take 256 KiB of ring each. */
 #define KR_PIECE_SMALL 4096
+/* A middle size, the default unprivileged snaplen: a 64 KiB prefix must not
+ * hold 256 KiB of the ring (and of the unprivileged share of it). */
+#define KR_PIECE_MID 65536
+
+/* Spare loop iterations of one payload for trying a piece again when its
+ * wait freed ring space but another CPU's record took it first (a flood of
+ * small call records from other callers would otherwise cost a waiting
+ * payload a piece each time). */
+#define KR_PIECE_RETRIES 64
 
 /* ENOSYS (include/uapi/asm-generic/errno.h; x86 and arm64 use it). */
 #define KR_ENOSYS 38
@@ -96,6 +105,25 @@ volatile const __u32 cfg_caller = 1;
  * raw_sys_enter emits each call's EXIT itself, ret -ENOSYS, flagged
  * KR_XF_RET_KNOWN_ENOSYS (user space decides from kallsyms and BTF). */
 volatile const __u32 cfg_ret_known_enosys = 0;
+/*
+ * Unprivileged policy. The copy happens before the kernel's permission check,
+ * so without a bound any local user could make the recorder write as many
+ * bytes as it likes and fill the ring while a real load happens. A caller
+ * that fails may_boot() (the test of the time policy) gets, per payload:
+ *   - at most cfg_unpriv_snaplen bytes (0 = no cut);
+ *   - at most what its uid's token bucket holds (cfg_unpriv_rate bytes per
+ *     second, up to cfg_unpriv_burst; rate 0 = no bucket), and of that at
+ *     most what the bucket shared by all such uids holds (policy.h); an
+ *     empty bucket leaves only the call's records and an empty payload;
+ *   - no piece while the ring already holds cfg_unpriv_ring_bytes or more
+ *     (0 = no share): the rest of the ring is for callers that can load.
+ * Every cut sets KR_PF_POLICY on the payload and is counted
+ * (KR_CNT_POLICY_*). ENTER, SEGMENTS, CALLER, ARGS and EXIT are never cut.
+ */
+volatile const __u64 cfg_unpriv_snaplen = 0;
+volatile const __u64 cfg_unpriv_rate = 0;
+volatile const __u64 cfg_unpriv_burst = 0;
+volatile const __u64 cfg_unpriv_ring_bytes = 0;
 
 static __always_inline int filtered_out(void)
 {
@@ -138,6 +166,32 @@ struct path_scratch {
 	__u64 pos;              /* start of the path built so far in buf */
 };
 
+/* One payload being emitted (emit_payload, piece_cb). Lives in the
+ * call_state, not on the stack: BPF-to-BPF calls and bpf_loop callbacks
+ * share one 512-byte stack, and emit_payload runs under segment_cb with
+ * piece_cb and the ring-space wait callbacks below it. */
+struct payload_ctx {
+	__u64 call_id;
+	__u64 src;   /* user or kernel address of byte 0 */
+	__u64 total; /* original length */
+	__u64 cap;   /* bytes to capture (total cut at snaplen) */
+	__u64 off;   /* next offset to emit */
+	__u64 emitted;
+	__u64 wait_until; /* the invocation's budget (copied from call_state) */
+	__u64 stop_at;
+	__u32 pieces;
+	__u32 dropped;
+	__u32 read_errors;
+	__u32 flags;
+	__u32 bad_in_row;
+	__u16 kind;
+	__u16 index;
+	__u16 source;
+	__u16 user;
+	__u32 unpriv; /* the unprivileged policy applies (ring share) */
+	__u32 policy; /* cut by it */
+};
+
 /* State of a kexec call in progress, keyed by thread id. Lives in a map
  * (not on the 512-byte stack) because the segment table alone is 512 bytes.
  * Everything an invocation needs beyond its stack (time budget, path
@@ -156,10 +210,13 @@ struct call_state {
 	__u32 entry_size;
 	__s32 read_err;
 	__u32 flags;
+	__u32 unpriv;     /* failed may_boot() at entry: the unprivileged policy applies */
+	__u32 policy_cut; /* a payload of this call was cut by that policy (counted once) */
 	struct budget budget; /* of the hook invocation running now */
 	struct kr_seg seg[KR_MAX_SEGMENTS];
 	__u32 compat[KR_MAX_SEGMENTS * 4]; /* raw compat entries before widening */
 	struct path_scratch path;
+	struct payload_ctx payload; /* of the emit_payload running now */
 };
 
 struct {
@@ -224,11 +281,11 @@ static __always_inline int may_boot(void)
 }
 
 /* Starts the time budget of a hook invocation. */
-static __always_inline void start_budget(struct budget *b)
+static __always_inline void start_budget(struct budget *b, int priv)
 {
 	__u64 now = bpf_ktime_get_ns();
 
-	if (may_boot()) {
+	if (priv) {
 		b->wait_until = now + cfg_wait_ns;
 		b->stop_at = now + cfg_limit_ns;
 	} else {
@@ -255,7 +312,8 @@ static long wait_cb(__u64 i, void *arg)
 	__u64 used = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 
 	w->loops++;
-	if (used + w->need <= size) {
+	/* The kernel refuses a reserve that would make the ring exactly full. */
+	if (used + w->need < size) {
 		w->ok = 1;
 		return 1;
 	}
@@ -290,7 +348,7 @@ static __always_inline int wait_for_space(__u64 size, __u64 wait_until)
 		return 0; /* nobody else can run the consumer */
 	/* +8: the ring's own record header. */
 	w.need = ((size + 7) & ~7ULL) + 8;
-	if (w.need > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE))
+	if (w.need >= bpf_ringbuf_query(&events, BPF_RB_RING_SIZE))
 		return 0; /* would never fit */
 	if (bpf_ktime_get_ns() >= wait_until)
 		return 0; /* this invocation's budget is spent */
@@ -446,25 +504,6 @@ static __always_inline void emit_enter(struct call_state *st, __u64 args[6])
 
 /* ---- payload pieces ---- */
 
-struct payload_ctx {
-	__u64 call_id;
-	__u64 src;   /* user or kernel address of byte 0 */
-	__u64 total; /* original length */
-	__u64 cap;   /* bytes to capture (total cut at snaplen) */
-	__u64 off;   /* next offset to emit */
-	__u64 emitted;
-	__u64 wait_until; /* the invocation's budget (copied from call_state) */
-	__u64 stop_at;
-	__u32 pieces;
-	__u32 dropped;
-	__u32 read_errors;
-	__u32 flags;
-	__u32 bad_in_row;
-	__u16 kind;
-	__u16 index;
-	__u16 source;
-	__u16 user;
-};
 
 /* Fills and submits one reserved piece of capacity `room` data bytes. */
 static __always_inline void fill_piece(struct kr_piece *rec, struct payload_ctx *p, __u64 len, __u64 room)
@@ -516,6 +555,19 @@ static __always_inline void fill_piece(struct kr_piece *rec, struct payload_ctx 
 	bpf_ringbuf_submit(rec, 0);
 }
 
+/* Ends a payload early because of the unprivileged policy: the bytes from
+ * p->off to p->cap are not copied, counted in all and under `cause`. */
+static __always_inline void policy_rest(struct payload_ctx *p, __u32 cause)
+{
+	__u64 rest = p->cap - p->off;
+
+	p->flags |= KR_PF_POLICY;
+	p->policy = 1;
+	p->off = p->cap;
+	count(KR_CNT_POLICY_BYTES, rest);
+	count(cause, rest);
+}
+
 /* Ends a payload early: every byte from p->off to p->cap is counted as
  * dropped (in the END's piece count, saturated, and in the counters), with
  * `flags` saying why. */
@@ -535,9 +587,15 @@ static __always_inline void drop_rest(struct payload_ctx *p, __u32 flags)
 	p->off = p->cap;
 }
 
+/* bpf_loop's context must be on the stack: it carries the pointer to the
+ * payload_ctx in map memory. */
+struct payload_loop {
+	struct payload_ctx *p;
+};
+
 static long piece_cb(__u64 i, void *arg)
 {
-	struct payload_ctx *p = arg;
+	struct payload_ctx *p = ((struct payload_loop *)arg)->p;
 	struct kr_piece *rec;
 	int hopeless = 0;
 	__u64 len;
@@ -552,11 +610,26 @@ static long piece_cb(__u64 i, void *arg)
 	len = p->cap - p->off;
 	if (len > KR_PIECE_MAX)
 		len = KR_PIECE_MAX;
+	if (p->unpriv && cfg_unpriv_ring_bytes) {
+		/* The share counts what is in the ring now, whoever put it
+		 * there: an unprivileged piece only goes in below it. */
+		__u64 room = len <= KR_PIECE_SMALL ? KR_PIECE_SMALL : len <= KR_PIECE_MID ? KR_PIECE_MID : KR_PIECE_MAX;
+
+		if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + room + sizeof(struct kr_piece) + 8 >
+		    cfg_unpriv_ring_bytes) {
+			policy_rest(p, KR_CNT_POLICY_RING_BYTES);
+			return 1;
+		}
+	}
 
 	if (len <= KR_PIECE_SMALL) {
 		rec = reserve(sizeof(struct kr_piece) + KR_PIECE_SMALL, p->wait_until, &hopeless);
 		if (rec)
 			fill_piece(rec, p, len, KR_PIECE_SMALL);
+	} else if (len <= KR_PIECE_MID) {
+		rec = reserve(sizeof(struct kr_piece) + KR_PIECE_MID, p->wait_until, &hopeless);
+		if (rec)
+			fill_piece(rec, p, len, KR_PIECE_MID);
 	} else {
 		rec = reserve(sizeof(struct kr_piece) + KR_PIECE_MAX, p->wait_until, &hopeless);
 		if (rec)
@@ -569,11 +642,12 @@ static long piece_cb(__u64 i, void *arg)
 			drop_rest(p, KR_PF_RING_FULL);
 			return 1;
 		}
-		/* The wait freed space but another CPU took it first. */
-		p->dropped++;
-		p->flags |= KR_PF_RING_FULL;
-		count(KR_CNT_PIECES_DROPPED, 1);
-		count(KR_CNT_PIECE_BYTES_DROPPED, len);
+		/* The wait freed space but another CPU's record took it
+		 * first: wait and try the same piece again. The budget and
+		 * the loop's KR_PIECE_RETRIES spare iterations bound this
+		 * (no retry counter: the verifier would walk every value of
+		 * it); spent, the rest ends flagged loop-limit. */
+		return 0;
 	}
 	p->off += len;
 	/* An unmapped buffer fails every piece: stop after a few in a row
@@ -582,6 +656,8 @@ static long piece_cb(__u64 i, void *arg)
 		return 1;
 	return 0;
 }
+
+#include "policy.h"
 
 /* Emits a payload as pieces followed by its PAYLOAD_END.
  *
@@ -598,46 +674,69 @@ __noinline int emit_payload(__u64 call_id, __u64 tag, __u64 src, __u64 total)
 	__u32 tid = current_tid();
 	struct call_state *st = bpf_map_lookup_elem(&calls, &tid);
 	int hopeless = 0;
-
-	struct payload_ctx p = {
-		.call_id = call_id,
-		.src = src,
-		.total = total,
-		.cap = total,
-		.kind = kind,
-		.index = index,
-		.source = source,
-		.user = user,
-	};
+	struct payload_ctx *p;
+	struct payload_loop loop;
 	struct kr_payload_end *end;
 
-	if (st) {
-		p.wait_until = st->budget.wait_until;
-		p.stop_at = st->budget.stop_at;
-	} /* else (never: callers hold a call_state) both 0: no time at all */
-	if (cfg_no_payload) {
-		p.cap = 0;
-		p.flags |= KR_PF_NO_PAYLOAD;
-	} else if (cfg_snaplen && total > cfg_snaplen) {
-		p.cap = cfg_snaplen;
-		p.flags |= KR_PF_SNAPLEN;
+	if (!st) { /* never: every caller holds this thread's call_state */
+		count(KR_CNT_END_DROPPED, 1);
+		return 0;
 	}
-	if (p.cap) {
-		__u64 n = (p.cap + KR_PIECE_MAX - 1) / KR_PIECE_MAX;
+	p = &st->payload;
+	__builtin_memset(p, 0, sizeof(*p));
+	p->call_id = call_id;
+	p->src = src;
+	p->total = total;
+	p->cap = total;
+	p->kind = kind;
+	p->index = index;
+	p->source = source;
+	p->user = user;
+	p->wait_until = st->budget.wait_until;
+	p->stop_at = st->budget.stop_at;
+	p->unpriv = st->unpriv;
+	if (cfg_no_payload) {
+		p->cap = 0;
+		p->flags |= KR_PF_NO_PAYLOAD;
+	} else if (cfg_snaplen && total > cfg_snaplen) {
+		p->cap = cfg_snaplen;
+		p->flags |= KR_PF_SNAPLEN;
+	}
+	if (p->unpriv && p->cap) {
+		__u64 want = p->cap;
+
+		if (cfg_unpriv_snaplen && p->cap > cfg_unpriv_snaplen)
+			p->cap = cfg_unpriv_snaplen;
+		p->cap = policy_buckets(p->cap);
+		if (p->cap < want) {
+			p->flags |= KR_PF_POLICY;
+			p->policy = 1;
+			count(KR_CNT_POLICY_BYTES, want - p->cap);
+		}
+	}
+	if (p->cap) {
+		/* Room for the retries: the callback ends the loop once the
+		 * payload is done. */
+		__u64 n = (p->cap + KR_PIECE_MAX - 1) / KR_PIECE_MAX + KR_PIECE_RETRIES;
 
 		if (n > KR_MAX_LOOPS) {
 			n = KR_MAX_LOOPS;
-			p.flags |= KR_PF_LOOP_LIMIT;
+			p->flags |= KR_PF_LOOP_LIMIT;
 		}
-		bpf_loop(n, piece_cb, &p, 0);
+		loop.p = p;
+		bpf_loop(n, piece_cb, &loop, 0);
 		/* Stopped early: by unreadable pieces in a row (the rest was
 		 * never read) or by the iteration limit. Either way every byte
 		 * not emitted is counted as dropped. */
-		if (p.off < p.cap)
-			drop_rest(&p, p.bad_in_row >= 4 ? KR_PF_READ_ERROR : KR_PF_LOOP_LIMIT);
+		if (p->off < p->cap)
+			drop_rest(p, p->bad_in_row >= 4 ? KR_PF_READ_ERROR : KR_PF_LOOP_LIMIT);
+	}
+	if (p->policy && !st->policy_cut) {
+		st->policy_cut = 1;
+		count(KR_CNT_POLICY_CALLS, 1);
 	}
 
-	end = reserve(sizeof(*end), p.wait_until, &hopeless);
+	end = reserve(sizeof(*end), p->wait_until, &hopeless);
 	if (!end) {
 		count(KR_CNT_END_DROPPED, 1);
 		return 0;
@@ -648,11 +747,11 @@ __noinline int emit_payload(__u64 call_id, __u64 tag, __u64 src, __u64 total)
 	end->source = source;
 	end->_pad0 = 0;
 	end->total = total;
-	end->emitted = p.emitted;
-	end->pieces = p.pieces;
-	end->dropped = p.dropped;
-	end->read_errors = p.read_errors;
-	end->flags = p.flags;
+	end->emitted = p->emitted;
+	end->pieces = p->pieces;
+	end->dropped = p->dropped;
+	end->read_errors = p->read_errors;
+	end->flags = p->flags;
 	bpf_ringbuf_submit(end, 0);
 	return 0;
 }
@@ -754,7 +853,8 @@ static __always_inline void on_enter(struct pt_regs *regs, __u32 nr, __u32 abi, 
 		count(KR_CNT_ENTER_DROPPED, 1);
 		return;
 	}
-	start_budget(&st->budget);
+	st->unpriv = !may_boot();
+	start_budget(&st->budget, !st->unpriv);
 	st->call_id = __sync_fetch_and_add(&next_call_id, 1) + 1;
 	st->enter_ns = bpf_ktime_get_boot_ns();
 	st->syscall_nr = nr;
@@ -820,7 +920,7 @@ static __always_inline void on_exit(__s64 ret, __u32 nr, __u32 hook, __u32 flags
 		/* The entry happened before we attached: still report the exit. */
 		call_id = __sync_fetch_and_add(&next_call_id, 1) + 1;
 	}
-	start_budget(&b);
+	start_budget(&b, may_boot());
 	x = reserve(sizeof(*x), b.wait_until, &hopeless);
 	if (!x) {
 		count(KR_CNT_EXIT_DROPPED, 1);
@@ -965,7 +1065,7 @@ static __always_inline void on_post_read(struct file *file, __u64 buf, __u64 siz
 	else
 		return;
 
-	start_budget(&st->budget);
+	start_budget(&st->budget, may_boot());
 	f = reserve(sizeof(*f), st->budget.wait_until, &hopeless);
 	if (!f) {
 		count(KR_CNT_FILE_DROPPED, 1);

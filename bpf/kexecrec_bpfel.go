@@ -26,6 +26,8 @@ type KexecrecCallState struct {
 	EntrySize uint32
 	ReadErr   int32
 	Flags     uint32
+	Unpriv    uint32
+	PolicyCut uint32
 	Budget    struct {
 		_         structs.HostLayout
 		WaitUntil uint64
@@ -39,6 +41,29 @@ type KexecrecCallState struct {
 		Name [256]int8
 		Res  [256]int8
 		Pos  uint64
+	}
+	Payload struct {
+		_          structs.HostLayout
+		CallId     uint64
+		Src        uint64
+		Total      uint64
+		Cap        uint64
+		Off        uint64
+		Emitted    uint64
+		WaitUntil  uint64
+		StopAt     uint64
+		Pieces     uint32
+		Dropped    uint32
+		ReadErrors uint32
+		Flags      uint32
+		BadInRow   uint32
+		Kind       uint16
+		Index      uint16
+		Source     uint16
+		User       uint16
+		Unpriv     uint32
+		Policy     uint32
+		_          [4]byte
 	}
 }
 
@@ -191,6 +216,12 @@ type KexecrecKrSegments struct {
 	Seg       [16]KexecrecKrSeg
 }
 
+type KexecrecTokenBucket struct {
+	_      structs.HostLayout
+	LastNs uint64
+	Tokens int64
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -198,6 +229,8 @@ const (
 	KexecrecMapCalls                     = "calls"
 	KexecrecMapCounters                  = "counters"
 	KexecrecMapEvents                    = "events"
+	KexecrecMapUnprivBuckets             = "unpriv_buckets"
+	KexecrecMapUnprivTotalBucket         = "unpriv_total_bucket"
 	KexecrecMapZeroCaller                = "zero_caller"
 	KexecrecMapZeroState                 = "zero_state"
 	KexecrecProgFentryCompatKexecLoad    = "fentry_compat_kexec_load"
@@ -230,6 +263,12 @@ const (
 	KexecrecVarCfgOnlyTgid               = "cfg_only_tgid"
 	KexecrecVarCfgRetKnownEnosys         = "cfg_ret_known_enosys"
 	KexecrecVarCfgSnaplen                = "cfg_snaplen"
+	KexecrecVarCfgUnprivBurst            = "cfg_unpriv_burst"
+	KexecrecVarCfgUnprivRate             = "cfg_unpriv_rate"
+	KexecrecVarCfgUnprivRingBytes        = "cfg_unpriv_ring_bytes"
+	KexecrecVarCfgUnprivSnaplen          = "cfg_unpriv_snaplen"
+	KexecrecVarCfgUnprivTotalBurst       = "cfg_unpriv_total_burst"
+	KexecrecVarCfgUnprivTotalRate        = "cfg_unpriv_total_rate"
 	KexecrecVarCfgWaitNs                 = "cfg_wait_ns"
 	KexecrecVarCfgWaitUnprivNs           = "cfg_wait_unpriv_ns"
 	KexecrecVarNextCallId                = "next_call_id"
@@ -311,38 +350,46 @@ type KexecrecProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type KexecrecMapSpecs struct {
-	Calls      *ebpf.MapSpec `ebpf:"calls"`
-	Counters   *ebpf.MapSpec `ebpf:"counters"`
-	Events     *ebpf.MapSpec `ebpf:"events"`
-	ZeroCaller *ebpf.MapSpec `ebpf:"zero_caller"`
-	ZeroState  *ebpf.MapSpec `ebpf:"zero_state"`
+	Calls             *ebpf.MapSpec `ebpf:"calls"`
+	Counters          *ebpf.MapSpec `ebpf:"counters"`
+	Events            *ebpf.MapSpec `ebpf:"events"`
+	UnprivBuckets     *ebpf.MapSpec `ebpf:"unpriv_buckets"`
+	UnprivTotalBucket *ebpf.MapSpec `ebpf:"unpriv_total_bucket"`
+	ZeroCaller        *ebpf.MapSpec `ebpf:"zero_caller"`
+	ZeroState         *ebpf.MapSpec `ebpf:"zero_state"`
 }
 
 // KexecrecVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type KexecrecVariableSpecs struct {
-	CfgCaller         *ebpf.VariableSpec `ebpf:"cfg_caller"`
-	CfgEnv            *ebpf.VariableSpec `ebpf:"cfg_env"`
-	CfgLimitNs        *ebpf.VariableSpec `ebpf:"cfg_limit_ns"`
-	CfgLimitUnprivNs  *ebpf.VariableSpec `ebpf:"cfg_limit_unpriv_ns"`
-	CfgMaxArgs        *ebpf.VariableSpec `ebpf:"cfg_max_args"`
-	CfgNoPayload      *ebpf.VariableSpec `ebpf:"cfg_no_payload"`
-	CfgNrCpus         *ebpf.VariableSpec `ebpf:"cfg_nr_cpus"`
-	CfgOnlyTgid       *ebpf.VariableSpec `ebpf:"cfg_only_tgid"`
-	CfgRetKnownEnosys *ebpf.VariableSpec `ebpf:"cfg_ret_known_enosys"`
-	CfgSnaplen        *ebpf.VariableSpec `ebpf:"cfg_snaplen"`
-	CfgWaitNs         *ebpf.VariableSpec `ebpf:"cfg_wait_ns"`
-	CfgWaitUnprivNs   *ebpf.VariableSpec `ebpf:"cfg_wait_unpriv_ns"`
-	NextCallId        *ebpf.VariableSpec `ebpf:"next_call_id"`
-	UnusedArgs        *ebpf.VariableSpec `ebpf:"unused_args"`
-	UnusedCaller      *ebpf.VariableSpec `ebpf:"unused_caller"`
-	UnusedEnter       *ebpf.VariableSpec `ebpf:"unused_enter"`
-	UnusedExit        *ebpf.VariableSpec `ebpf:"unused_exit"`
-	UnusedFile        *ebpf.VariableSpec `ebpf:"unused_file"`
-	UnusedPayloadEnd  *ebpf.VariableSpec `ebpf:"unused_payload_end"`
-	UnusedPiece       *ebpf.VariableSpec `ebpf:"unused_piece"`
-	UnusedSegments    *ebpf.VariableSpec `ebpf:"unused_segments"`
+	CfgCaller           *ebpf.VariableSpec `ebpf:"cfg_caller"`
+	CfgEnv              *ebpf.VariableSpec `ebpf:"cfg_env"`
+	CfgLimitNs          *ebpf.VariableSpec `ebpf:"cfg_limit_ns"`
+	CfgLimitUnprivNs    *ebpf.VariableSpec `ebpf:"cfg_limit_unpriv_ns"`
+	CfgMaxArgs          *ebpf.VariableSpec `ebpf:"cfg_max_args"`
+	CfgNoPayload        *ebpf.VariableSpec `ebpf:"cfg_no_payload"`
+	CfgNrCpus           *ebpf.VariableSpec `ebpf:"cfg_nr_cpus"`
+	CfgOnlyTgid         *ebpf.VariableSpec `ebpf:"cfg_only_tgid"`
+	CfgRetKnownEnosys   *ebpf.VariableSpec `ebpf:"cfg_ret_known_enosys"`
+	CfgSnaplen          *ebpf.VariableSpec `ebpf:"cfg_snaplen"`
+	CfgUnprivBurst      *ebpf.VariableSpec `ebpf:"cfg_unpriv_burst"`
+	CfgUnprivRate       *ebpf.VariableSpec `ebpf:"cfg_unpriv_rate"`
+	CfgUnprivRingBytes  *ebpf.VariableSpec `ebpf:"cfg_unpriv_ring_bytes"`
+	CfgUnprivSnaplen    *ebpf.VariableSpec `ebpf:"cfg_unpriv_snaplen"`
+	CfgUnprivTotalBurst *ebpf.VariableSpec `ebpf:"cfg_unpriv_total_burst"`
+	CfgUnprivTotalRate  *ebpf.VariableSpec `ebpf:"cfg_unpriv_total_rate"`
+	CfgWaitNs           *ebpf.VariableSpec `ebpf:"cfg_wait_ns"`
+	CfgWaitUnprivNs     *ebpf.VariableSpec `ebpf:"cfg_wait_unpriv_ns"`
+	NextCallId          *ebpf.VariableSpec `ebpf:"next_call_id"`
+	UnusedArgs          *ebpf.VariableSpec `ebpf:"unused_args"`
+	UnusedCaller        *ebpf.VariableSpec `ebpf:"unused_caller"`
+	UnusedEnter         *ebpf.VariableSpec `ebpf:"unused_enter"`
+	UnusedExit          *ebpf.VariableSpec `ebpf:"unused_exit"`
+	UnusedFile          *ebpf.VariableSpec `ebpf:"unused_file"`
+	UnusedPayloadEnd    *ebpf.VariableSpec `ebpf:"unused_payload_end"`
+	UnusedPiece         *ebpf.VariableSpec `ebpf:"unused_piece"`
+	UnusedSegments      *ebpf.VariableSpec `ebpf:"unused_segments"`
 }
 
 // KexecrecObjects contains all objects after they have been loaded into the kernel.
@@ -365,11 +412,13 @@ func (o *KexecrecObjects) Close() error {
 //
 // It can be passed to LoadKexecrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type KexecrecMaps struct {
-	Calls      *ebpf.Map `ebpf:"calls"`
-	Counters   *ebpf.Map `ebpf:"counters"`
-	Events     *ebpf.Map `ebpf:"events"`
-	ZeroCaller *ebpf.Map `ebpf:"zero_caller"`
-	ZeroState  *ebpf.Map `ebpf:"zero_state"`
+	Calls             *ebpf.Map `ebpf:"calls"`
+	Counters          *ebpf.Map `ebpf:"counters"`
+	Events            *ebpf.Map `ebpf:"events"`
+	UnprivBuckets     *ebpf.Map `ebpf:"unpriv_buckets"`
+	UnprivTotalBucket *ebpf.Map `ebpf:"unpriv_total_bucket"`
+	ZeroCaller        *ebpf.Map `ebpf:"zero_caller"`
+	ZeroState         *ebpf.Map `ebpf:"zero_state"`
 }
 
 func (m *KexecrecMaps) Close() error {
@@ -377,6 +426,8 @@ func (m *KexecrecMaps) Close() error {
 		m.Calls,
 		m.Counters,
 		m.Events,
+		m.UnprivBuckets,
+		m.UnprivTotalBucket,
 		m.ZeroCaller,
 		m.ZeroState,
 	)
@@ -386,27 +437,33 @@ func (m *KexecrecMaps) Close() error {
 //
 // It can be passed to LoadKexecrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type KexecrecVariables struct {
-	CfgCaller         *ebpf.Variable `ebpf:"cfg_caller"`
-	CfgEnv            *ebpf.Variable `ebpf:"cfg_env"`
-	CfgLimitNs        *ebpf.Variable `ebpf:"cfg_limit_ns"`
-	CfgLimitUnprivNs  *ebpf.Variable `ebpf:"cfg_limit_unpriv_ns"`
-	CfgMaxArgs        *ebpf.Variable `ebpf:"cfg_max_args"`
-	CfgNoPayload      *ebpf.Variable `ebpf:"cfg_no_payload"`
-	CfgNrCpus         *ebpf.Variable `ebpf:"cfg_nr_cpus"`
-	CfgOnlyTgid       *ebpf.Variable `ebpf:"cfg_only_tgid"`
-	CfgRetKnownEnosys *ebpf.Variable `ebpf:"cfg_ret_known_enosys"`
-	CfgSnaplen        *ebpf.Variable `ebpf:"cfg_snaplen"`
-	CfgWaitNs         *ebpf.Variable `ebpf:"cfg_wait_ns"`
-	CfgWaitUnprivNs   *ebpf.Variable `ebpf:"cfg_wait_unpriv_ns"`
-	NextCallId        *ebpf.Variable `ebpf:"next_call_id"`
-	UnusedArgs        *ebpf.Variable `ebpf:"unused_args"`
-	UnusedCaller      *ebpf.Variable `ebpf:"unused_caller"`
-	UnusedEnter       *ebpf.Variable `ebpf:"unused_enter"`
-	UnusedExit        *ebpf.Variable `ebpf:"unused_exit"`
-	UnusedFile        *ebpf.Variable `ebpf:"unused_file"`
-	UnusedPayloadEnd  *ebpf.Variable `ebpf:"unused_payload_end"`
-	UnusedPiece       *ebpf.Variable `ebpf:"unused_piece"`
-	UnusedSegments    *ebpf.Variable `ebpf:"unused_segments"`
+	CfgCaller           *ebpf.Variable `ebpf:"cfg_caller"`
+	CfgEnv              *ebpf.Variable `ebpf:"cfg_env"`
+	CfgLimitNs          *ebpf.Variable `ebpf:"cfg_limit_ns"`
+	CfgLimitUnprivNs    *ebpf.Variable `ebpf:"cfg_limit_unpriv_ns"`
+	CfgMaxArgs          *ebpf.Variable `ebpf:"cfg_max_args"`
+	CfgNoPayload        *ebpf.Variable `ebpf:"cfg_no_payload"`
+	CfgNrCpus           *ebpf.Variable `ebpf:"cfg_nr_cpus"`
+	CfgOnlyTgid         *ebpf.Variable `ebpf:"cfg_only_tgid"`
+	CfgRetKnownEnosys   *ebpf.Variable `ebpf:"cfg_ret_known_enosys"`
+	CfgSnaplen          *ebpf.Variable `ebpf:"cfg_snaplen"`
+	CfgUnprivBurst      *ebpf.Variable `ebpf:"cfg_unpriv_burst"`
+	CfgUnprivRate       *ebpf.Variable `ebpf:"cfg_unpriv_rate"`
+	CfgUnprivRingBytes  *ebpf.Variable `ebpf:"cfg_unpriv_ring_bytes"`
+	CfgUnprivSnaplen    *ebpf.Variable `ebpf:"cfg_unpriv_snaplen"`
+	CfgUnprivTotalBurst *ebpf.Variable `ebpf:"cfg_unpriv_total_burst"`
+	CfgUnprivTotalRate  *ebpf.Variable `ebpf:"cfg_unpriv_total_rate"`
+	CfgWaitNs           *ebpf.Variable `ebpf:"cfg_wait_ns"`
+	CfgWaitUnprivNs     *ebpf.Variable `ebpf:"cfg_wait_unpriv_ns"`
+	NextCallId          *ebpf.Variable `ebpf:"next_call_id"`
+	UnusedArgs          *ebpf.Variable `ebpf:"unused_args"`
+	UnusedCaller        *ebpf.Variable `ebpf:"unused_caller"`
+	UnusedEnter         *ebpf.Variable `ebpf:"unused_enter"`
+	UnusedExit          *ebpf.Variable `ebpf:"unused_exit"`
+	UnusedFile          *ebpf.Variable `ebpf:"unused_file"`
+	UnusedPayloadEnd    *ebpf.Variable `ebpf:"unused_payload_end"`
+	UnusedPiece         *ebpf.Variable `ebpf:"unused_piece"`
+	UnusedSegments      *ebpf.Variable `ebpf:"unused_segments"`
 }
 
 // KexecrecPrograms contains all programs after they have been loaded into the kernel.

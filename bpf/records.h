@@ -75,6 +75,9 @@ enum kr_exit_flag {
 #define KR_PF_RING_FULL 0x8    /* at least one piece could not be reserved */
 #define KR_PF_LOOP_LIMIT 0x10  /* gave up: bpf_loop iteration limit or the hook
 				* invocation's time limit reached (rest dropped) */
+#define KR_PF_POLICY 0x20      /* cut by the unprivileged-caller policy (caller
+				* failed the CAP_SYS_BOOT test): per-payload
+				* snaplen, per-uid rate, or ring share */
 
 /* kr_segments.flags */
 #define KR_SF_TOO_MANY 0x1 /* nr_segments > KR_MAX_SEGMENTS: only the first 16 read */
@@ -93,6 +96,11 @@ enum kr_counter {
 	KR_CNT_READ_ERRORS,        /* pieces whose user/kernel read failed */
 	KR_CNT_WAIT_LOOPS,         /* iterations spent waiting for ring space */
 	KR_CNT_CALLER_DROPPED,     /* CALLER and ARGS records that could not be reserved */
+	KR_CNT_POLICY_CALLS,       /* calls with at least one payload cut by the unprivileged policy */
+	KR_CNT_POLICY_BYTES,       /* payload bytes not captured because of that policy (all causes) */
+	KR_CNT_POLICY_RATE_BYTES,  /* of those, cut by the per-uid token bucket */
+	KR_CNT_POLICY_RING_BYTES,  /* of those, cut because the ring share was used up */
+	KR_CNT_POLICY_TOTAL_RATE_BYTES, /* of those, cut by the bucket shared by all unprivileged uids */
 	KR_CNT_MAX,
 };
 

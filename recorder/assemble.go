@@ -51,6 +51,7 @@ const (
 	reasonReadError   = "read-error"     // BPF could not read the caller's or kernel's memory
 	reasonLimit       = "recorder-limit" // the recorder stopped storing this payload (limits above, eviction)
 	reasonLostEnd     = "lost-end"       // the PAYLOAD_END record never arrived
+	reasonPolicy      = "policy"         // the unprivileged policy (snaplen, rate, ring share) cut it
 	reasonUnexplained = "unknown"        // short, and nothing BPF said explains it
 )
 
@@ -236,6 +237,10 @@ func (a *assembly) finish(endRaw []byte, end layout.PayloadEnd, snaplen uint64) 
 	switch {
 	case end.Flags&layout.PFNoPayload != 0:
 		stop, why = a.next, "no-payload" // nothing was attempted beyond what arrived
+	case end.Flags&layout.PFPolicy != 0:
+		// The unprivileged policy: BPF meant to stop where it stopped
+		// (its cut depends on the uid's bucket and the ring at the time).
+		stop, why = a.next, reasonPolicy
 	case end.Flags&layout.PFSnaplen != 0:
 		stop, why = a.next, "snaplen"
 		if snaplen > 0 {
@@ -262,6 +267,7 @@ func (a *assembly) finish(endRaw []byte, end layout.PayloadEnd, snaplen uint64) 
 	}{
 		{layout.PFSnaplen, "snaplen"}, {layout.PFNoPayload, "no-payload"}, {layout.PFRingFull, reasonRingFull},
 		{layout.PFReadError, reasonReadError}, {layout.PFLoopLimit, "loop-limit"},
+		{layout.PFPolicy, reasonPolicy},
 	} {
 		if end.Flags&f.bit != 0 {
 			p.Reasons = append(p.Reasons, f.reason)

@@ -58,6 +58,10 @@ type AttachConfig struct {
 	// the caller's environment.
 	MaxArgs int
 	Env     bool
+	// Unprivileged bounds the payload bytes of callers without
+	// CAP_SYS_BOOT (the zero value bounds nothing; record applies
+	// DefaultUnprivilegedPolicy).
+	Unprivileged UnprivilegedPolicy
 	// noCallerReads (benchmarks only) skips the caller reads at entry.
 	noCallerReads bool
 
@@ -90,6 +94,9 @@ func Attach(cfg AttachConfig) (Source, error) {
 	}
 	limits, err := cfg.TimeLimits()
 	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Unprivileged.validate(); err != nil {
 		return nil, err
 	}
 
@@ -191,7 +198,7 @@ func Attach(cfg AttachConfig) (Source, error) {
 
 // setConfig writes the capture settings and the time policy into the
 // object's read-only globals (the config block of bpf/kexecrec.c, where the
-// time policy is stated in full). noKexec makes raw_sys_enter emit each
+// time policy and the unprivileged policy are stated in full). noKexec makes raw_sys_enter emit each
 // call's exit itself (ENOSYS, known in advance).
 func setConfig(vars *bpf.KexecrecVariableSpecs, cfg AttachConfig, limits TimeLimits, noKexec bool) error {
 	noPayload, retKnown := uint32(0), uint32(0)
@@ -217,6 +224,12 @@ func setConfig(vars *bpf.KexecrecVariableSpecs, cfg AttachConfig, limits TimeLim
 		{vars.CfgEnv, boolU32(cfg.Env)},
 		{vars.CfgCaller, boolU32(!cfg.noCallerReads)},
 		{vars.CfgRetKnownEnosys, retKnown},
+		{vars.CfgUnprivSnaplen, cfg.Unprivileged.Snaplen},
+		{vars.CfgUnprivRate, cfg.Unprivileged.Rate},
+		{vars.CfgUnprivBurst, cfg.Unprivileged.Burst},
+		{vars.CfgUnprivTotalRate, cfg.Unprivileged.TotalRate},
+		{vars.CfgUnprivTotalBurst, cfg.Unprivileged.TotalBurst},
+		{vars.CfgUnprivRingBytes, cfg.Unprivileged.RingBytes},
 	} {
 		if err := v.spec.Set(v.value); err != nil {
 			return fmt.Errorf("recorder: set %s: %w", v.spec.Name, err)

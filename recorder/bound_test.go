@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -210,5 +211,45 @@ func TestMaxTotalNeverRemovesWhatMayNotGo(t *testing.T) {
 	notes := strings.Join(readCapture(t, second.Files[0]).notes(), "\n")
 	if !strings.Contains(notes, "exceeded by") || !strings.Contains(notes, "the disk is at risk") {
 		t.Errorf("first part's notes:\n%s", notes)
+	}
+}
+
+// A call whose payload the unprivileged policy cut failed the CAP_SYS_BOOT
+// test, whatever it returned (a kernel without kexec answers ENOSYS to
+// every caller): a part holding only such calls is not evidence.
+func TestEvidenceIgnoresPolicyCutCalls(t *testing.T) {
+	for _, cut := range []bool{false, true} {
+		rs := callSpec{id: 1, payloads: [][]byte{randBytes(4 << 10)}}.records()
+		for i, raw := range rs {
+			h, err := layout.ParseHeader(raw, bo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch h.Type {
+			case layout.RecPayloadEnd:
+				e, err := layout.ParsePayloadEnd(raw, bo)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cut {
+					e.Flags |= layout.PFPolicy
+				}
+				rs[i] = e.Marshal(bo)
+			case layout.RecExit:
+				x, err := layout.ParseExit(raw, bo)
+				if err != nil {
+					t.Fatal(err)
+				}
+				x.Ret, x.Flags = -int64(syscall.ENOSYS), layout.XFRetKnownENOSYS
+				rs[i] = x.Marshal(bo)
+			}
+		}
+		sum, err := record(t, Config{}, rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := partHoldsEvidence(sum.Files[0], nil); got == cut {
+			t.Errorf("ENOSYS call, payload cut by policy %v: part holds evidence %v, want %v", cut, got, !cut)
+		}
 	}
 }

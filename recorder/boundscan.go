@@ -116,7 +116,8 @@ func (s *evidenceScans) work() {
 }
 
 // partHoldsEvidence reads a part of an earlier recording: does it hold a
-// call whose return is not EPERM (or a call with no exit)? A file that
+// call whose return is not EPERM and whose payloads the unprivileged
+// policy did not cut (or a call with no exit)? A file that
 // cannot be read counts as holding one: it is kept longer, never sooner;
 // so does a file whose reading was stopped.
 func partHoldsEvidence(path string, stop <-chan struct{}) bool {
@@ -135,7 +136,7 @@ func partHoldsEvidence(path string, stop <-chan struct{}) bool {
 
 func readerHoldsEvidence(in io.Reader, stop <-chan struct{}) bool {
 	r, err := format.NewReader(in, format.ReaderOptions{Salvage: true, SkipBlobData: true,
-		RecordTypes: []uint16{layout.RecEnter, layout.RecExit}})
+		RecordTypes: []uint16{layout.RecEnter, layout.RecPayloadEnd, layout.RecExit}})
 	if err != nil {
 		return true
 	}
@@ -145,6 +146,7 @@ func readerHoldsEvidence(in io.Reader, stop <-chan struct{}) bool {
 		bo = binary.BigEndian
 	}
 	open := map[uint64]bool{}
+	cut := map[uint64]bool{} // open calls a payload of which the unprivileged policy cut
 	for {
 		select {
 		case <-stop:
@@ -168,12 +170,17 @@ func readerHoldsEvidence(in io.Reader, stop <-chan struct{}) bool {
 			} else {
 				return true // exits are lost: whose, cannot be told
 			}
+		case layout.RecPayloadEnd:
+			if e, err := layout.ParsePayloadEnd(rec.Data, bo); err == nil && e.Flags&layout.PFPolicy != 0 && open[h.CallID] {
+				cut[h.CallID] = true
+			}
 		case layout.RecExit:
 			x, err := layout.ParseExit(rec.Data, bo)
-			if err != nil || x.Ret != -int64(unix.EPERM) {
+			if err != nil || x.Ret != -int64(unix.EPERM) && !cut[h.CallID] {
 				return true
 			}
 			delete(open, h.CallID)
+			delete(cut, h.CallID)
 		}
 	}
 }

@@ -94,6 +94,9 @@ func (r *Recorder) handle(rec []byte) error {
 			}
 			return r.bad(fmt.Sprintf("call %d: %v", h.CallID, err))
 		}
+		if end.Flags&layout.PFPolicy != 0 {
+			cs.policyCut = true
+		}
 		key := payloadKey{h.CallID, end.Kind, end.Index, end.Source}
 		if r.evicted[key] { // its RecPayload was written when it was given up
 			delete(r.evicted, key)
@@ -123,8 +126,11 @@ func (r *Recorder) handle(rec []byte) error {
 		if err := r.w.WriteRaw(raw); err != nil {
 			return err
 		}
-		if x, err := layout.ParseExit(raw, r.bo); err != nil || x.Ret != -int64(unix.EPERM) {
-			r.sawEvidence() // a caller the kernel did not refuse for lack of CAP_SYS_BOOT
+		// A call the kernel did not refuse for lack of CAP_SYS_BOOT, unless
+		// BPF's policy cut its payload: then the caller failed that test
+		// (a kernel without kexec answers ENOSYS to everyone).
+		if x, err := layout.ParseExit(raw, r.bo); err != nil || x.Ret != -int64(unix.EPERM) && !cs.policyCut {
+			r.sawEvidence()
 		}
 		delete(r.calls, cs.id)
 		r.completed++

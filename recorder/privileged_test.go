@@ -249,7 +249,7 @@ func (c *rawCollector) findCall(tid int, wait time.Duration) *rawCall {
 // unless a test sets RingWaitUnprivileged itself, it gets RingWait's value
 // (or DefaultRingWait). This is for tests only; the production default stays
 // small.
-func attachRaw(t *testing.T, cfg AttachConfig) Source {
+func attachRaw(t testing.TB, cfg AttachConfig) Source {
 	t.Helper()
 	testenv.Root(t)
 	if cfg.RingWaitUnprivileged == 0 {
@@ -324,8 +324,12 @@ func checkEnter(t *testing.T, res *trigger.Result, e *layout.Enter) {
 	if e.PPID != uint32(os.Getppid()) {
 		t.Errorf("ppid %d, want %d", e.PPID, os.Getppid())
 	}
-	if e.UID != uint32(os.Getuid()) || e.EUID != uint32(os.Geteuid()) || e.GID != uint32(os.Getgid()) {
-		t.Errorf("uid/euid/gid %d/%d/%d", e.UID, e.EUID, e.GID)
+	uid, euid, gid := uint32(os.Getuid()), uint32(os.Geteuid()), uint32(os.Getgid())
+	if res.UID != 0 { // the call's thread became this uid and gid
+		uid, euid, gid = res.UID, res.UID, res.UID
+	}
+	if e.UID != uid || e.EUID != euid || e.GID != gid {
+		t.Errorf("uid/euid/gid %d/%d/%d, want %d/%d/%d", e.UID, e.EUID, e.GID, uid, euid, gid)
 	}
 	if ino := nsInode(t, "mnt"); e.MntNS != ino {
 		t.Errorf("mntns %d, /proc/self/ns/mnt says %d", e.MntNS, ino)
@@ -1010,7 +1014,7 @@ func TestPrivilegedReadErrorHole(t *testing.T) {
 	}
 }
 
-func mustCounters(t *testing.T, src Source) []uint64 {
+func mustCounters(t testing.TB, src Source) []uint64 {
 	t.Helper()
 	c, err := src.Counters()
 	if err != nil {

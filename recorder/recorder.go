@@ -164,6 +164,9 @@ type callState struct {
 	payloads map[payloadKey]*assembly
 	entered  bool     // its ENTER was seen (callerinfo.go)
 	early    [][]byte // CALLER/ARGS records held until the ENTER
+	// policyCut: BPF's unprivileged policy cut one of its payloads, so the
+	// caller failed the CAP_SYS_BOOT test (not evidence for --keep-evidence).
+	policyCut bool
 }
 
 // New returns a recorder for cfg.

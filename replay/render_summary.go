@@ -249,6 +249,7 @@ func (w *textWriter) dropSection(s *Summary) {
 		w.line("  no counters in the capture (no STATS chunk)")
 	}
 	w.table(nil, rows)
+	w.policyLines(s)
 	if s.Truncated > 0 {
 		w.counts("TRUNCATED BECAUSE", s.TruncatedByReason)
 	} else {
@@ -315,4 +316,26 @@ func (w *textWriter) counts(what string, cs []Count) {
 		rows = append(rows, []string{fmt.Sprint(c.Calls), c.Key})
 	}
 	w.table([]string{"CALLS", what}, rows)
+}
+
+// policyLines state the unprivileged policy in force and what it cut, when
+// the capture says (captures from recorders without the policy say
+// nothing, and nothing is printed for them).
+func (w *textWriter) policyLines(s *Summary) {
+	if s.Host != nil {
+		o := s.Host.Options
+		if v, ok := o["unprivileged_snaplen"]; ok {
+			opt := func(k string) string { return cmp.Or(o[k], "-") }
+			w.cutLine(fmt.Sprintf("  unprivileged policy (bytes, 0 = no bound): snaplen %s, rate %s/s per uid (burst %s), %s/s all uids (burst %s)",
+				v, opt("unprivileged_rate"), opt("unprivileged_burst"), opt("unprivileged_total_rate"), opt("unprivileged_total_burst")))
+			w.cutLine(fmt.Sprintf("  unprivileged ring share: %s of the ring (%s bytes; 0 = no cap)", opt("unprivileged_ring_share"), opt("unprivileged_ring_bytes")))
+		}
+	}
+	if calls, ok := s.Stats["policy_calls"]; ok {
+		w.line("  unprivileged payload cut by policy: %d calls, %d bytes", calls, s.Stats["policy_bytes"])
+		if b := s.Stats["policy_bytes"]; b > 0 {
+			rate, total, ring := s.Stats["policy_rate_bytes"], s.Stats["policy_total_rate_bytes"], s.Stats["policy_ring_bytes"]
+			w.line("    by snaplen %d, per-uid rate %d, all-uid rate %d, ring share %d bytes", b-min(b, rate+total+ring), rate, total, ring)
+		}
+	}
 }

@@ -76,3 +76,37 @@ func TestRenderSummaryAndDiffInert(t *testing.T) {
 		t.Errorf("hostile string not shown escaped:\n%s", out)
 	}
 }
+
+// The unprivileged policy and what it cut are stated when the capture has
+// them, and nothing is said for captures from before the policy.
+func TestRenderSummaryPolicy(t *testing.T) {
+	render := func(opts map[string]string, stats format.Stats) string {
+		s := newSummary()
+		s.setFile(FileInfo{Path: "cap.kxr"})
+		s.setHeader(format.Header{Hostname: "h", Options: opts})
+		s.setStats(stats)
+		s.finish()
+		var buf bytes.Buffer
+		if err := RenderSummary(&buf, &SummaryReport{Files: []*Summary{s}}, TableOptions{Wide: true}); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	out := render(map[string]string{"unprivileged_snaplen": "65536", "unprivileged_rate": "1048576", "unprivileged_burst": "16777216",
+		"unprivileged_total_rate": "4194304", "unprivileged_total_burst": "67108864",
+		"unprivileged_ring_share": "0.25", "unprivileged_ring_bytes": "4194304"},
+		format.Stats{"policy_calls": 3, "policy_bytes": 12345, "policy_rate_bytes": 1000, "policy_total_rate_bytes": 300, "policy_ring_bytes": 45})
+	for _, want := range []string{
+		"  unprivileged policy (bytes, 0 = no bound): snaplen 65536, rate 1048576/s per uid (burst 16777216), 4194304/s all uids (burst 67108864)\n",
+		"  unprivileged ring share: 0.25 of the ring (4194304 bytes; 0 = no cap)\n",
+		"  unprivileged payload cut by policy: 3 calls, 12345 bytes\n",
+		"    by snaplen 11000, per-uid rate 1000, all-uid rate 300, ring share 45 bytes\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if old := render(map[string]string{"snaplen": "0"}, format.Stats{"calls": 1}); strings.Contains(old, "unprivileged") {
+		t.Errorf("a capture without the policy:\n%s", old)
+	}
+}

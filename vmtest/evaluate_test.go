@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +119,11 @@ type wantCall struct {
 	// limit (see timeCutCall), so payloads may end early, flagged
 	// loop-limit, as long as what was captured is an exact prefix.
 	timeCut bool
+	// policyCut: the call is a refused unprivileged one whose payloads the
+	// unprivileged policy cut at this snaplen (see policyCutCall): each
+	// payload holds exactly its first min(policyCut, length) bytes,
+	// flagged policy and nothing else; 0 = no such cut.
+	policyCut uint64
 }
 
 const (
@@ -401,10 +407,15 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, kexecrec string, c 
 	}
 	wants := exp.wants(r.Scenario)
 	var cut *timeCut
+	var pcut *policyCut
 	if r.Scenario == plan.NoPerm && len(capt.Calls) == 1 && len(wants) == 1 {
 		cut = timeCutCall(capt, capt.Calls[0])
 		wants[0].timeCut = cut != nil
+		if pcut = policyCutCall(capt, capt.Calls[0]); pcut != nil {
+			wants[0].policyCut = pcut.snaplen
+		}
 	}
+	checkPolicyCounters(capt.Stats, pcut, problem)
 	for _, name := range layout.CounterNames {
 		if !strings.HasSuffix(name, "_dropped") {
 			continue
@@ -456,6 +467,9 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, kexecrec string, c 
 		note := ""
 		if cut != nil {
 			note = cut.note
+		}
+		if pcut != nil {
+			note += pcut.note
 		}
 		c.EntryCopy = fmt.Sprintf("refused call: %.1f MB of payloads copied at entry, %.1f ms from entry to exit (%.0f MB/s)%s",
 			float64(captured)/1e6, float64(ns)/1e6, float64(captured)/(float64(ns)/1e9)/1e6, note)
@@ -514,6 +528,68 @@ func timeCutCall(capt *Capture, cc *CapCall) *timeCut {
 	return &c
 }
 
+// policyCut is what the unprivileged policy's per-payload snaplen took
+// from a call.
+type policyCut struct {
+	snaplen      uint64
+	bytes, calls uint64 // left out, as BPF counts them (policy_bytes, policy_calls)
+	note         string
+}
+
+// policyCutCall decides whether a call was cut by the unprivileged policy's
+// snaplen, and returns nil when it was not. It was when the kernel refused
+// it with EPERM, the capture header states a snaplen S for such callers,
+// at least one payload says policy, and every payload holds exactly its
+// first min(S, length) bytes: complete when no longer than S, otherwise S
+// bytes flagged policy and nothing else, missing only its tail. The other
+// bounds of the policy (the buckets, the ring share) leave less and are
+// not expected from one call in a fresh recorder; with them, or any other
+// shape, checkCall reports the payloads incomplete.
+func policyCutCall(capt *Capture, cc *CapCall) *policyCut {
+	snaplen, err := strconv.ParseUint(capt.Header.Options["unprivileged_snaplen"], 10, 64)
+	if err != nil || snaplen == 0 || cc.Exit == nil || cc.Exit.Ret != eperm {
+		return nil
+	}
+	c := policyCut{snaplen: snaplen}
+	for _, p := range cc.Payloads {
+		switch {
+		case p.Total <= snaplen && p.Complete && len(p.Reasons) == 0:
+		case policyPrefix(p, snaplen):
+			c.bytes += p.Total - snaplen
+		default:
+			return nil
+		}
+	}
+	if c.bytes == 0 {
+		return nil
+	}
+	c.calls = 1
+	c.note = fmt.Sprintf("; the unprivileged policy kept the first %d bytes of each payload (%d bytes left out, flagged policy)", snaplen, c.bytes)
+	return &c
+}
+
+// policyPrefix: the payload holds exactly its first snaplen bytes, the rest
+// missing, flagged policy only.
+func policyPrefix(p layout.Payload, snaplen uint64) bool {
+	return !p.Complete && slices.Equal(p.Reasons, []string{"policy"}) && p.Captured == snaplen && p.Total > snaplen &&
+		slices.Equal(p.Missing, []layout.Range{{Off: snaplen, Len: p.Total - snaplen}})
+}
+
+// checkPolicyCounters: the policy counters say exactly what policyCutCall
+// found cut (nothing, when it found no cut), and nothing by the buckets or
+// the ring share. Captures without the policy's counters are not checked.
+func checkPolicyCounters(stats map[string]uint64, pcut *policyCut, problem func(string, ...any)) {
+	want := map[string]uint64{"policy_calls": 0, "policy_bytes": 0, "policy_rate_bytes": 0, "policy_total_rate_bytes": 0, "policy_ring_bytes": 0}
+	if pcut != nil {
+		want["policy_calls"], want["policy_bytes"] = pcut.calls, pcut.bytes
+	}
+	for _, name := range layout.CounterNames {
+		if w, ok := want[name]; ok && stats[name] != w {
+			problem("counter %s = %d, want %d", name, stats[name], w)
+		}
+	}
+}
+
 func checkCall(cc *CapCall, w wantCall, hook uint32, problem func(string, ...any)) {
 	if cc.Enter == nil {
 		problem("no ENTER record")
@@ -568,7 +644,7 @@ func checkCall(cc *CapCall, w wantCall, hook uint32, problem func(string, ...any
 		}
 	}
 	for _, p := range cc.Payloads {
-		if w.timeCut && cutPrefix(p) {
+		if w.timeCut && cutPrefix(p) || w.policyCut > 0 && policyPrefix(p, w.policyCut) {
 			continue
 		}
 		if !p.Complete || p.Captured != p.Total || len(p.Missing) > 0 {
@@ -590,6 +666,11 @@ func checkCall(cc *CapCall, w wantCall, hook uint32, problem func(string, ...any
 			// Cut by the time limit: the bytes captured must be the
 			// start of the payload, and its length the whole one's.
 			if w.timeCut && wp.data != nil && cutPrefix(p) && p.Total == uint64(len(wp.data)) && p.SHA256 == Sha256Hex(wp.data[:p.Captured]) {
+				found = true
+			}
+			// Cut by the policy: the first snaplen bytes, exactly.
+			if w.policyCut > 0 && wp.data != nil && policyPrefix(p, w.policyCut) && p.Total == uint64(len(wp.data)) &&
+				p.SHA256 == Sha256Hex(wp.data[:w.policyCut]) {
 				found = true
 			}
 		}
@@ -664,9 +745,9 @@ func checkShow(bin, path string, wants []wantCall, callers []callerWant, problem
 		if i < len(callers) {
 			checkShowCaller(i, c.Caller, callers[i], problem)
 		}
-		// A call cut by the time limit may lack the segments the digest
-		// covers; checkCall has checked what it holds.
-		if p := c.Purgatory; wants[i].purgatory && !wants[i].timeCut && (p == nil || !p.Found || !p.Match || !p.EntryInPurgatory) {
+		// A call cut by the time limit or the policy lacks bytes the
+		// digest covers; checkCall has checked what it holds.
+		if p := c.Purgatory; wants[i].purgatory && !wants[i].timeCut && wants[i].policyCut == 0 && (p == nil || !p.Found || !p.Match || !p.EntryInPurgatory) {
 			problem("show call %d: purgatory digest not confirmed over the captured segments: %+v", i, p)
 		}
 	}
@@ -847,8 +928,13 @@ Guest side (always): kexec-tools' exit status and message, the kernel's answer t
 Recorded (each mode): the recorder attached before the scenario and stopped by itself on --count; the
 capture decodes (format + bpf/layout, no replay code), is clean (trailer, chain), has no dropped counters;
 the calls, their syscall numbers, hooks, callers (comm), flags, nr_segments and return values are the
-expected ones; every payload is complete and its stored blob re-hashes to its recorded SHA-256 (one
-exception: noperm's refused call copies at entry under the unprivileged time limit, 100 ms, which a slow
+expected ones; every payload is complete and its stored blob re-hashes to its recorded SHA-256 (two
+exceptions, both for noperm's refused call, made without CAP_SYS_BOOT. The unprivileged policy keeps the
+first --unprivileged-snaplen bytes, 64 KiB, of each payload: each payload must then hold exactly its first
+min(64 KiB, length) bytes, a longer one flagged policy and nothing else, the kernel and initrd segments
+re-hashing to the SHA-256 of that prefix of the files, the policy counters saying exactly that (policy_calls
+1, policy_bytes the bytes left out, nothing cut by the rates or the ring share; every other call: all 0), and
+the purgatory digest is not checked. The call also copies at entry under the unprivileged time limit, 100 ms, which a slow
 guest can reach; its payloads may then end flagged loop-limit and nothing else, only if the call lasted
 the limit its capture header states, in the one shape the hook produces (complete payloads, one cut on a
 256 KiB piece boundary, then payloads cut at 0), each holding an exact prefix of the expected bytes, with

@@ -73,6 +73,10 @@ const (
 	PFReadError = 0x4
 	PFRingFull  = 0x8
 	PFLoopLimit = 0x10
+	// PFPolicy: cut by the unprivileged-caller policy (per-payload snaplen,
+	// per-uid rate or ring share) because the caller failed the CAP_SYS_BOOT
+	// test.
+	PFPolicy = 0x20
 )
 
 // Exit flags (KR_XF_*).
@@ -90,7 +94,8 @@ const SFTooMany = 0x1
 var CounterNames = []string{
 	"calls", "enter_dropped", "exit_dropped", "segments_dropped", "pieces_dropped",
 	"piece_bytes_dropped", "payload_end_dropped", "file_dropped", "read_errors", "wait_loops",
-	"caller_dropped",
+	"caller_dropped", "policy_calls", "policy_bytes", "policy_rate_bytes", "policy_ring_bytes",
+	"policy_total_rate_bytes",
 }
 
 const (

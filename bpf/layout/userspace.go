@@ -27,7 +27,8 @@ type Payload struct {
 	// Complete is true only when Captured == Total and nothing is missing.
 	Complete bool `json:"complete"`
 	// Reason says why a payload is not complete: "snaplen", "no-payload",
-	// "ring-full", "read-error", "loop-limit", "lost-end" (no PAYLOAD_END seen),
+	// "ring-full", "read-error", "loop-limit", "policy" (the unprivileged-caller
+	// policy), "lost-end" (no PAYLOAD_END seen),
 	// "recorder-limit" (a recorder bound on holes or zero fill was reached),
 	// "unknown" (bytes missing and nothing recorded says why).
 	Reasons []string `json:"reasons,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -56,12 +57,19 @@ type recordOptions struct {
 	OnCall       string
 	Syslog       string
 
+	UnprivSnaplen   recByteSize
+	UnprivRate      unprivRate
+	UnprivTotalRate totalRate
+	UnprivRingShare ringShare
+
 	// ctx is the parent context (tests cancel it instead of sending a signal).
 	ctx context.Context
 }
 
 func newRecordCmd(ios *IOStreams) *cobra.Command {
-	opts := &recordOptions{IO: ios, SealSize: 1 << 20, MaxArgs: recorder.DefaultMaxArgs, KeepEvidence: true}
+	opts := &recordOptions{IO: ios, SealSize: 1 << 20, MaxArgs: recorder.DefaultMaxArgs, KeepEvidence: true,
+		UnprivSnaplen: recorder.DefaultUnprivilegedSnaplen, UnprivRate: defaultUnprivRate(),
+		UnprivRingShare: recorder.DefaultUnprivilegedRingShare}
 	cmd := &cobra.Command{
 		Use:   "record -o FILE",
 		Short: "Record every kexec_load and kexec_file_load call into a capture file",
@@ -117,6 +125,19 @@ payload cut by these bounds is marked truncated (ring-full or loop-limit),
 never silently short; every file's header records the values in force and
 the number of online CPUs.
 
+Unprivileged policy: for a caller that fails the same CAP_SYS_BOOT check,
+whose call the kernel refuses, BPF records the call, its caller and its
+segment table, but at most --unprivileged-snaplen bytes of each payload
+(default 64K; 0 = all), at most --unprivileged-rate payload bytes per uid
+(RATE[/BURST]: default 1M/16M, 1 MiB per second with bursts of 16 MiB; BURST
+defaults to 16 s of RATE; 0 = no bound), at most --unprivileged-total-rate
+for all such uids together (default 4 times --unprivileged-rate: 4M/64M; 0 =
+no bound), and nothing while the ring holds --unprivileged-ring-share of its
+size (default 0.25; 0 = no cap). --unprivileged-snaplen 0 --unprivileged-rate 0
+--unprivileged-ring-share 0 capture everything. What the policy cut is marked
+truncated (reason policy) and counted (policy_calls, policy_bytes); the
+header records the values.
+
 Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 		Example: `  sudo kexecrec record -o kexec.kxr
   sudo kexecrec record -o kexec.kxr --json > calls.ndjson
@@ -139,6 +160,10 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 	f.Var(&opts.RingSize, "ringbuf-size", fmt.Sprintf("BPF ring buffer size, a power of two (0 = %d MiB)", recorder.DefaultRingBytes>>20))
 	f.DurationVar(&opts.RingWait, "ring-wait", recorder.DefaultRingWait, "total wait for ring space per hook invocation of a caller with CAP_SYS_BOOT (0 = never wait)")
 	f.DurationVar(&opts.RingWaitUnpr, "ring-wait-unprivileged", recorder.DefaultRingWaitUnprivileged, "the same for callers without CAP_SYS_BOOT, whose calls the kernel refuses")
+	f.Var(&opts.UnprivSnaplen, "unprivileged-snaplen", "capture at most this many bytes of each payload of a caller without CAP_SYS_BOOT (0 = all)")
+	f.Var(&opts.UnprivRate, "unprivileged-rate", "payload bytes per second per uid for callers without CAP_SYS_BOOT, and the burst (0 = no bound)")
+	f.Var(&opts.UnprivTotalRate, "unprivileged-total-rate", "payload bytes per second for all callers without CAP_SYS_BOOT together, and the burst (default: 4 times --unprivileged-rate; 0 = no bound)")
+	f.Var(&opts.UnprivRingShare, "unprivileged-ring-share", "part of the ring the payloads of callers without CAP_SYS_BOOT may fill (0 = no cap)")
 	f.StringVar(&opts.Attach, "attach", "auto", "attach mode: auto, fentry, kprobe or raw")
 	f.Var(&opts.RotateSize, "rotate-size", "start a new file when the current one reaches this size")
 	f.DurationVar(&opts.RotateEvery, "rotate-every", 0, "start a new file this often")
@@ -374,7 +399,8 @@ func (o *recordOptions) attachConfig() recorder.AttachConfig {
 		return d
 	}
 	return recorder.AttachConfig{Mode: o.Attach, Snaplen: uint64(o.Snaplen), NoPayload: o.NoPayload, RingBytes: int(o.RingSize),
-		RingWait: noZero(o.RingWait), RingWaitUnprivileged: noZero(o.RingWaitUnpr), MaxArgs: int(o.MaxArgs), Env: o.Env}
+		RingWait: noZero(o.RingWait), RingWaitUnprivileged: noZero(o.RingWaitUnpr), MaxArgs: int(o.MaxArgs), Env: o.Env,
+		Unprivileged: o.unprivilegedPolicy()}
 }
 
 // headerOptions are the recording settings written into every file's
@@ -398,6 +424,8 @@ func (o *recordOptions) headerOptions(limits recorder.TimeLimits) map[string]str
 		"fsync":                   strconv.FormatBool(o.Fsync),
 		"signed":                  strconv.FormatBool(o.SignKey != ""),
 	}
+	maps.Copy(m, o.unprivilegedPolicy().HeaderOptions())
+	m["unprivileged_ring_share"] = o.UnprivRingShare.String()
 	if o.RotateSize > 0 {
 		m["rotate_size"] = strconv.FormatUint(uint64(o.RotateSize), 10)
 	}

@@ -91,7 +91,7 @@ func TestRecordWritesCapture(t *testing.T) {
 	}
 	// By default a caller without CAP_SYS_BOOT never waits (-1 in AttachConfig).
 	if *cfg != (recorder.AttachConfig{Mode: "raw", Snaplen: 1 << 20, RingBytes: 32 << 20, RingWait: recorder.DefaultRingWait, RingWaitUnprivileged: -1,
-		MaxArgs: recorder.DefaultMaxArgs}) {
+		MaxArgs: recorder.DefaultMaxArgs, Unprivileged: recorder.UnprivilegedPolicy{Snaplen: 64 << 10, Rate: 1 << 20, Burst: 16 << 20, TotalRate: 4 << 20, TotalBurst: 64 << 20, RingBytes: 8 << 20}}) {
 		t.Errorf("attach config %+v", *cfg)
 	}
 	if !strings.Contains(errOut.String(), "attach mode raw") || !strings.Contains(errOut.String(), "warning: fentry attach refused: test") ||
@@ -114,7 +114,10 @@ func TestRecordWritesCapture(t *testing.T) {
 	// The time policy as resolved: the 5 s wait plus 5 s of copying, and
 	// no wait plus 100 ms for a caller without CAP_SYS_BOOT.
 	for k, want := range map[string]string{"ring_wait": "5s", "time_limit": "10s", "ring_wait_unprivileged": "0s", "time_limit_unprivileged": "100ms",
-		"online_cpus": strconv.Itoa(recorder.OnlineCPUs())} {
+		"online_cpus": strconv.Itoa(recorder.OnlineCPUs()),
+		// The unprivileged policy's defaults; the share is a quarter of the 32 MiB ring.
+		"unprivileged_snaplen": "65536", "unprivileged_rate": "1048576", "unprivileged_burst": "16777216",
+		"unprivileged_total_rate": "4194304", "unprivileged_total_burst": "67108864", "unprivileged_ring_share": "0.25", "unprivileged_ring_bytes": "8388608"} {
 		if h.Options[k] != want {
 			t.Errorf("header option %s = %q, want %q", k, h.Options[k], want)
 		}
@@ -612,7 +615,8 @@ func TestRecordRealKernelSIGINT(t *testing.T) {
 	testenv.Root(t)
 	bin := buildKexecrec(t)
 	path := filepath.Join(t.TempDir(), "cap.kxr")
-	cmd := exec.Command(bin, "record", "-o", path, "--attach", "raw", "--json")
+	cmd := exec.Command(bin, "record", "-o", path, "--attach", "raw", "--json",
+		"--unprivileged-snaplen", "0") // the trigger's calls are unprivileged: keep their 3 MiB
 	stdout, stderr := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {

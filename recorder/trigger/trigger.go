@@ -68,6 +68,10 @@ type LoadSpec struct {
 	// with nr_segments > 16: the kernel refuses such a call with EINVAL
 	// before it reads anything, so nothing is loaded or unloaded.
 	KeepSysBoot bool
+	// UID, when not 0, makes the call as this uid and gid (no
+	// capabilities at all), on the call's own thread, never the main one:
+	// the rest of the process keeps its credentials.
+	UID uint32
 }
 
 // SegmentResult is what was passed for one segment.
@@ -95,7 +99,9 @@ type Result struct {
 	X32         bool            `json:"x32,omitempty"`
 	ErrnoName   string          `json:"errno_name,omitempty"`
 	CapDropped  bool            `json:"cap_sys_boot_dropped"`
-	DurationNS  int64           `json:"-"` // wall time of the syscall itself (64-bit calls)
+	DurationNS  int64           `json:"-"`             // wall time of the syscall itself (64-bit calls)
+	UID         uint32          `json:"uid,omitempty"` // the caller's uid, when LoadSpec.UID set one
+	uid         uint32
 	releaseBufs func()
 }
 
@@ -236,6 +242,10 @@ func KexecLoad(spec LoadSpec) (*Result, error) {
 		}
 	}
 	res.Args = [6]uint64{spec.Entry, nr, tablePtr, spec.Flags}
+	if spec.UID != 0 && spec.KeepSysBoot {
+		return nil, errors.New("trigger: UID and KeepSysBoot are exclusive")
+	}
+	res.uid = spec.UID
 	err := call(res, !spec.KeepSysBoot)
 	runtime.KeepAlive(table)
 	if err != nil {
@@ -299,12 +309,27 @@ func call(res *Result, dropCap bool) error {
 		// Never unlocked: the thread with the changed credentials dies
 		// with this goroutine instead of going back to the pool.
 		runtime.LockOSThread()
+		if res.uid != 0 && unix.Gettid() == unix.Getpid() {
+			// Hold the main thread (whose credentials /proc/self
+			// reports) while the call runs on another one.
+			err := call(res, dropCap)
+			runtime.UnlockOSThread()
+			done <- err
+			return
+		}
 		if dropCap {
 			if err := dropSysBoot(); err != nil {
 				done <- err
 				return
 			}
 			res.CapDropped = true
+		}
+		if res.uid != 0 {
+			if err := becomeUID(res.uid); err != nil {
+				done <- err
+				return
+			}
+			res.UID = res.uid
 		}
 		res.PID = unix.Getpid()
 		res.TID = unix.Gettid()
@@ -333,6 +358,25 @@ func call(res *Result, dropCap bool) error {
 		done <- nil
 	}()
 	return <-done
+}
+
+// becomeUID makes the calling thread uid and gid uid with no supplementary
+// groups (per-thread raw syscalls: Go's wrappers would change every
+// thread), which leaves it no capabilities.
+func becomeUID(uid uint32) error {
+	for _, c := range [][4]uintptr{
+		{unix.SYS_SETGROUPS, 0, 0, 0},
+		{unix.SYS_SETRESGID, uintptr(uid), uintptr(uid), uintptr(uid)},
+		{unix.SYS_SETRESUID, uintptr(uid), uintptr(uid), uintptr(uid)},
+	} {
+		if _, _, e := unix.RawSyscall(c[0], c[1], c[2], c[3]); e != 0 {
+			return fmt.Errorf("trigger: become uid %d: %w", uid, e)
+		}
+	}
+	if unix.Getuid() != int(uid) {
+		return fmt.Errorf("trigger: still uid %d after becoming %d", unix.Getuid(), uid)
+	}
+	return nil
 }
 
 // dropSysBoot removes CAP_SYS_BOOT from the calling thread's effective,

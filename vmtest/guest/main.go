@@ -141,6 +141,7 @@ func firstBoot(cmdline string) {
 	defer out.Close()
 	a := &agent{p: p, out: out, boot: &boot}
 	a.writeBoot()
+	waitCRNG(time.Minute)
 	a.run()
 	boot.UptimeAtEnd = uptime()
 	a.writeBoot()
@@ -170,4 +171,30 @@ func insmod(path string) error {
 		return fmt.Errorf("insmod %s: %v", path, err)
 	}
 	return nil
+}
+
+// waitCRNG waits (at most max) until the kernel's random generator is
+// ready. kexec-tools adds a 48-byte RNG seed segment to every kexec_load
+// only when getrandom(GRND_NONBLOCK) succeeds, so on a guest booted slowly
+// (TCG on a loaded host) the first scenarios would pass one segment fewer
+// than the later ones, and the modes' calls would not compare. A blocking
+// getrandom makes the kernel generate the entropy it waits for.
+func waitCRNG(max time.Duration) {
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		var b [1]byte
+		_, err := unix.Getrandom(b[:], 0)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			logf("getrandom: %v", err)
+			return
+		}
+		logf("random generator ready after %.1fs", time.Since(start).Seconds())
+	case <-time.After(max):
+		logf("random generator not ready after %v: the first loads may lack kexec-tools' RNG seed segment", max)
+	}
 }
