@@ -38,8 +38,8 @@ func parseArm64Header(head []byte) *Arm64Image {
 	return h
 }
 
-// describe is the header in a few words for summaries.
-func (h *Arm64Image) describe() string {
+// Describe is the header in a few words for summaries.
+func (h *Arm64Image) Describe() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "text_offset 0x%x, image_size %d, %s-endian, %s pages", h.TextOffset, h.ImageSize, h.Endianness, h.PageSize)
 	if h.EFIStub {
@@ -60,7 +60,7 @@ func (id *identifier) arm64(head []byte) {
 		r.Banner, r.KernelVersion = b, bannerVersion(b)
 	}
 	id.checkImageSize(r.Arm64Image, id.size)
-	r.Summary = fmt.Sprintf("arm64 Image (%s)%s", r.Arm64Image.describe(), versionSuffix(r.KernelVersion))
+	r.Summary = fmt.Sprintf("arm64 Image (%s)%s", r.Arm64Image.Describe(), versionSuffix(r.KernelVersion))
 }
 
 // checkImageSize warns about an Image bigger than the image_size it
@@ -96,7 +96,7 @@ func (id *identifier) compressedArm64(head []byte) bool {
 	if banner != "" {
 		r.Banner, r.KernelVersion = banner, bannerVersion(banner)
 	}
-	r.Summary = fmt.Sprintf("arm64 Image, %s-compressed (%s)%s", comp, hdr.describe(), versionSuffix(r.KernelVersion))
+	r.Summary = fmt.Sprintf("arm64 Image, %s-compressed (%s)%s", comp, hdr.Describe(), versionSuffix(r.KernelVersion))
 	return true
 }
 
@@ -132,7 +132,7 @@ func (id *identifier) zboot(head []byte) {
 		}
 		if hdr != nil {
 			r.Arm64Image = hdr
-			inner = ", arm64 Image " + hdr.describe()
+			inner = ", arm64 Image " + hdr.Describe()
 		}
 	}
 	r.Summary = fmt.Sprintf("EFI zboot image (%s payload, %d bytes%s)%s", r.Compression, n, inner, versionSuffix(r.KernelVersion))

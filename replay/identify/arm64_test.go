@@ -3,9 +3,9 @@ package identify
 import (
 	"bytes"
 	"compress/gzip"
-	"io"
 	"crypto/sha256"
 	"encoding/binary"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +19,7 @@ import (
 // followed by filler with the banner in it.
 func fakeArm64Image() []byte {
 	b := make([]byte, 200000)
-	copy(b, "MZ\x40\xfa")                                // code0: "MZ" + a branch, as Debian's
+	copy(b, "MZ\x40\xfa")                                 // code0: "MZ" + a branch, as Debian's
 	binary.LittleEndian.PutUint32(b[4:], 0x14000000|0x40) // code1: b stext
 	binary.LittleEndian.PutUint64(b[16:], 0x2000000)      // image_size 32 MiB
 	binary.LittleEndian.PutUint64(b[24:], 0b1010)         // 4K pages, anywhere

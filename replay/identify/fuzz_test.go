@@ -22,6 +22,8 @@ func FuzzIdentify(f *testing.F) {
 		{0x5D, 0, 0, 0x80, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF},
 		{0x28, 0xB5, 0x2F, 0xFD, 0, 0, 0, 0}, {0x02, 0x21, 0x4C, 0x18, 0xFF, 0xFF, 0xFF, 0x7F},
 		[]byte("BZh91AY&SY\x00\x00"), []byte("MZ\x00\x00zimg\xff\xff\xff\xff\xff\xff\xff\xffgzip\x00....."),
+		fakeArm64Image()[:4096], gz(f, fakeArm64Image()[:4096]), zbootImage(gz(f, fakeArm64Image()[:4096]), "gzip"),
+		virtTree("console=ttyAMA0").Encode(),
 	} {
 		f.Add(seed)
 	}
