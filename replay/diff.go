@@ -146,9 +146,9 @@ type CallBody struct {
 	// DTBInitrd: the device tree's initrd range against the segments
 	// (arm64 kexec_load): "match", "MISMATCH", "" when not checked.
 	DTBInitrd string `json:"dtb_initrd,omitempty"`
-	Outcome    string          `json:"outcome"`
-	Ret        *int64          `json:"ret,omitempty"`
-	Errno      string          `json:"errno,omitempty"`
+	Outcome   string `json:"outcome"`
+	Ret       *int64 `json:"ret,omitempty"`
+	Errno     string `json:"errno,omitempty"`
 	// Identity is the hex SHA-256 of the identity key (see DiffResult).
 	Identity string `json:"identity"`
 
