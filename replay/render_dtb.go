@@ -19,7 +19,7 @@ func arm64Lines(p *Payload, add func(k, v string)) {
 		add("zboot", fmt.Sprintf("%s%s payload at 0x%x, %d bytes", where, strconv.Quote(z.CompType), z.PayloadOffset, z.PayloadSize))
 	}
 	if h := id.Arm64Image; h != nil {
-		add("arm64 image", where+h.Describe()+", placement "+h.Placement)
+		add("image", where+"arm64 Image "+h.Describe()+", placement "+h.Placement)
 	}
 	if dt := id.DeviceTree; dt != nil {
 		add("dtb", where+DeviceTreeText(dt))

@@ -79,7 +79,8 @@ func (w *textWriter) summary(s *Summary) {
 	// What must not be missed comes first.
 	if p := s.DTBInitrd; p.Mismatch > 0 {
 		w.line("!! DTB INITRD RANGE MISMATCH in %d of %d checked device trees:", p.Mismatch, p.Checked)
-		w.line("!! the next kernel would take its initramfs from memory that is not the initrd segment")
+		w.line("!! the next kernel would take its initramfs from memory that is not")
+		w.line("!! the initrd segment of the call")
 		for _, m := range p.Mismatches {
 			w.cutLine(fmt.Sprintf("!!   call %d at %s: %s", m.CallID, textTime(m.Time), m.Detail))
 		}
