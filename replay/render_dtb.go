@@ -45,6 +45,12 @@ func DeviceTreeText(dt *identify.DeviceTree) string {
 	} else {
 		parts = append(parts, "no initrd")
 	}
+	for _, r := range dt.ElfCoreHdr {
+		parts = append(parts, fmt.Sprintf("crash kernel: elfcorehdr 0x%x+0x%x", r.Start, r.Size))
+	}
+	if n := len(dt.UsableMemory); n > 0 {
+		parts = append(parts, fmt.Sprintf("usable memory %d range(s) from 0x%x", n, dt.UsableMemory[0].Start))
+	}
 	if !dt.HasBootargs {
 		parts = append(parts, "no bootargs")
 	}

@@ -131,9 +131,20 @@ type DeviceTree struct {
 	InitrdEnd   *uint64 `json:"initrd_end,omitempty"`
 	KASLRSeed   bool    `json:"kaslr_seed"`
 	RNGSeed     bool    `json:"rng_seed"`
+	// ElfCoreHdr and UsableMemory are /chosen linux,elfcorehdr and
+	// linux,usable-memory-range: kexec -p writes them into a crash kernel's
+	// dtb (where the ELF core header is, what memory it may use).
+	ElfCoreHdr   []MemRange `json:"elfcorehdr,omitempty"`
+	UsableMemory []MemRange `json:"usable_memory,omitempty"`
 	// ZeroSeeds names the seeds present but all zero ("kaslr-seed",
 	// "rng-seed"): a zero kaslr-seed means the next kernel runs without KASLR.
 	ZeroSeeds []string `json:"zero_seeds,omitempty"`
+}
+
+// MemRange is a physical memory range from a device tree.
+type MemRange struct {
+	Start uint64 `json:"start"`
+	Size  uint64 `json:"size"`
 }
 
 // Identify inspects one payload.

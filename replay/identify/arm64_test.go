@@ -159,6 +159,19 @@ func TestDTB(t *testing.T) {
 		t.Errorf("summary not inert: %q", r.Summary)
 	}
 
+	// A crash kernel's dtb (kexec -p) says where the core header is.
+	crash := virtTree("maxcpus=1 reset_devices")
+	crash.Root.Props = append(crash.Root.Props, fdt.Prop{Name: "#address-cells", Value: fdt.Cell32(2)}, fdt.Prop{Name: "#size-cells", Value: fdt.Cell32(2)})
+	ch := crash.Root.Children[0]
+	ch.Props = append(ch.Props, fdt.Prop{Name: "linux,elfcorehdr", Value: append(fdt.Cell64(0xbfff0000), fdt.Cell64(0x10000)...)},
+		fdt.Prop{Name: "linux,usable-memory-range", Value: append(fdt.Cell64(0xa0000000), fdt.Cell64(0x20000000)...)})
+	cb := crash.Encode()
+	r = Identify(bytes.NewReader(cb), int64(len(cb)), Options{})
+	if dt := r.DeviceTree; dt == nil || len(dt.ElfCoreHdr) != 1 || dt.ElfCoreHdr[0] != (MemRange{0xbfff0000, 0x10000}) ||
+		len(dt.UsableMemory) != 1 || !strings.Contains(r.Summary, "crash kernel: elfcorehdr 0xbfff0000+0x10000") {
+		t.Errorf("crash dtb: %+v %+v", r, r.DeviceTree)
+	}
+
 	// A real qemu dtb.
 	real := readGzFile(t, "fdt/testdata/qemu-virt-boot.dtb.gz")
 	r = Identify(bytes.NewReader(real), int64(len(real)), Options{})

@@ -38,6 +38,8 @@ func (id *identifier) dtb() {
 	} else if ok {
 		dt.InitrdStart, dt.InitrdEnd = &start, &end
 	}
+	dt.ElfCoreHdr = id.dtRanges(t, "linux,elfcorehdr")
+	dt.UsableMemory = id.dtRanges(t, "linux,usable-memory-range")
 	s := t.Seeds()
 	dt.KASLRSeed, dt.RNGSeed = s.KASLR, s.RNG
 	if s.KASLRZero {
@@ -55,6 +57,9 @@ func (id *identifier) dtb() {
 	if dt.InitrdStart != nil {
 		parts = append(parts, fmt.Sprintf("initrd 0x%x-0x%x", *dt.InitrdStart, *dt.InitrdEnd))
 	}
+	for _, r := range dt.ElfCoreHdr {
+		parts = append(parts, fmt.Sprintf("crash kernel: elfcorehdr 0x%x+0x%x", r.Start, r.Size))
+	}
 	parts = append(parts, dt.SeedText())
 	what := fmt.Sprintf("flattened device tree (%d bytes, %s)", dt.Size, strings.Join(parts, ", "))
 	if dt.HasBootargs {
@@ -63,6 +68,22 @@ func (id *identifier) dtb() {
 		what += " no bootargs"
 	}
 	r.Summary = what
+}
+
+// dtRanges reads a reg-like /chosen property (warning when malformed).
+func (id *identifier) dtRanges(t *fdt.Tree, name string) []MemRange {
+	rs, ok, err := t.Ranges("/chosen", name)
+	if err != nil {
+		id.warn("device tree /chosen: " + err.Error())
+	}
+	if !ok || err != nil {
+		return nil
+	}
+	out := make([]MemRange, len(rs))
+	for i, r := range rs {
+		out[i] = MemRange{r.Address, r.Size}
+	}
+	return out
 }
 
 // SeedText says which seeds the dtb carries: "kaslr-seed, rng-seed",

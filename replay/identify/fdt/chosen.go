@@ -158,3 +158,49 @@ func allZero(b []byte) bool {
 	}
 	return true
 }
+
+// Range is one (address, size) pair of a reg-like property.
+type Range struct {
+	Address, Size uint64
+}
+
+// maxCells bounds #address-cells and #size-cells: 2 (64 bits) is what every
+// arm64 tree uses; more cannot be held in a uint64.
+const maxCells = 2
+
+// Ranges decodes a reg-like property of node path (linux,elfcorehdr and
+// linux,usable-memory-range in /chosen of a crash kernel's dtb) with the
+// root's #address-cells and #size-cells (defaults 2 and 1, as the
+// specification says). ok is false when the property is absent.
+func (t *Tree) Ranges(path, name string) (rs []Range, ok bool, err error) {
+	v, ok := t.Lookup(path).Prop(name)
+	if !ok {
+		return nil, false, nil
+	}
+	root := t.Lookup("/")
+	ac, sc := uint64(2), uint64(1)
+	if c, has, err := root.Uint("#address-cells"); has && err == nil {
+		ac = c
+	}
+	if c, has, err := root.Uint("#size-cells"); has && err == nil {
+		sc = c
+	}
+	if ac == 0 || ac > maxCells || sc > maxCells {
+		return nil, true, fmt.Errorf("#address-cells %d / #size-cells %d: only 1 or 2 are read", ac, sc)
+	}
+	entry := int(4 * (ac + sc))
+	if len(v) == 0 || len(v)%entry != 0 {
+		return nil, true, fmt.Errorf("property %s is %d bytes, not a multiple of %d", name, len(v), entry)
+	}
+	cells := func(b []byte, n uint64) uint64 {
+		var x uint64
+		for i := range n {
+			x = x<<32 | uint64(binary.BigEndian.Uint32(b[4*i:]))
+		}
+		return x
+	}
+	for off := 0; off < len(v); off += entry {
+		rs = append(rs, Range{cells(v[off:], ac), cells(v[off+int(4*ac):], sc)})
+	}
+	return rs, true, nil
+}

@@ -202,6 +202,7 @@ func FuzzParse(f *testing.F) {
 		tr.Bootargs()
 		tr.InitrdRange()
 		tr.Seeds()
+		tr.Ranges("/chosen", "linux,elfcorehdr")
 		tr.Model()
 		tr.Compatible()
 		// What parsed re-encodes to a blob that parses to the same tree.
@@ -213,4 +214,31 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("re-encoded tree has %d nodes, want %d", again.Nodes, tr.Nodes)
 		}
 	})
+}
+
+// A crash kernel's dtb: kexec -p adds linux,elfcorehdr and
+// linux,usable-memory-range to /chosen, in the root's cell sizes.
+func TestRanges(t *testing.T) {
+	reg := append(append(Cell64(0x7f000000), Cell64(0x10000)...), append(Cell64(0x80000000), Cell64(0x20000000)...)...)
+	tr := chosenTree(Prop{"linux,elfcorehdr", reg[:16]}, Prop{"linux,usable-memory-range", reg}, Prop{"odd", reg[:12]})
+	tr.Root.Props = append(tr.Root.Props, Prop{"#address-cells", Cell32(2)}, Prop{"#size-cells", Cell32(2)})
+	p, err := Parse(tr.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, ok, err := p.Ranges("/chosen", "linux,usable-memory-range")
+	if !ok || err != nil || !slices.Equal(rs, []Range{{0x7f000000, 0x10000}, {0x80000000, 0x20000000}}) {
+		t.Errorf("usable-memory-range %v %v %v", rs, ok, err)
+	}
+	if _, ok, err := p.Ranges("/chosen", "odd"); !ok || err == nil {
+		t.Errorf("12-byte property with 2+2 cells: ok %v err %v", ok, err)
+	}
+	if _, ok, _ := p.Ranges("/chosen", "absent"); ok {
+		t.Error("absent property found")
+	}
+	// Default cells (2 address, 1 size) when the root does not say.
+	q, _ := Parse(chosenTree(Prop{"linux,elfcorehdr", reg[:12]}).Encode())
+	if rs, _, err := q.Ranges("/chosen", "linux,elfcorehdr"); err != nil || len(rs) != 1 || rs[0] != (Range{0x7f000000, 0}) {
+		t.Errorf("default cells: %v %v", rs, err)
+	}
 }
