@@ -72,10 +72,22 @@ func (id *identifier) checkImageSize(h *Arm64Image, have int64) {
 	}
 }
 
-// compressedArm64 recognises a compressed arm64 Image (Ubuntu's vmlinuz is a
-// gzip of the Image; kexec-tools' kexec-image-arm64 accepts it): the stream
-// at 0 decompresses to an Image header. Anything else is left to the
-// initramfs walk.
+// retryAsCompressedArm64 looks again at compressed data that is not an
+// initramfs: a compressed arm64 Image (Ubuntu's vmlinuz is a gzip of the
+// Image; kexec-tools' kexec-image-arm64 accepts it) decompresses to an Image
+// header. Tried only after the initramfs walk failed, so that an initramfs
+// (the common case) pays nothing for it; the walk's warnings are replaced
+// when it is an Image.
+func (id *identifier) retryAsCompressedArm64(head []byte) {
+	walked := id.r
+	id.r = &Report{}
+	if !id.compressedArm64(head) {
+		id.r = walked
+	}
+}
+
+// compressedArm64 reports whether the stream at 0 decompresses to an arm64
+// Image and, if so, fills the report.
 func (id *identifier) compressedArm64(head []byte) bool {
 	if id.o.NoDecompress {
 		return false

@@ -55,9 +55,11 @@ func identify(ra io.ReaderAt, size int64, o Options) *Report {
 		id.dtb()
 	case bytes.HasPrefix(head, []byte(elf.ELFMAG)):
 		id.elf(head)
-	case detectCompression(head) != "" && id.compressedArm64(head):
 	case bytes.HasPrefix(head, []byte("07070")) || detectCompression(head) != "":
 		id.initramfs()
+		if id.r.Type == "unknown" && detectCompression(head) != "" {
+			id.retryAsCompressedArm64(head)
+		}
 	case id.purgatory():
 	case id.setupData(head):
 	case id.cmdline():
