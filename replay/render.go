@@ -115,6 +115,10 @@ func RenderTable(w io.Writer, c *Call, o TableOptions) error {
 		fmt.Fprintln(w, "!!! PURGATORY DIGEST MISMATCH: the captured segments are not what")
 		fmt.Fprintln(w, "!!! purgatory will verify at boot (a race or tampering)")
 	}
+	if v := c.Purgatory; v != nil && v.Arm64Jump != nil && !v.Arm64Jump.IntoImage {
+		fmt.Fprintln(w, "!!! PURGATORY JUMPS ELSEWHERE: its arm64_kernel_entry is not the Image")
+		fmt.Fprintln(w, "!!! segment (the digest does not cover the purgatory itself)")
+	}
 	if v := c.DTBInitrd; v != nil && !v.Match {
 		fmt.Fprintln(w, "!!! DTB INITRD RANGE MISMATCH: the device tree sends the next kernel to")
 		fmt.Fprintln(w, "!!! an initramfs that is not the initrd segment of this call")
@@ -249,7 +253,11 @@ func PurgatoryLine(v *identify.PurgatoryVerdict) string {
 		}
 		return s
 	case v.Match:
-		return fmt.Sprintf("digest MATCHES (segment %d, %d regions), %s", v.Segment, v.Regions, entry)
+		s := fmt.Sprintf("digest MATCHES (segment %d, %d regions), %s", v.Segment, v.Regions, entry)
+		if j := v.Arm64Jump; j != nil {
+			s += "; " + arm64JumpText(j)
+		}
+		return s
 	}
 	s := fmt.Sprintf("DIGEST MISMATCH (segment %d, %d regions): stored %s computed %s, %s",
 		v.Segment, v.Regions, v.Stored, v.Computed, entry)

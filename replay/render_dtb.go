@@ -58,6 +58,14 @@ func DeviceTreeText(dt *identify.DeviceTree) string {
 	return strings.Join(parts, ", ")
 }
 
+// arm64JumpText is where the arm64 purgatory goes after its check.
+func arm64JumpText(j *identify.Arm64Jump) string {
+	if j.IntoImage {
+		return fmt.Sprintf("jumps to the Image at 0x%x (segment %d), dtb 0x%x (segment %d)", j.KernelEntry, j.KernelSegment, j.DTBAddr, j.DTBSegment)
+	}
+	return fmt.Sprintf("JUMPS ELSEWHERE: arm64_kernel_entry 0x%x is not the start of an Image segment", j.KernelEntry)
+}
+
 // DTBInitrdLine is the one-line verdict of the device tree's initrd range;
 // a mismatch is loud, like the purgatory's.
 func DTBInitrdLine(v *identify.InitrdVerdict) string {

@@ -87,6 +87,9 @@ func fakeArm64Purgatory(segs []synth.Segment) []byte {
 		h.Write(make([]byte, s.MemSz-uint64(len(s.Data))))
 	}
 	copy(b[table+16*16:], h.Sum(nil))
+	// entry.S's .data: arm64_kernel_entry and arm64_dtb_addr.
+	le.PutUint64(b[0x2800:], arm64Image)
+	le.PutUint64(b[0x2808:], arm64DTB)
 	return b
 }
 

@@ -194,6 +194,20 @@ type PurgatoryVerdict struct {
 	// Incomplete: some hashed segment was captured short of its bufsz (or a
 	// region is outside every segment), so Match=false is not proof of tampering.
 	Incomplete bool `json:"incomplete,omitempty"`
+	// Arm64Jump: where an arm64 purgatory goes after the check (not covered
+	// by the digest); nil when not located (x86, or no dtb segment).
+	Arm64Jump *Arm64Jump `json:"arm64_jump,omitempty"`
+}
+
+// Arm64Jump is kexec-tools' arm64 purgatory's arm64_kernel_entry and
+// arm64_dtb_addr, as found in the purgatory segment.
+type Arm64Jump struct {
+	KernelEntry   uint64 `json:"kernel_entry"`
+	DTBAddr       uint64 `json:"dtb_addr"`
+	KernelSegment int    `json:"kernel_segment"` // the Image segment starting at KernelEntry, -1 if none
+	DTBSegment    int    `json:"dtb_segment"`
+	IntoImage     bool   `json:"into_image"` // KernelEntry is the start of a segment holding an arm64 Image
+	Offset        int    `json:"offset"`     // of arm64_kernel_entry in the purgatory segment
 }
 
 // CheckPurgatory finds the purgatory among segs, reads its sha256_regions and

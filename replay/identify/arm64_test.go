@@ -259,10 +259,24 @@ func TestArm64Purgatory(t *testing.T) {
 		h.Write(b)
 	}
 	copy(pur[tbl+regionArraySize:], h.Sum(nil)) // digest after the table
+	// entry.S's .data: arm64_kernel_entry, arm64_dtb_addr.
+	binary.LittleEndian.PutUint64(pur[0x2800:], 0x40200000)
+	binary.LittleEndian.PutUint64(pur[0x2808:], 0x48200000)
 	segs = append(segs, Segment{Index: 3, Mem: 0x48400000, MemSz: 0x3000, Data: bytes.NewReader(pur), Size: int64(len(pur))})
 	v := CheckPurgatory(segs, 0x48400000+0x100)
 	if !v.Found || !v.Match || !v.EntryInPurgatory || v.Segment != 3 || v.Regions != 3 {
 		t.Errorf("%+v", v)
+	}
+	want := Arm64Jump{KernelEntry: 0x40200000, DTBAddr: 0x48200000, KernelSegment: 0, DTBSegment: 2, IntoImage: true, Offset: 0x2800}
+	if v.Arm64Jump == nil || *v.Arm64Jump != want || !strings.Contains(v.Detail, "jumps to the Image at 0x40200000 (segment 0)") {
+		t.Errorf("jump %+v, want %+v; %s", v.Arm64Jump, want, v.Detail)
+	}
+	// The purgatory does not hash itself: a changed kernel entry keeps the
+	// digest but is called out.
+	binary.LittleEndian.PutUint64(pur[0x2800:], 0x40201000)
+	v = CheckPurgatory(segs, 0x48400000+0x100)
+	if !v.Match || v.Arm64Jump == nil || v.Arm64Jump.IntoImage || !strings.Contains(v.Detail, "PURGATORY JUMPS ELSEWHERE") {
+		t.Errorf("tampered jump: %+v %+v", v, v.Arm64Jump)
 	}
 	if r := Identify(bytes.NewReader(pur), int64(len(pur)), Options{}); r.Type != "purgatory" {
 		t.Errorf("arm64 purgatory identified as %+v", r)

@@ -127,6 +127,9 @@ func Findings(e *Evidence) []Finding {
 				}
 				mismatch = append(mismatch, ref+": "+why)
 			}
+			if v := c.Purgatory; v != nil && v.Arm64Jump != nil && !v.Arm64Jump.IntoImage {
+				initrdMismatch = append(initrdMismatch, fmt.Sprintf("%s: arm64 purgatory jumps to 0x%x, not to the Image segment (the digest does not cover the purgatory)", ref, v.Arm64Jump.KernelEntry))
+			}
 			if v := c.DTBInitrd; v != nil && !v.Match {
 				initrdMismatch = append(initrdMismatch, ref+": "+Printable(v.Detail))
 			}
@@ -167,7 +170,7 @@ func Findings(e *Evidence) []Finding {
 		}
 	}
 	add("critical", "Purgatory digest MISMATCH: the captured segments are not what purgatory will verify at boot", mismatch)
-	add("critical", "Device tree initrd range MISMATCH: the next kernel would take its initramfs from memory that is not the call's initrd segment", initrdMismatch)
+	add("critical", "arm64 boot handoff MISMATCH: the purgatory's jump or the device tree's initrd range is not what the call loaded", initrdMismatch)
 	add("critical", "Kernels that match no kernel of the baseline", unknownKernel)
 	add("warning", "Command lines with risky parameters", risky)
 	if len(failed) > 0 {
