@@ -1,6 +1,7 @@
 package identify
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -15,7 +16,13 @@ import (
 func (id *identifier) dtb() {
 	r := id.r
 	r.Type = "dtb"
-	b := readAtMost(id.ra, id.size, 0, int(min(id.size, fdt.MaxSize)))
+	// Read only what the header's totalsize claims (capped): a payload
+	// padded far past its dtb, or lying about it, costs no more.
+	n := int64(fdt.HeaderSize)
+	if h := readAtMost(id.ra, id.size, 0, fdt.HeaderSize); len(h) == fdt.HeaderSize {
+		n = max(n, min(int64(binary.BigEndian.Uint32(h[4:])), fdt.MaxSize))
+	}
+	b := readAtMost(id.ra, id.size, 0, int(min(id.size, n)))
 	t, err := fdt.Parse(b)
 	if err != nil {
 		var fe *fdt.FormatError
