@@ -34,6 +34,9 @@ type Call struct {
 	Payloads []*Payload `json:"payloads,omitempty"`
 	// Purgatory: kexec-tools' purgatory digest recomputed over the captured segments.
 	Purgatory *identify.PurgatoryVerdict `json:"purgatory,omitempty"`
+	// DTBInitrd: the linux,initrd-start/end of the call's device tree
+	// segment (arm64) compared with its segments.
+	DTBInitrd *identify.InitrdVerdict `json:"dtb_initrd,omitempty"`
 
 	// Outcome: "ok", "error" or "unfinished" (no exit seen: recorder stopped or record lost).
 	Outcome    string `json:"outcome"`

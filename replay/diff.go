@@ -65,7 +65,8 @@ type ChangedCall struct {
 // Change is one difference between two paired calls.
 type Change struct {
 	// Field: "syscall", "exe", "flags", "segment_count", "payload",
-	// "kernel_version", "cmdline", "initramfs", "purgatory", "result".
+	// "kernel_version", "cmdline", "initramfs", "purgatory", "dtb_initrd",
+	// "result".
 	Field string `json:"field"`
 	Item  string `json:"item,omitempty"` // "segment 2", "init", "/init" ...
 	Op    string `json:"op"`             // "changed", "gained", "lost"
@@ -99,6 +100,8 @@ func (c Change) Text(short func(string) string) string {
 		return fmt.Sprintf("return value changed %s -> %s", c.From, c.To)
 	case "purgatory":
 		return fmt.Sprintf("purgatory digest %s -> %s", c.From, c.To)
+	case "dtb_initrd":
+		return fmt.Sprintf("dtb initrd range %s -> %s", c.From, c.To)
 	case "exe":
 		return fmt.Sprintf("caller exe changed %s -> %s", c.From, c.To)
 	}
@@ -140,9 +143,12 @@ type CallBody struct {
 	Payloads   []PayloadDigest `json:"payloads,omitempty"`
 	Kernels    []string        `json:"kernel_versions,omitempty"`
 	Purgatory  string          `json:"purgatory,omitempty"` // "match", "MISMATCH", "not found"
-	Outcome    string          `json:"outcome"`
-	Ret        *int64          `json:"ret,omitempty"`
-	Errno      string          `json:"errno,omitempty"`
+	// DTBInitrd: the device tree's initrd range against the segments
+	// (arm64 kexec_load): "match", "MISMATCH", "" when not checked.
+	DTBInitrd string `json:"dtb_initrd,omitempty"`
+	Outcome   string `json:"outcome"`
+	Ret       *int64 `json:"ret,omitempty"`
+	Errno     string `json:"errno,omitempty"`
 	// Identity is the hex SHA-256 of the identity key (see DiffResult).
 	Identity string `json:"identity"`
 
@@ -226,13 +232,19 @@ func newCallBody(c *Call) *CallBody {
 			d.Purgatory = "MISMATCH"
 		}
 	}
+	if v := c.DTBInitrd; v != nil {
+		d.DTBInitrd = "MISMATCH"
+		if v.Match {
+			d.DTBInitrd = "match"
+		}
+	}
 	sum := sha256.Sum256([]byte(d.identityKey()))
 	d.Identity = hexenc.EncodeToString(sum[:])
 	// Interning key: identity, result, and what a change report shows that
 	// the identity leaves out (comm, segment count, identification; an
 	// initramfs listing follows from its payload's hash).
 	var k strings.Builder
-	fmt.Fprintf(&k, "%s %q %q %d %q %q", d.Identity, d.resultKey(), d.Comm, d.NrSegments, d.Purgatory, d.FlagNames)
+	fmt.Fprintf(&k, "%s %q %q %d %q %q %q", d.Identity, d.resultKey(), d.Comm, d.NrSegments, d.Purgatory, d.DTBInitrd, d.FlagNames)
 	for _, p := range d.Payloads {
 		fmt.Fprintf(&k, " %d %d %t %q %q", p.Size, p.Total, p.Complete, p.Type, p.What)
 	}
@@ -244,13 +256,14 @@ func newCallBody(c *Call) *CallBody {
 
 // EffectiveCmdline is the command line the call gives the new kernel:
 // kexec_file_load's cmdline argument, or for kexec_load the one found in the
-// boot_params segment (when identify read it).
+// boot_params segment (x86) or the device tree's bootargs (arm64), when
+// identify read it.
 func EffectiveCmdline(c *Call) string {
 	if c.Cmdline != nil {
 		return *c.Cmdline
 	}
 	for _, p := range c.Payloads {
-		if p != nil && p.Identity != nil && p.Identity.Type == "boot-params" && p.Identity.Cmdline != "" {
+		if p != nil && p.Identity != nil && (p.Identity.Type == "boot-params" || p.Identity.Type == "dtb") && p.Identity.Cmdline != "" {
 			return p.Identity.Cmdline
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 // What changed between two paired calls, field by field: flags, segment
 // count, payload hashes, kernel versions, command line parameters,
-// initramfs files, purgatory verdict and result.
+// initramfs files, purgatory verdict, device tree initrd verdict and result.
 
 // Changes lists what differs between two paired calls, most telling first.
 func Changes(a, b *CallDigest) []Change {
@@ -38,6 +38,9 @@ func Changes(a, b *CallDigest) []Change {
 	cs = append(cs, payloadChanges(a.Payloads, b.Payloads)...)
 	if a.Purgatory != b.Purgatory {
 		add("purgatory", "", "changed", cmp.Or(a.Purgatory, "none"), cmp.Or(b.Purgatory, "none"))
+	}
+	if a.DTBInitrd != b.DTBInitrd {
+		add("dtb_initrd", "", "changed", cmp.Or(a.DTBInitrd, "none"), cmp.Or(b.DTBInitrd, "none"))
 	}
 	if a.resultKey() != b.resultKey() {
 		add("result", "", "changed", a.ResultText(), b.ResultText())

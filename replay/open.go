@@ -498,6 +498,7 @@ func (c *Capture) enrich(call *Call) {
 	// while the identifications run.
 	c.checkPurgatory(call, get)
 	wg.Wait()
+	checkDTBInitrd(call)
 	for i, err := range errs {
 		if err != nil {
 			p := call.Payloads[i]

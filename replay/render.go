@@ -115,6 +115,14 @@ func RenderTable(w io.Writer, c *Call, o TableOptions) error {
 		fmt.Fprintln(w, "!!! PURGATORY DIGEST MISMATCH: the captured segments are not what")
 		fmt.Fprintln(w, "!!! purgatory will verify at boot (a race or tampering)")
 	}
+	if v := c.Purgatory; v != nil && v.Arm64Jump != nil && !v.Arm64Jump.IntoImage {
+		fmt.Fprintln(w, "!!! PURGATORY JUMPS ELSEWHERE: its arm64_kernel_entry is not the Image")
+		fmt.Fprintln(w, "!!! segment (the digest does not cover the purgatory itself)")
+	}
+	if v := c.DTBInitrd; v != nil && !v.Match {
+		fmt.Fprintln(w, "!!! DTB INITRD RANGE MISMATCH: the device tree sends the next kernel to")
+		fmt.Fprintln(w, "!!! an initramfs that is not the initrd segment of this call")
+	}
 	var kvs [][2]string
 	add := func(k, v string) { kvs = append(kvs, [2]string{k, v}) }
 	add("time", when)
@@ -174,6 +182,7 @@ func RenderTable(w io.Writer, c *Call, o TableOptions) error {
 		if id.Cmdline != "" && c.Cmdline == nil {
 			add("cmdline", strconv.Quote(id.Cmdline))
 		}
+		arm64Lines(p, add)
 		if id.Initramfs != nil {
 			files, comp := 0, []string{}
 			for _, ar := range id.Initramfs.Archives {
@@ -206,6 +215,9 @@ func RenderTable(w io.Writer, c *Call, o TableOptions) error {
 	}
 	if v := c.Purgatory; v != nil {
 		add("purgatory", PurgatoryLine(v))
+	}
+	if v := c.DTBInitrd; v != nil {
+		add("dtb initrd", DTBInitrdLine(v))
 	}
 	for _, p := range c.Problems {
 		add("problem", p)
@@ -241,7 +253,11 @@ func PurgatoryLine(v *identify.PurgatoryVerdict) string {
 		}
 		return s
 	case v.Match:
-		return fmt.Sprintf("digest MATCHES (segment %d, %d regions), %s", v.Segment, v.Regions, entry)
+		s := fmt.Sprintf("digest MATCHES (segment %d, %d regions), %s", v.Segment, v.Regions, entry)
+		if j := v.Arm64Jump; j != nil {
+			s += "; " + arm64JumpText(j)
+		}
+		return s
 	}
 	s := fmt.Sprintf("DIGEST MISMATCH (segment %d, %d regions): stored %s computed %s, %s",
 		v.Segment, v.Regions, v.Stored, v.Computed, entry)

@@ -76,4 +76,7 @@ func (w *textWriter) callLines(mark string, d *CallDigest) {
 	if d.Purgatory == "MISMATCH" {
 		w.line("    !! PURGATORY DIGEST MISMATCH")
 	}
+	if d.DTBInitrd == "MISMATCH" {
+		w.line("    !! DTB INITRD RANGE MISMATCH")
+	}
 }

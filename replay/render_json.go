@@ -106,6 +106,12 @@ func appendCall(b []byte, c *Call) ([]byte, error) {
 			return b, err
 		}
 	}
+	if c.DTBInitrd != nil {
+		b = append(b, `,"dtb_initrd":`...)
+		if b, err = appendJSON(b, c.DTBInitrd); err != nil {
+			return b, err
+		}
+	}
 	b = append(b, `,"outcome":`...)
 	b = appendString(b, c.Outcome)
 	if c.Ret != nil {

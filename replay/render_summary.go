@@ -77,6 +77,14 @@ func (w *textWriter) summary(s *Summary) {
 	w.line("== %s ==", title)
 
 	// What must not be missed comes first.
+	if p := s.DTBInitrd; p.Mismatch > 0 {
+		w.line("!! DTB INITRD RANGE MISMATCH in %d of %d checked device trees:", p.Mismatch, p.Checked)
+		w.line("!! the next kernel would take its initramfs from memory that is not")
+		w.line("!! the initrd segment of the call")
+		for _, m := range p.Mismatches {
+			w.cutLine(fmt.Sprintf("!!   call %d at %s: %s", m.CallID, textTime(m.Time), m.Detail))
+		}
+	}
 	if p := s.Purgatory; p.Mismatch > 0 {
 		w.line("!! PURGATORY DIGEST MISMATCH in %d of %d checked kexec_load calls:", p.Mismatch, p.Checked)
 		w.line("!! the captured segments are NOT what purgatory will verify at boot")
@@ -236,6 +244,9 @@ func (w *textWriter) payloadSection(s *Summary) {
 	}
 	if p := s.Purgatory; p.Checked > 0 {
 		w.line("Purgatory digest: %d checked, %d match, %d MISMATCH, %d not found", p.Checked, p.Match, p.Mismatch, p.NotFound)
+	}
+	if p := s.DTBInitrd; p.Checked > 0 {
+		w.line("DTB initrd range: %d checked, %d match, %d MISMATCH", p.Checked, p.Match, p.Mismatch)
 	}
 }
 

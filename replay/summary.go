@@ -45,6 +45,9 @@ type Summary struct {
 	TruncatedExamples []PayloadExample `json:"truncated_examples,omitempty"`
 
 	Purgatory PurgatorySummary `json:"purgatory"`
+	// DTBInitrd counts the arm64 device trees whose initrd range was
+	// checked against their call's segments (absent when none was).
+	DTBInitrd DTBInitrdSummary `json:"dtb_initrd,omitzero"`
 
 	// CallsWithProblems: calls on which the decoder noted a problem.
 	CallsWithProblems int     `json:"calls_with_problems"`
@@ -159,6 +162,21 @@ type PurgatorySummary struct {
 	Match      int                 `json:"match"`
 	Mismatch   int                 `json:"mismatch"` // captured bytes != what purgatory will verify
 	Mismatches []PurgatoryMismatch `json:"mismatches,omitempty"`
+}
+
+// DTBInitrdSummary counts identify.InitrdVerdict results.
+type DTBInitrdSummary struct {
+	Checked    int                 `json:"checked"`
+	Match      int                 `json:"match"`
+	Mismatch   int                 `json:"mismatch"` // the dtb names an initrd that is not the call's initrd segment
+	Mismatches []DTBInitrdMismatch `json:"mismatches,omitempty"`
+}
+
+// DTBInitrdMismatch is one call whose device tree initrd range did not match.
+type DTBInitrdMismatch struct {
+	CallID uint64    `json:"call_id"`
+	Time   time.Time `json:"time"`
+	Detail string    `json:"detail"`
 }
 
 // PurgatoryMismatch is one call whose purgatory digest did not match.

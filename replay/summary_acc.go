@@ -219,6 +219,9 @@ func (s *Summary) addCall(c *Call) {
 			}
 		}
 	}
+	if v := c.DTBInitrd; v != nil {
+		s.DTBInitrd.add(c, v.Match, v.Detail)
+	}
 	if len(c.Problems) > 0 {
 		s.CallsWithProblems++
 		for _, p := range c.Problems {

@@ -68,15 +68,17 @@ func generate(dir string, log io.Writer) (err error) {
 		fill  func(*gen)
 		clean bool
 		key   ed25519.PrivateKey
+		arch  *machine
 	}{
-		{"synthetic-kexec_load.zst", kexecLoadCalls, true, nil},
-		{"synthetic-kexec_file_load.zst", kexecFileLoadCall, true, nil},
-		{"synthetic-unclean.zst", uncleanCalls, false, nil},
-		{"synthetic-signed.zst", kexecFileLoadCall, true, key},
+		{"synthetic-kexec_load.zst", kexecLoadCalls, true, nil, &amd64},
+		{"synthetic-kexec_file_load.zst", kexecFileLoadCall, true, nil, &amd64},
+		{"synthetic-unclean.zst", uncleanCalls, false, nil, &amd64},
+		{"synthetic-signed.zst", kexecFileLoadCall, true, key, &amd64},
+		{"synthetic-arm64-kexec_load.zst", arm64KexecLoadCalls, true, nil, &arm64},
 	}
 	for i, s := range samples {
 		var buf bytes.Buffer
-		g := newGen(&buf, byte(i+1), s.key)
+		g := newGen(&buf, byte(i+1), s.key, s.arch)
 		s.fill(g)
 		g.w.WriteStats(g.stats())
 		var err error
@@ -110,19 +112,31 @@ func fail(err error) { panic(genError{err}) }
 
 type gen struct {
 	w      *content.Writer
+	m      *machine
 	callID uint64
 	t      uint64 // boot-time ns of the next record
 	calls  int
 	bytes  uint64
 }
 
-func newGen(buf *bytes.Buffer, id byte, key ed25519.PrivateKey) *gen {
+// machine is what differs between the x86 and the arm64 samples.
+type machine struct {
+	arch, release, version string
+	abi                    uint32
+}
+
+var (
+	amd64 = machine{"amd64", "6.12.48+deb13-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.12.48-1 (2025-09-20)", layout.ABIX64}
+	arm64 = machine{"arm64", "6.12.48+deb13-arm64", "#1 SMP Debian 6.12.48-1 (2025-09-20)", layout.ABIARM64}
+)
+
+func newGen(buf *bytes.Buffer, id byte, key ed25519.PrivateKey, m *machine) *gen {
 	wall := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	clock := wall
 	h := format.Header{
 		FileID: [16]byte{0x5a, id}, Hostname: "sample-host", MachineID: "0123456789abcdef0123456789abcdef",
-		BootID: "6a1c0f5e-2f4b-4c55-9d3e-7b1f2a3c4d5e", KernelRelease: "6.12.48+deb13-amd64",
-		KernelVersion: "#1 SMP PREEMPT_DYNAMIC Debian 6.12.48-1 (2025-09-20)", Arch: "amd64",
+		BootID: "6a1c0f5e-2f4b-4c55-9d3e-7b1f2a3c4d5e", KernelRelease: m.release,
+		KernelVersion: m.version, Arch: m.arch,
 		WriterVersion: "mksamples", AttachMode: "fentry",
 		Options:   map[string]string{"snaplen": "0", "payloads": "true"},
 		WallStart: wall, BootStartNS: bootStart,
@@ -135,7 +149,7 @@ func newGen(buf *bytes.Buffer, id byte, key ed25519.PrivateKey) *gen {
 	if err != nil {
 		fail(err)
 	}
-	return &gen{w: w, callID: uint64(id) << 32, t: bootStart + 1_000_000}
+	return &gen{w: w, m: m, callID: uint64(id) << 32, t: bootStart + 1_000_000}
 }
 
 func (g *gen) hdr() layout.Header {
@@ -165,7 +179,7 @@ func (g *gen) enter(c caller, nr uint32, args [6]uint64) {
 	g.callID++
 	g.calls++
 	g.raw(layout.Enter{Header: g.hdr(), PID: c.pid, TID: c.pid, PPID: 1000, UID: c.uid, GID: c.uid, EUID: c.uid,
-		EGID: c.uid, LoginUID: 1000, SessionID: 3, SyscallNr: nr, ABI: layout.ABIX64, Hook: layout.HookFentry,
+		EGID: c.uid, LoginUID: 1000, SessionID: 3, SyscallNr: nr, ABI: g.m.abi, Hook: layout.HookFentry,
 		CPU: 1, MntNS: 4026531841, PidNS: 4026531836, CgroupID: 7331, Args: args, Comm: c.comm}.Marshal(le))
 	check(g.w.WriteProcess(layout.Process{CallID: g.callID, PID: c.pid, Exe: c.exe, Argv: c.argv,
 		CgroupPath: "/user.slice/user-1000.slice/session-3.scope", Raced: []string{"exe", "argv", "cgroup"}}))

@@ -22,7 +22,7 @@ func TestSamplesUpToDate(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*"))
-	if len(files) != 5 {
+	if len(files) != 6 {
 		t.Fatalf("generated %d files", len(files))
 	}
 	for _, p := range files {

@@ -181,6 +181,9 @@ func callEvent(cp *report.Capture, c *replay.Call) tsEvent {
 	if v := c.Purgatory; v != nil {
 		ev["purgatory"] = replay.PurgatoryLine(v)
 	}
+	if v := c.DTBInitrd; v != nil {
+		ev["dtb_initrd"] = replay.DTBInitrdLine(v)
+	}
 	if why := report.UnusualCaller(c); why != "" {
 		ev["unusual_caller"] = why
 	}

@@ -22,6 +22,8 @@ func FuzzIdentify(f *testing.F) {
 		{0x5D, 0, 0, 0x80, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF},
 		{0x28, 0xB5, 0x2F, 0xFD, 0, 0, 0, 0}, {0x02, 0x21, 0x4C, 0x18, 0xFF, 0xFF, 0xFF, 0x7F},
 		[]byte("BZh91AY&SY\x00\x00"), []byte("MZ\x00\x00zimg\xff\xff\xff\xff\xff\xff\xff\xffgzip\x00....."),
+		fakeArm64Image()[:4096], gz(f, fakeArm64Image()[:4096]), zbootImage(gz(f, fakeArm64Image()[:4096]), "gzip"),
+		virtTree("console=ttyAMA0").Encode(),
 	} {
 		f.Add(seed)
 	}
@@ -53,5 +55,29 @@ func FuzzCheckPurgatory(f *testing.F) {
 		if v.Match && !v.Found {
 			t.Fatalf("match without found: %+v", v)
 		}
+	})
+}
+
+// FuzzArm64Purgatory: a fuzzed purgatory beside an Image and a dtb segment
+// (the arm64 jump search and the dtb initrd check).
+func FuzzArm64Purgatory(f *testing.F) {
+	f.Add(make([]byte, 1024), uint64(0x48400000))
+	f.Fuzz(func(t *testing.T, pur []byte, entry uint64) {
+		img := fakeArm64Image()[:4096]
+		dtb := virtTree("x").Encode()
+		segs := []Segment{
+			{Index: 0, Mem: 0x40200000, MemSz: 0x2000, Data: bytes.NewReader(img), Size: int64(len(img))},
+			{Index: 1, Mem: 0x48200000, MemSz: 0x1000, Data: bytes.NewReader(dtb), Size: int64(len(dtb))},
+			{Index: 2, Mem: 0x48400000, MemSz: 0x10000, Data: bytes.NewReader(pur), Size: int64(len(pur))},
+		}
+		if len(pur) >= 48 {
+			binary.LittleEndian.PutUint64(pur[len(pur)/16*8:], 0x40200000)
+		}
+		v := CheckPurgatory(segs, entry)
+		if j := v.Arm64Jump; j != nil && (!v.Found || j.DTBAddr != 0x48200000 || j.IntoImage != (j.KernelSegment == 0)) {
+			t.Fatalf("jump %+v in %+v", j, v)
+		}
+		r := Identify(bytes.NewReader(dtb), int64(len(dtb)), Options{})
+		CheckInitrd(segs, 1, r.DeviceTree)
 	})
 }

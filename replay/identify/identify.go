@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/kexecrec/kexecrec/replay/identify/fdt"
 )
 
 // identifier carries one Identify call's input and the report it builds.
@@ -47,12 +49,17 @@ func identify(ra io.ReaderAt, size int64, o Options) *Report {
 		id.x86Setup(head)
 	case len(head) >= 28 && bytes.Equal(head[:2], []byte("MZ")) && bytes.Equal(head[4:8], []byte("zimg")):
 		id.zboot(head)
-	case len(head) >= 64 && bytes.Equal(head[56:60], []byte("ARM\x64")):
+	case isArm64Image(head):
 		id.arm64(head)
+	case len(head) >= 4 && binary.BigEndian.Uint32(head) == fdt.Magic:
+		id.dtb()
 	case bytes.HasPrefix(head, []byte(elf.ELFMAG)):
 		id.elf(head)
 	case bytes.HasPrefix(head, []byte("07070")) || detectCompression(head) != "":
 		id.initramfs()
+		if id.r.Type == "unknown" && detectCompression(head) != "" {
+			id.retryAsCompressedArm64(head)
+		}
 	case id.purgatory():
 	case id.setupData(head):
 	case id.cmdline():
@@ -64,45 +71,6 @@ func identify(ra io.ReaderAt, size int64, o Options) *Report {
 }
 
 func (id *identifier) deadline() time.Time { return id.end }
-
-// zboot is an EFI zboot image (drivers/firmware/efi/libstub/zboot-header.S):
-// "MZ", "zimg" at 4, payload offset at 8 and size at 12, the compression
-// name as a C string at 24.
-func (id *identifier) zboot(head []byte) {
-	r := id.r
-	r.Type = "efi-zboot"
-	off, n := int64(le32(head, 8)), int64(le32(head, 12))
-	name := head[24:min(len(head), 24+32)]
-	if i := bytes.IndexByte(name, 0); i >= 0 {
-		name = name[:i]
-	}
-	r.Compression = string(name)
-	if off+n > id.size || off < 28 {
-		id.warn(fmt.Sprintf("zboot payload offset 0x%x + size %d runs past the %d-byte image", off, n, id.size))
-	} else if comp := detectCompression(readAtMost(id.ra, id.size, off, 8)); comp != "" && !id.o.NoDecompress {
-		r.Compression = comp
-		banner, warn := id.bannerFrom(off, comp)
-		if warn != "" {
-			id.warn(warn)
-		}
-		if banner != "" {
-			r.Banner, r.KernelVersion = banner, bannerVersion(banner)
-		}
-	}
-	r.Summary = fmt.Sprintf("EFI zboot image (%s payload, %d bytes)%s", r.Compression, n, versionSuffix(r.KernelVersion))
-}
-
-// arm64 is an arm64 Image (Documentation/arch/arm64/booting.rst): "ARM\x64"
-// at 56, image_size at 16. It is not compressed, so the banner is in it.
-func (id *identifier) arm64(head []byte) {
-	r := id.r
-	r.Type = "arm64-image"
-	imageSize := binary.LittleEndian.Uint64(head[16:])
-	if b := id.rawBanner(); b != "" {
-		r.Banner, r.KernelVersion = b, bannerVersion(b)
-	}
-	r.Summary = fmt.Sprintf("arm64 Image (image_size %d)%s", imageSize, versionSuffix(r.KernelVersion))
-}
 
 func versionSuffix(v string) string {
 	if v == "" {

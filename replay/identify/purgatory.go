@@ -146,6 +146,7 @@ func checkPurgatory(segs []Segment, entry uint64) PurgatoryVerdict {
 		}
 	}
 
+	v.Arm64Jump = arm64Jump(best.data, best.off, segs, best.seg)
 	var detail []string
 	if v.Match {
 		detail = append(detail, fmt.Sprintf("digest at purgatory+0x%x matches the %d regions", stored, v.Regions))
@@ -157,6 +158,9 @@ func checkPurgatory(segs []Segment, entry uint64) PurgatoryVerdict {
 	if incomplete != "" {
 		v.Incomplete = true
 		detail = append(detail, incomplete)
+	}
+	if v.Arm64Jump != nil {
+		detail = append(detail, v.Arm64Jump.text())
 	}
 	if v.EntryInPurgatory {
 		detail = append(detail, fmt.Sprintf("entry 0x%x is purgatory+0x%x", entry, entry-p.Mem))

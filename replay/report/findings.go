@@ -114,7 +114,7 @@ func callRef(cp *Capture, c *replay.Call, many bool) string {
 // Findings lists what a reviewer must look at, most serious first.
 func Findings(e *Evidence) []Finding {
 	many := len(e.Captures) > 1
-	var mismatch, unknownKernel, risky, failed, unusual, unfinished []string
+	var mismatch, initrdMismatch, unknownKernel, risky, failed, unusual, unfinished []string
 	failedByUser := map[string]int{}
 	var users []string
 	for _, cp := range e.Captures {
@@ -126,6 +126,12 @@ func Findings(e *Evidence) []Finding {
 					why += " (some segment captured short: may only mean missing bytes)"
 				}
 				mismatch = append(mismatch, ref+": "+why)
+			}
+			if v := c.Purgatory; v != nil && v.Arm64Jump != nil && !v.Arm64Jump.IntoImage {
+				initrdMismatch = append(initrdMismatch, fmt.Sprintf("%s: arm64 purgatory jumps to 0x%x, not to the Image segment (the digest does not cover the purgatory)", ref, v.Arm64Jump.KernelEntry))
+			}
+			if v := c.DTBInitrd; v != nil && !v.Match {
+				initrdMismatch = append(initrdMismatch, ref+": "+Printable(v.Detail))
 			}
 			if e.Baseline != nil && e.Baseline.KernelSHA256 != nil {
 				for _, p := range c.Payloads {
@@ -164,6 +170,7 @@ func Findings(e *Evidence) []Finding {
 		}
 	}
 	add("critical", "Purgatory digest MISMATCH: the captured segments are not what purgatory will verify at boot", mismatch)
+	add("critical", "arm64 boot handoff MISMATCH: the purgatory's jump or the device tree's initrd range is not what the call loaded", initrdMismatch)
 	add("critical", "Kernels that match no kernel of the baseline", unknownKernel)
 	add("warning", "Command lines with risky parameters", risky)
 	if len(failed) > 0 {

@@ -70,6 +70,20 @@ func detail(fileIdx int, cp *Capture, c *replay.Call, many bool) detailView {
 	} else if c.Syscall == "kexec_load" {
 		add("purgatory", "not checked (no segments or no entry point)")
 	}
+	if v := c.DTBInitrd; v != nil {
+		add("dtb initrd", replay.DTBInitrdLine(v))
+	}
+	for _, p := range c.Payloads {
+		if p == nil || p.Identity == nil {
+			continue
+		}
+		if h := p.Identity.Arm64Image; h != nil {
+			add("arm64 image", replay.PayloadName(p)+": "+h.Describe()+", placement "+h.Placement)
+		}
+		if dt := p.Identity.DeviceTree; dt != nil {
+			add("device tree", replay.PayloadName(p)+": "+Printable(replay.DeviceTreeText(dt)))
+		}
+	}
 	if c.SegmentTableError != "" {
 		add("segment table", "NOT READ: "+c.SegmentTableError)
 	}
