@@ -983,6 +983,14 @@ crash = ` + "`kexec -p --kexec-syscall`" + ` (crashkernel=192M); unload = ` + "`
 CAP_SYS_BOOT (EPERM); badflags = kexec_load and kexec_file_load with an unknown flag bit (EINVAL);
 execload = the load later started with ` + "`kexec -e`" + ` (once per kernel); disabled = kexec -l and kexec -s -l after
 kernel.kexec_load_disabled=1 (EPERM).
+
+Modes: fentry, kprobe and raw are the syscall hooks of ` + "`--attach`" + `; every cell's capture header states that
+mode and the file hook kexec_file_load's files came through (` + "`file_hook`" + `: fentry where the kernel offers it,
+else kprobe); lsm = ` + "`--attach lsm`" + ` on the kernel booted with lsm=...,bpf: syscalls through fentry (raw
+without it) and the files through the BPF-LSM kernel_post_read_file hook, header file_hook lsm, its files
+byte for byte those of the other modes. Where the kernel's BTF names an fentry target twice, every capture
+recorded with fentry holds one info note per such target naming the BTF id kexecrec attached to, equal to the
+id of the wrapper whose parameter is named regs in the kernel's own BTF as the bed reads it.
 `
 
 func shorten(s string, n int) string {
