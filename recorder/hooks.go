@@ -15,7 +15,7 @@ import (
 // bpf/kexecrec.c breaks the build here instead of failing at attach time.
 type hook struct {
 	prog   *ebpf.ProgramSpec
-	kind   string // "tracing", "kprobe", "kretprobe"
+	kind   string // "tracing", "kprobe", "kretprobe", "lsm"
 	symbol string // kprobe symbol
 }
 
@@ -74,10 +74,11 @@ func kexecWrappers(progs *bpf.KexecrecProgramSpecs) []wrapperHooks {
 	}
 }
 
-// hooksFor lists the programs of a mode, dropping optional ones the kernel
-// does not offer (with a limitation each). noKexec (raw mode on a kernel
-// without kexec, see decideKexecAbsent) leaves sys_enter alone: the return
-// is known in advance, and no kernel file is ever read for kexec.
+// hooksFor lists the syscall programs of a mode, dropping optional ones the
+// kernel does not offer (with a limitation each). noKexec (raw mode on a
+// kernel without kexec, see decideKexecAbsent) leaves sys_enter alone: the
+// return is known in advance. The hook for kexec_file_load's files is
+// chosen apart (chooseFileHook).
 func hooksFor(kt *kernelTargets, mode string, noKexec bool, progs *bpf.KexecrecProgramSpecs) ([]hook, []Limitation) {
 	var hooks []hook
 	var warnings []Limitation
