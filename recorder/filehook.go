@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 
 	"github.com/kexecrec/kexecrec/bpf"
 )
@@ -124,6 +126,7 @@ var (
 	lsmListPath    = "/sys/kernel/security/lsm"
 	kernelCmdline  = "/proc/cmdline"
 	kernelConfigGz = "/proc/config.gz"
+	bootConfigDir  = "/boot" // config-<release>, as distributions install it
 )
 
 // errLSMInactive: bpf is not in the active LSM list.
@@ -142,7 +145,7 @@ func lsmRefusal(err error) string {
 
 // errLSMUnknown: the active LSM list could not be read anywhere.
 var errLSMUnknown = errors.New("cannot tell whether BPF LSM is active (no " +
-	"/sys/kernel/security/lsm: securityfs not mounted; no lsm= on the kernel command line; no CONFIG_LSM in /proc/config.gz)")
+	"/sys/kernel/security/lsm: securityfs not mounted; no lsm= on the kernel command line; no CONFIG_LSM in /proc/config.gz or /boot/config-<release>)")
 
 // bpfLSMActive reports whether bpf is in the active LSM list: securityfs's
 // list when mounted, else the lsm= boot parameter, else the kernel's
@@ -173,33 +176,42 @@ func activeLSMs() ([]string, string, error) {
 			}
 		}
 	}
-	if list, ok := configLSM(); ok {
-		return list, "CONFIG_LSM in " + kernelConfigGz, nil
+	if list, from, ok := configLSM(); ok {
+		return list, "CONFIG_LSM in " + from, nil
 	}
 	return nil, "", errLSMUnknown
 }
 
-// configLSM reads CONFIG_LSM from the running kernel's config.
-func configLSM() ([]string, bool) {
-	f, err := os.Open(kernelConfigGz)
-	if err != nil {
-		return nil, false
+// configLSM reads CONFIG_LSM from the running kernel's config:
+// /proc/config.gz, else /boot/config-<release>.
+func configLSM() ([]string, string, bool) {
+	var b []byte
+	from := kernelConfigGz
+	if f, err := os.Open(kernelConfigGz); err == nil {
+		defer f.Close()
+		if zr, err := gzip.NewReader(f); err == nil {
+			b, _ = io.ReadAll(io.LimitReader(zr, 4<<20))
+		}
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, false
-	}
-	b, err := io.ReadAll(io.LimitReader(zr, 4<<20))
-	if err != nil {
-		return nil, false
+	if b == nil {
+		var u unix.Utsname
+		if err := unix.Uname(&u); err != nil {
+			return nil, "", false
+		}
+		from = filepath.Join(bootConfigDir, "config-"+unix.ByteSliceToString(u.Release[:]))
+		f, err := os.Open(from)
+		if err != nil {
+			return nil, "", false
+		}
+		defer f.Close()
+		b, _ = io.ReadAll(io.LimitReader(f, 4<<20))
 	}
 	for _, line := range bytes.Split(b, []byte("\n")) {
 		if v, ok := bytes.CutPrefix(line, []byte("CONFIG_LSM=")); ok {
-			return splitList(strings.Trim(string(v), `"`)), true
+			return splitList(strings.Trim(string(v), `"`)), from, true
 		}
 	}
-	return nil, false
+	return nil, "", false
 }
 
 func splitList(s string) []string {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/kexecrec/kexecrec/internal/testenv"
 )
@@ -39,9 +40,9 @@ func withLSMSources(t *testing.T, list, cmdline, config string) {
 		zw.Close()
 		f.Close()
 	}
-	oldList, oldCmd, oldCfg := lsmListPath, kernelCmdline, kernelConfigGz
-	lsmListPath, kernelCmdline, kernelConfigGz = write("lsm", list), write("cmdline", cmdline), cfg
-	t.Cleanup(func() { lsmListPath, kernelCmdline, kernelConfigGz = oldList, oldCmd, oldCfg })
+	oldList, oldCmd, oldCfg, oldBoot := lsmListPath, kernelCmdline, kernelConfigGz, bootConfigDir
+	lsmListPath, kernelCmdline, kernelConfigGz, bootConfigDir = write("lsm", list), write("cmdline", cmdline), cfg, dir
+	t.Cleanup(func() { lsmListPath, kernelCmdline, kernelConfigGz, bootConfigDir = oldList, oldCmd, oldCfg, oldBoot })
 }
 
 // The active list comes from securityfs when mounted, else lsm= (before
@@ -77,6 +78,20 @@ func TestActiveLSMs(t *testing.T) {
 	withLSMSources(t, "", "", "")
 	if err := bpfLSMActive(); !errors.Is(err, errLSMUnknown) {
 		t.Errorf("nothing readable: %v, want errLSMUnknown", err)
+	}
+
+	// No /proc/config.gz: the config distributions install in /boot.
+	withLSMSources(t, "", "quiet", "")
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	boot := filepath.Join(bootConfigDir, "config-"+unix.ByteSliceToString(u.Release[:]))
+	if err := os.WriteFile(boot, []byte("CONFIG_LSM=\"lockdown,yama,bpf\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, from, err := activeLSMs(); err != nil || !slices.Equal(got, []string{"lockdown", "yama", "bpf"}) || !strings.HasSuffix(from, boot) {
+		t.Errorf("from /boot: %q, %q, %v", got, from, err)
 	}
 }
 
