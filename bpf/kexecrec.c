@@ -1099,3 +1099,5 @@ int kprobe_post_read_file(struct pt_regs *ctx)
 	on_post_read((void *)ctx->di, ctx->si, ctx->dx, (__u32)ctx->cx);
 	return 0;
 }
+
+#include "lsm.h"

@@ -251,6 +251,7 @@ const (
 	KexecrecProgKretprobeKexecFileLoad   = "kretprobe_kexec_file_load"
 	KexecrecProgKretprobeKexecLoad       = "kretprobe_kexec_load"
 	KexecrecProgKretprobeX32KexecLoad    = "kretprobe_x32_kexec_load"
+	KexecrecProgLsmPostReadFile          = "lsm_post_read_file"
 	KexecrecProgRawSysEnter              = "raw_sys_enter"
 	KexecrecProgRawSysExit               = "raw_sys_exit"
 	KexecrecVarCfgCaller                 = "cfg_caller"
@@ -342,6 +343,7 @@ type KexecrecProgramSpecs struct {
 	KretprobeKexecFileLoad   *ebpf.ProgramSpec `ebpf:"kretprobe_kexec_file_load"`
 	KretprobeKexecLoad       *ebpf.ProgramSpec `ebpf:"kretprobe_kexec_load"`
 	KretprobeX32KexecLoad    *ebpf.ProgramSpec `ebpf:"kretprobe_x32_kexec_load"`
+	LsmPostReadFile          *ebpf.ProgramSpec `ebpf:"lsm_post_read_file"`
 	RawSysEnter              *ebpf.ProgramSpec `ebpf:"raw_sys_enter"`
 	RawSysExit               *ebpf.ProgramSpec `ebpf:"raw_sys_exit"`
 }
@@ -488,6 +490,7 @@ type KexecrecPrograms struct {
 	KretprobeKexecFileLoad   *ebpf.Program `ebpf:"kretprobe_kexec_file_load"`
 	KretprobeKexecLoad       *ebpf.Program `ebpf:"kretprobe_kexec_load"`
 	KretprobeX32KexecLoad    *ebpf.Program `ebpf:"kretprobe_x32_kexec_load"`
+	LsmPostReadFile          *ebpf.Program `ebpf:"lsm_post_read_file"`
 	RawSysEnter              *ebpf.Program `ebpf:"raw_sys_enter"`
 	RawSysExit               *ebpf.Program `ebpf:"raw_sys_exit"`
 }
@@ -512,6 +515,7 @@ func (p *KexecrecPrograms) Close() error {
 		p.KretprobeKexecFileLoad,
 		p.KretprobeKexecLoad,
 		p.KretprobeX32KexecLoad,
+		p.LsmPostReadFile,
 		p.RawSysEnter,
 		p.RawSysExit,
 	)

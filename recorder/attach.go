@@ -20,6 +20,10 @@ const (
 	ModeFentry = "fentry"
 	ModeKprobe = "kprobe"
 	ModeRaw    = "raw"
+	// ModeLSM forces the BPF-LSM hook for kexec_file_load's files (see
+	// filehook.go), with the first syscall mode that needs no kprobes:
+	// fentry, else raw.
+	ModeLSM = "lsm"
 )
 
 // DefaultRingBytes, the ring size for AttachConfig.RingBytes 0, holds 64
@@ -29,9 +33,10 @@ const DefaultRingBytes = 16 << 20
 
 // AttachConfig selects the hooks and the BPF-side capture settings.
 type AttachConfig struct {
-	// Mode is "auto" (or ""), "fentry", "kprobe" or "raw". Auto probes the
-	// kernel and takes the first that works in that order; a forced mode
-	// that does not work is an error.
+	// Mode is "auto" (or ""), "fentry", "kprobe", "raw" or "lsm". Auto
+	// probes the kernel and takes the first that works in that order; a
+	// forced mode that does not work is an error. Lsm is fentry, else raw,
+	// with kexec_file_load's files read by the BPF-LSM hook.
 	Mode string
 	// Snaplen caps the bytes captured per payload; 0 = everything.
 	Snaplen uint64
@@ -81,9 +86,9 @@ func Attach(cfg AttachConfig) (Source, error) {
 		mode = ModeAuto
 	}
 	switch mode {
-	case ModeAuto, ModeFentry, ModeKprobe, ModeRaw:
+	case ModeAuto, ModeFentry, ModeKprobe, ModeRaw, ModeLSM:
 	default:
-		return nil, fmt.Errorf("recorder: unknown attach mode %q (want auto, fentry, kprobe or raw)", cfg.Mode)
+		return nil, fmt.Errorf("recorder: unknown attach mode %q (want auto, fentry, kprobe, raw or lsm)", cfg.Mode)
 	}
 	ring := cfg.RingBytes
 	if ring == 0 {
@@ -115,7 +120,12 @@ func Attach(cfg AttachConfig) (Source, error) {
 		lims = append(lims, smallRingLimitation(ring))
 	}
 
-	mode, err = chooseMode(mode)
+	kt, err := newKernelTargets(fentryTargets)
+	if err != nil {
+		return nil, err
+	}
+	forceLSM := mode == ModeLSM
+	mode, err = chooseMode(kt, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -136,8 +146,29 @@ func Attach(cfg AttachConfig) (Source, error) {
 			})
 		}
 	}
-	hooks, more := hooksFor(mode, kexec.Absent, &objs.KexecrecProgramSpecs)
+	hooks, more := hooksFor(kt, mode, kexec.Absent, &objs.KexecrecProgramSpecs)
 	lims = append(lims, more...)
+	// kexec_file_load's kernel and initrd bytes, as the kernel read them
+	// (none on a kernel without kexec, where nothing is ever read for it,
+	// unless the lsm mode asks for that hook).
+	fileHook := FileHookNone
+	if !kexec.Absent || forceLSM {
+		h, name, lim, err := chooseFileHook(kt, forceLSM, &objs.KexecrecProgramSpecs)
+		if err != nil {
+			return nil, err
+		}
+		if h != nil {
+			hooks = append(hooks, *h)
+		}
+		if lim != nil {
+			lims = append(lims, *lim)
+		}
+		fileHook = name
+	}
+	infos := kt.notes()
+	if mode != ModeFentry {
+		infos = nil // the resolution matters only to the fentry programs
+	}
 	if kexec.Absent {
 		lims = append(lims, noKexecLimitation(kexec.Evidence))
 	}
@@ -162,7 +193,7 @@ func Attach(cfg AttachConfig) (Source, error) {
 		return nil, err
 	}
 
-	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: kt.cache})
 	if err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
@@ -170,7 +201,8 @@ func Attach(cfg AttachConfig) (Source, error) {
 		}
 		return nil, fmt.Errorf("recorder: load BPF programs: %w", err)
 	}
-	s := &bpfSource{mode: mode, warnings: warnings, limits: lims, coll: coll, spare: make(chan []byte, recycleBuffers)}
+	s := &bpfSource{mode: mode, fileHook: fileHook, infos: infos, warnings: warnings, limits: lims, coll: coll,
+		spare: make(chan []byte, recycleBuffers)}
 	if kexec.Absent {
 		s.knownReturn, s.knownReturnWhy = KnownENOSYS, kexec.Evidence
 	}

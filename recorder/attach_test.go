@@ -73,11 +73,15 @@ func TestPrivilegedAutoPicksWorkingMode(t *testing.T) {
 	t.Logf("auto picked %s; warnings: %q", src.Mode(), src.Warnings())
 	// Whatever auto picked must be a mode whose probes pass, and a forced
 	// mode that fails its probe must be an error, not a silent fallback.
-	if err := probeMode(src.Mode()); err != nil {
+	kt, err := newKernelTargets(fentryTargets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := probeMode(kt, src.Mode()); err != nil {
 		t.Fatalf("auto picked %s but its probe fails: %v", src.Mode(), err)
 	}
 	for _, m := range []string{ModeFentry, ModeKprobe} {
-		if probeMode(m) != nil {
+		if probeMode(kt, m) != nil {
 			if s, err := Attach(AttachConfig{Mode: m}); err == nil {
 				s.Close()
 				t.Errorf("forced mode %s attached although its probe fails", m)

@@ -21,6 +21,8 @@ import (
 // ring buffer and per-CPU counters, and frees them once the ring is drained.
 type bpfSource struct {
 	mode     string
+	fileHook string   // FileHookFentry, ...: where kexec_file_load's files are read
+	infos    []string // how hook targets were resolved (fentry on ambiguous BTF)
 	warnings []string
 	limits   []Limitation     // the start-up warnings, also in plain words
 	coll     *ebpf.Collection // the programs of the chosen mode
@@ -127,6 +129,11 @@ func (s *bpfSource) readCounters() ([]uint64, error) {
 }
 
 func (s *bpfSource) Mode() string { return s.mode }
+
+func (s *bpfSource) FileHook() string { return s.fileHook }
+
+// Infos are how hook targets were resolved, one line each.
+func (s *bpfSource) Infos() []string { return append([]string(nil), s.infos...) }
 
 // Limitations are the start-up warnings in plain words.
 func (s *bpfSource) Limitations() []Limitation { return append([]Limitation(nil), s.limits...) }

@@ -23,6 +23,8 @@ type FakeSource struct {
 	once     sync.Once
 	mode     string
 	warnings []string
+	fileHook string
+	infos    []string
 
 	mu       sync.Mutex
 	counters []uint64
@@ -116,6 +118,14 @@ func (f *FakeSource) Counters() ([]uint64, error) {
 
 func (f *FakeSource) Mode() string       { return f.mode }
 func (f *FakeSource) Warnings() []string { return f.warnings }
+func (f *FakeSource) FileHook() string   { return f.fileHook }
+func (f *FakeSource) Infos() []string    { return f.infos }
+
+// SetFileHook makes the source report the file hook path and the info
+// notes a BPF source reports (call before recording starts).
+func (f *FakeSource) SetFileHook(hook string, infos ...string) {
+	f.fileHook, f.infos = hook, infos
+}
 
 func (f *FakeSource) Close() error {
 	f.once.Do(func() { close(f.done) })

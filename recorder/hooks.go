@@ -15,7 +15,7 @@ import (
 // bpf/kexecrec.c breaks the build here instead of failing at attach time.
 type hook struct {
 	prog   *ebpf.ProgramSpec
-	kind   string // "tracing", "kprobe", "kretprobe"
+	kind   string // "tracing", "kprobe", "kretprobe", "lsm"
 	symbol string // kprobe symbol
 }
 
@@ -29,17 +29,24 @@ type wrapperHooks struct {
 	fentry, fexit, kprobe, kretprobe *ebpf.ProgramSpec
 }
 
-// chooseMode resolves "auto" by probing, or checks a forced mode.
-func chooseMode(mode string) (string, error) {
-	if mode != ModeAuto {
-		if err := probeMode(mode); err != nil {
+// chooseMode resolves "auto" by probing, or checks a forced mode. The
+// lsm mode forces the BPF-LSM file hook and takes the first syscall mode
+// that works without kprobes (fentry, then raw).
+func chooseMode(kt *kernelTargets, mode string) (string, error) {
+	order := []string{ModeFentry, ModeKprobe, ModeRaw}
+	switch mode {
+	case ModeAuto:
+	case ModeLSM:
+		order = []string{ModeFentry, ModeRaw}
+	default:
+		if err := probeMode(kt, mode); err != nil {
 			return "", fmt.Errorf("recorder: attach mode %s not available on this kernel: %w", mode, err)
 		}
 		return mode, nil
 	}
 	var why []string
-	for _, m := range []string{ModeFentry, ModeKprobe, ModeRaw} {
-		err := probeMode(m)
+	for _, m := range order {
+		err := probeMode(kt, m)
 		if err == nil {
 			return m, nil
 		}
@@ -47,6 +54,10 @@ func chooseMode(mode string) (string, error) {
 	}
 	return "", fmt.Errorf("recorder: no attach mode works on this kernel (%s)", strings.Join(why, "; "))
 }
+
+// fentryTargets are the syscall wrappers whose BTF funcs newKernelTargets
+// resolves where the kernel BTF names them more than once.
+var fentryTargets = []string{symKexecLoad, symKexecFileLoad, symCompatKexecLoad, symX32KexecLoad}
 
 // kexecWrappers are the syscall wrappers the fentry and kprobe modes hook,
 // mandatory ones first.
@@ -63,11 +74,12 @@ func kexecWrappers(progs *bpf.KexecrecProgramSpecs) []wrapperHooks {
 	}
 }
 
-// hooksFor lists the programs of a mode, dropping optional ones the kernel
-// does not offer (with a limitation each). noKexec (raw mode on a kernel
-// without kexec, see decideKexecAbsent) leaves sys_enter alone: the return
-// is known in advance, and no kernel file is ever read for kexec.
-func hooksFor(mode string, noKexec bool, progs *bpf.KexecrecProgramSpecs) ([]hook, []Limitation) {
+// hooksFor lists the syscall programs of a mode, dropping optional ones the
+// kernel does not offer (with a limitation each). noKexec (raw mode on a
+// kernel without kexec, see decideKexecAbsent) leaves sys_enter alone: the
+// return is known in advance. The hook for kexec_file_load's files is
+// chosen apart (chooseFileHook).
+func hooksFor(kt *kernelTargets, mode string, noKexec bool, progs *bpf.KexecrecProgramSpecs) ([]hook, []Limitation) {
 	var hooks []hook
 	var warnings []Limitation
 	switch mode {
@@ -79,7 +91,7 @@ func hooksFor(mode string, noKexec bool, progs *bpf.KexecrecProgramSpecs) ([]hoo
 	case ModeFentry, ModeKprobe:
 		for _, w := range kexecWrappers(progs) {
 			if w.optional {
-				if err := probeOptional(mode, w.sym); err != nil {
+				if err := probeOptional(kt, mode, w.sym); err != nil {
 					warnings = append(warnings, optionalHookLimitation(mode, w.sym, w.why, err))
 					continue
 				}
@@ -95,17 +107,6 @@ func hooksFor(mode string, noKexec bool, progs *bpf.KexecrecProgramSpecs) ([]hoo
 			}
 		}
 	}
-
-	// kexec_file_load's kernel and initrd bytes, as the kernel read them.
-	fentryErr := probeTracing(ebpf.AttachTraceFEntry, symPostReadFile)
-	if fentryErr == nil {
-		return append(hooks, hook{prog: progs.FentryPostReadFile, kind: "tracing"}), warnings
-	}
-	kprobeErr := probeKprobe(symPostReadFile, false)
-	if kprobeErr == nil {
-		return append(hooks, hook{prog: progs.KprobePostReadFile, kind: "kprobe", symbol: symPostReadFile}), warnings
-	}
-	warnings = append(warnings, postReadFileLimitation(fentryErr, kprobeErr))
 	return hooks, warnings
 }
 
@@ -115,6 +116,8 @@ func attachHook(prog *ebpf.Program, h hook) (link.Link, error) {
 		return nil, fmt.Errorf("program %s missing from the loaded collection", h.prog.Name)
 	}
 	switch h.kind {
+	case "lsm":
+		return link.AttachLSM(link.LSMOptions{Program: prog})
 	case "kprobe":
 		return link.Kprobe(h.symbol, prog, nil)
 	case "kretprobe":

@@ -30,6 +30,7 @@ func TestHookProgramsMatchTheirTargets(t *testing.T) {
 		{progs.RawSysExit, "tp_btf/sys_exit"},
 		{progs.FentryPostReadFile, "fentry/" + symPostReadFile},
 		{progs.KprobePostReadFile, "kprobe/" + symPostReadFile},
+		{progs.LsmPostReadFile, "lsm/" + lsmHook},
 	}
 	wrappers := kexecWrappers(progs)
 	for _, w := range wrappers {

@@ -19,12 +19,14 @@ func TestLimitationsInPlainWords(t *testing.T) {
 	noSymbol := fmt.Errorf("attach kprobe __x32_compat_sys_kexec_load: creating perf_kprobe PMU: token __x64___x32_compat_sys_kexec_load: not found: %w", os.ErrNotExist)
 	fentryUnsupported := fmt.Errorf("attach Tracing/TraceFEntry: fentry __x32_compat_sys_kexec_load: %w", ebpf.ErrNotSupported)
 
-	l := postReadFileLimitation(fentryEPERM, noKprobes)
-	if want := "kexec_file_load's files will not be captured: this kernel refuses fentry there and has no kprobes; " +
+	lsmInactive := fmt.Errorf("%w (%s: lockdown,capability; boot with lsm=...,bpf)", errLSMInactive, lsmListPath)
+	l := postReadFileLimitation(fentryEPERM, noKprobes, lsmInactive)
+	if want := "kexec_file_load's files will not be captured: this kernel refuses fentry there and has no kprobes, and BPF LSM is not active; " +
 		"kexec_load is fully recorded and kexec_file_load calls still are, without the files"; l.Plain != want {
 		t.Errorf("plain:\n%s\nwant\n%s", l.Plain, want)
 	}
-	if !strings.Contains(l.Detail, "load program: permission denied") || !strings.Contains(l.Detail, "kprobe_events") {
+	if !strings.Contains(l.Detail, "load program: permission denied") || !strings.Contains(l.Detail, "kprobe_events") ||
+		!strings.Contains(l.Detail, "lsm: BPF LSM not active (/sys/kernel/security/lsm: lockdown,capability;") {
 		t.Errorf("detail lost the chain: %s", l.Detail)
 	}
 	for _, tc := range []struct {

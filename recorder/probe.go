@@ -86,16 +86,18 @@ func trivialInsns() asm.Instructions {
 	return asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}
 }
 
-// probeTracing loads and attaches a trivial fentry/fexit/tp_btf program.
-func probeTracing(at ebpf.AttachType, target string) error {
-	prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
+// probeTracing loads and attaches a trivial fentry/fexit/tp_btf program,
+// resolving target in kt's kernel BTF (where ambiguous wrappers are
+// resolved), as the recorder's own programs will be.
+func probeTracing(kt *kernelTargets, at ebpf.AttachType, target string) error {
+	prog, err := loadProbe(kt, &ebpf.ProgramSpec{
 		Name:         "kr_probe",
 		Type:         ebpf.Tracing,
 		AttachType:   at,
 		AttachTo:     target,
 		Instructions: trivialInsns(),
 		License:      "GPL",
-	}, ebpf.ProgramOptions{LogDisabled: true})
+	})
 	if err != nil {
 		return fmt.Errorf("load %s %s: %w", at, target, err)
 	}
@@ -105,6 +107,20 @@ func probeTracing(at ebpf.AttachType, target string) error {
 		return fmt.Errorf("attach %s %s: %w", at, target, err)
 	}
 	return l.Close()
+}
+
+// loadProbe loads one probe program against kt's kernel BTF. A collection
+// of one program, because only a collection takes a btf.Cache.
+func loadProbe(kt *kernelTargets, spec *ebpf.ProgramSpec) (*ebpf.Program, error) {
+	coll, err := ebpf.NewCollectionWithOptions(&ebpf.CollectionSpec{
+		Programs: map[string]*ebpf.ProgramSpec{"kr_probe": spec},
+	}, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{LogDisabled: true}, Cache: kt.cache})
+	if err != nil {
+		return nil, err
+	}
+	prog := coll.DetachProgram("kr_probe")
+	coll.Close()
+	return prog, nil
 }
 
 // probeKprobe loads and attaches a trivial kprobe (ret: kretprobe).
@@ -141,14 +157,14 @@ const (
 
 // probeMode reports whether mode's mandatory hooks (the two x86_64
 // syscall wrappers, entry and exit) attach on this kernel.
-func probeMode(mode string) error {
+func probeMode(kt *kernelTargets, mode string) error {
 	switch mode {
 	case ModeFentry:
 		for _, sym := range []string{symKexecLoad, symKexecFileLoad} {
-			if err := probeTracing(ebpf.AttachTraceFEntry, sym); err != nil {
+			if err := probeTracing(kt, ebpf.AttachTraceFEntry, sym); err != nil {
 				return err
 			}
-			if err := probeTracing(ebpf.AttachTraceFExit, sym); err != nil {
+			if err := probeTracing(kt, ebpf.AttachTraceFExit, sym); err != nil {
 				return err
 			}
 		}
@@ -164,27 +180,27 @@ func probeMode(mode string) error {
 		}
 		return nil
 	case ModeRaw:
-		if err := probeTracing(ebpf.AttachTraceRawTp, "sys_enter"); err != nil {
+		if err := probeTracing(kt, ebpf.AttachTraceRawTp, "sys_enter"); err != nil {
 			return err
 		}
-		return probeTracing(ebpf.AttachTraceRawTp, "sys_exit")
+		return probeTracing(kt, ebpf.AttachTraceRawTp, "sys_exit")
 	}
 	return fmt.Errorf("unknown attach mode %q", mode)
 }
 
 // probeOptional reports whether an optional wrapper (compat, x32) attaches
 // in mode.
-func probeOptional(mode, sym string) error {
+func probeOptional(kt *kernelTargets, mode, sym string) error {
 	if mode == ModeKprobe {
 		if err := probeKprobe(sym, false); err != nil {
 			return err
 		}
 		return probeKprobe(sym, true)
 	}
-	if err := probeTracing(ebpf.AttachTraceFEntry, sym); err != nil {
+	if err := probeTracing(kt, ebpf.AttachTraceFEntry, sym); err != nil {
 		return err
 	}
-	return probeTracing(ebpf.AttachTraceFExit, sym)
+	return probeTracing(kt, ebpf.AttachTraceFExit, sym)
 }
 
 // Limitation is one thing the recorder cannot see on this kernel.
@@ -219,18 +235,6 @@ func optionalHookLimitation(mode, sym, lost string, err error) Limitation {
 		Plain: fmt.Sprintf("%s: this kernel %s; 64-bit kexec_load and kexec_file_load are fully recorded",
 			lost, refusal(mode, err)),
 		Detail: fmt.Sprintf("no %s hook on %s (%s): %v", mode, sym, lost, shortErr(err)),
-	}
-}
-
-// postReadFileLimitation: neither fentry nor a kprobe on
-// security_kernel_post_read_file, where kexec_file_load's files are read.
-func postReadFileLimitation(fentryErr, kprobeErr error) Limitation {
-	return Limitation{
-		Plain: fmt.Sprintf("kexec_file_load's files will not be captured: this kernel %s and %s; "+
-			"kexec_load is fully recorded and kexec_file_load calls still are, without the files",
-			refusal(ModeFentry, fentryErr), refusal(ModeKprobe, kprobeErr)),
-		Detail: fmt.Sprintf("no hook on %s: kexec_file_load kernel and initrd bytes will not be captured (fentry: %v; kprobe: %v)",
-			symPostReadFile, shortErr(fentryErr), shortErr(kprobeErr)),
 	}
 }
 

@@ -70,6 +70,13 @@ func (r *Recorder) openPart(part uint32) error {
 			return err
 		}
 	}
+	if is, ok := r.cfg.Source.(infoSource); ok {
+		for _, msg := range is.Infos() {
+			if err := r.note("info", msg); err != nil {
+				return err
+			}
+		}
+	}
 	if part > 0 {
 		if err := r.note("info", fmt.Sprintf("part %d of a rotated set; the previous part is %s", part, r.files[len(r.files)-2])); err != nil {
 			return err

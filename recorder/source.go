@@ -22,6 +22,13 @@ type Source interface {
 	Close() error
 }
 
+// infoSource is a Source with notes that are not limitations (how an
+// ambiguous hook target was resolved); each part's header notes keep them
+// as info.
+type infoSource interface {
+	Infos() []string
+}
+
 // ErrClosed is returned by Source.Read after Close.
 var ErrClosed = errors.New("recorder: source closed")
 

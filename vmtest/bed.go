@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cilium/ebpf/btf"
+
 	"github.com/kexecrec/kexecrec/internal/testenv"
 	"github.com/kexecrec/kexecrec/vmtest/plan"
 )
@@ -55,6 +57,12 @@ type Boot struct {
 	Payloads Payloads
 	// QemuArgs are added to qemu's command line (the benchmark's -icount).
 	QemuArgs []string
+	// BootArgs are added to the first kernel's command line (lsm=...,bpf
+	// where the lsm mode runs).
+	BootArgs string
+	// FentryIDs are the BTF ids kexecrec must name in its info notes when
+	// it resolves an ambiguous fentry target (FentryResolutions).
+	FentryIDs map[string]btf.TypeID
 
 	Console   string // console log path
 	Disk      string // results disk image
@@ -133,6 +141,16 @@ func ExpectedModes(configPath string) ([]string, error) {
 		modes = append(modes, "raw")
 	}
 	return modes, nil
+}
+
+// HasBPFLSM reports whether a kernel's configuration builds BPF LSM in
+// (the lsm mode also needs bpf in the active list: lsm=...,bpf).
+func HasBPFLSM(configPath string) (bool, error) {
+	b, err := os.ReadFile(configPath)
+	if err != nil {
+		return false, err
+	}
+	return regexp.MustCompile(`(?m)^CONFIG_BPF_LSM=y$`).Match(b), nil
 }
 
 // SetupSize is the number of bytes before a bzImage's protected-mode kernel.
@@ -294,7 +312,7 @@ func (bt *Boot) Run(ctx context.Context, qemu string, timeout time.Duration, smp
 		// crashkernel= for kexec -p; panic=-1 with -no-reboot ends qemu on a
 		// panic, and a soft lockup (a BPF program spinning) panics at once
 		// instead of hanging until the host's timeout.
-		"-append", "console=ttyS0 crashkernel=192M panic=-1 softlockup_panic=1 loglevel=4 " + plan.BootArg + "=first",
+		"-append", strings.TrimSpace("console=ttyS0 crashkernel=192M panic=-1 softlockup_panic=1 loglevel=4 " + plan.BootArg + "=first " + bt.BootArgs),
 		"-drive", "file=" + bt.Disk + ",format=raw,if=virtio,cache=unsafe",
 	}
 	args = append(args, bt.QemuArgs...)

@@ -186,18 +186,26 @@ func TestShowCalls(t *testing.T) {
 	}
 }
 
-// Debian 6.1's BTF names the x64 kexec_load wrapper twice (the real one and
-// the weak stub); 6.12's does not. The bed leaves fentry out only where the
-// kernel's own BTF says so.
-func TestAmbiguousFentryTarget(t *testing.T) {
-	for series, want := range map[string]string{"6.1": "__x64_sys_kexec_load", "6.12": ""} {
+// Debian 6.1's BTF names both x64 wrappers twice (the real one and the weak
+// stub); 6.12's names each once. The bed expects kexecrec's note on the
+// resolution, with these ids, exactly where the kernel's own BTF needs one.
+func TestFentryResolutions(t *testing.T) {
+	for series, wantNames := range map[string][]string{
+		"6.1":  {"__x64_sys_kexec_load", "__x64_sys_kexec_file_load", "__ia32_compat_sys_kexec_load"},
+		"6.12": nil,
+	} {
 		k := testenv.DebianKernel(t, series)
-		got, err := AmbiguousFentryTarget(k.Vmlinuz, t.TempDir())
+		got, err := FentryResolutions(k.Vmlinuz, t.TempDir())
 		if err != nil {
 			t.Fatalf("%s: %v", series, err)
 		}
-		if got != want {
-			t.Errorf("%s: ambiguous fentry target %q, want %q", series, got, want)
+		if len(got) != len(wantNames) {
+			t.Errorf("%s: resolutions %v, want one for each of %v", series, got, wantNames)
+		}
+		for _, name := range wantNames {
+			if got[name] == 0 {
+				t.Errorf("%s: no BTF id for %s", series, name)
+			}
 		}
 	}
 }

@@ -15,48 +15,72 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// FentryTargets are the syscall wrappers the fentry mode attaches to.
-var FentryTargets = []string{"__x64_sys_kexec_load", "__x64_sys_kexec_file_load"}
+// FentryTargets are the syscall wrappers the fentry mode attaches to, the
+// optional compat ones included.
+var FentryTargets = []string{"__x64_sys_kexec_load", "__x64_sys_kexec_file_load",
+	"__ia32_compat_sys_kexec_load", "__x32_compat_sys_kexec_load"}
 
-// AmbiguousFentryTarget reports the first fentry target that the kernel's
-// own BTF (read from the vmlinux inside vmlinuz) names more than once, or ""
-// when there is none. Debian 6.1's BTF carries both the real syscall wrapper
-// and the weak COND_SYSCALL stub under the same name; cilium/ebpf refuses to
-// attach fentry to such a name (cilium/ebpf#894), so on that kernel fentry is
-// not a mode kexecrec offers and auto picks kprobe. Reading the BTF makes
-// this a property of the kernel package, not a list kept by hand.
-func AmbiguousFentryTarget(vmlinuz, scratch string) (string, error) {
+// FentryResolutions reads the kernel's own BTF (from the vmlinux inside
+// vmlinuz) and returns, for every fentry target it names more than once, the
+// BTF id of the real syscall wrapper: `long (const struct pt_regs *regs)`,
+// where the weak COND_SYSCALL stub names its parameter __unused. Debian
+// 6.1's BTF names both wrappers twice; cilium/ebpf refuses such a target by
+// name (cilium/ebpf#894), so kexecrec resolves it itself and says so in an
+// info note, which the bed compares with this independent reading.
+func FentryResolutions(vmlinuz, scratch string) (map[string]btf.TypeID, error) {
 	vmlinux, err := extractVmlinux(vmlinuz, scratch)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer os.Remove(vmlinux)
 	// Only the raw .BTF section: vmlinux is stripped of the symbols that
 	// loading BTF from a whole ELF object wants.
 	ef, err := elf.Open(vmlinux)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer ef.Close()
 	sec := ef.Section(".BTF")
 	if sec == nil {
-		return "", fmt.Errorf("%s: vmlinux has no .BTF section", vmlinuz)
+		return nil, fmt.Errorf("%s: vmlinux has no .BTF section", vmlinuz)
 	}
 	spec, err := btf.LoadSpecFromReader(io.NewSectionReader(sec, 0, int64(sec.Size)))
 	if err != nil {
-		return "", fmt.Errorf("BTF of %s: %w", vmlinuz, err)
+		return nil, fmt.Errorf("BTF of %s: %w", vmlinuz, err)
 	}
+	out := map[string]btf.TypeID{}
 	for _, name := range FentryTargets {
-		var fn *btf.Func
-		err := spec.TypeByName(name, &fn)
-		switch {
-		case errors.Is(err, btf.ErrMultipleMatches):
-			return name, nil
-		case err != nil:
-			return "", fmt.Errorf("BTF of %s: %s: %w", vmlinuz, name, err)
+		types, err := spec.AnyTypesByName(name)
+		if errors.Is(err, btf.ErrNotFound) {
+			continue // an optional wrapper this kernel does not build
+		}
+		if err != nil {
+			return nil, fmt.Errorf("BTF of %s: %s: %w", vmlinuz, name, err)
+		}
+		var funcs []*btf.Func
+		for _, t := range types {
+			if fn, ok := t.(*btf.Func); ok {
+				funcs = append(funcs, fn)
+			}
+		}
+		if len(funcs) < 2 {
+			continue
+		}
+		for _, fn := range funcs {
+			proto, ok := fn.Type.(*btf.FuncProto)
+			if ok && len(proto.Params) == 1 && proto.Params[0].Name == "regs" {
+				id, err := spec.TypeID(fn)
+				if err != nil {
+					return nil, err
+				}
+				out[name] = id
+			}
+		}
+		if _, ok := out[name]; !ok {
+			return nil, fmt.Errorf("BTF of %s: %d funcs named %s, none with a parameter named regs", vmlinuz, len(funcs), name)
 		}
 	}
-	return "", nil
+	return out, nil
 }
 
 // extractVmlinux decompresses the kernel ELF from a bzImage: the setup

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf/btf"
+
 	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/internal/testenv"
 	"github.com/kexecrec/kexecrec/vmtest/plan"
@@ -31,8 +33,10 @@ type kernelReport struct {
 	BootProblems             []string
 	Captures                 map[string]string
 	Results                  []plan.Result
-	Payloads                 string   // what was loaded, for the table's caption
-	NotOffered               []string // modes the kernel's config has but kexecrec cannot use, and why
+	Payloads                 string // what was loaded, for the table's caption
+	Config                   string // the kernel's config file
+	BootArgs                 string // added to the kernel command line (lsm=...,bpf)
+	FentryIDs                map[string]btf.TypeID
 	Overheads                []OverheadRow
 }
 
@@ -193,7 +197,8 @@ func (e expectations) wants(scenario string) []wantCall {
 func evaluate(t *testing.T, bt *Boot, bed *Bed) *kernelReport {
 	kexecrec := bed.Kexecrec
 	rep := &kernelReport{Series: bt.Kernel.Series, Package: bt.Kernel.Package, Release: bt.Kernel.Release,
-		Modes: bt.Modes, Elapsed: bt.Elapsed, Cells: map[string]*cell{}, Captures: bt.Captures, Results: bt.Results}
+		Modes: bt.Modes, Elapsed: bt.Elapsed, Cells: map[string]*cell{}, Captures: bt.Captures, Results: bt.Results,
+		Config: bt.Kernel.Config, BootArgs: bt.BootArgs, FentryIDs: bt.FentryIDs}
 	bootProblem := func(format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
 		rep.BootProblems = append(rep.BootProblems, msg)
@@ -375,6 +380,59 @@ func hookOf(mode string) uint32 {
 	return 0
 }
 
+// wantAttach is the attach mode and file hook a cell's capture header must
+// state: the lsm mode records syscalls with fentry where the kernel's config
+// offers it (else raw) and reads kexec_file_load's files through the LSM
+// hook; every other mode reads them through fentry where offered, else a
+// kprobe (the recorder's order: fentry, kprobe, lsm).
+func wantAttach(mode, config string) (attach, fileHook string) {
+	offered, _ := ExpectedModes(config)
+	fentry := slices.Contains(offered, "fentry")
+	fileHook = "kprobe"
+	if fentry {
+		fileHook = "fentry"
+	}
+	if mode != "lsm" {
+		return mode, fileHook
+	}
+	if fentry {
+		return "fentry", "lsm"
+	}
+	return "raw", "lsm"
+}
+
+// checkFentryNotes: where the kernel BTF names an fentry target more than
+// once, a capture recorded with fentry has one info note per such target
+// naming the BTF id the bed read independently (FentryResolutions); where
+// it does not, or without fentry, there is no such note.
+func checkFentryNotes(notes []layout.Note, attach string, ids map[string]btf.TypeID, problem func(string, ...any)) {
+	want := map[string]btf.TypeID{}
+	if attach == "fentry" {
+		want = ids
+	}
+	seen := map[string]bool{}
+	for _, n := range notes {
+		name, ok := strings.CutPrefix(n.Message, "fentry ")
+		if !ok || !strings.Contains(n.Message, ": the kernel BTF names it") {
+			continue
+		}
+		name, _, _ = strings.Cut(name, ":")
+		id, expected := want[name]
+		switch {
+		case !expected:
+			problem("unexpected fentry resolution note: %s", n.Message)
+		case n.Level != "info" || !strings.Contains(n.Message, fmt.Sprintf("attached to BTF id %d (", id)):
+			problem("fentry resolution note %s %q, want info naming BTF id %d", n.Level, n.Message, id)
+		}
+		seen[name] = true
+	}
+	for name, id := range want {
+		if !seen[name] {
+			problem("no info note on the fentry resolution of %s (BTF id %d)", name, id)
+		}
+	}
+}
+
 // checkCapture checks one scenario's capture against what was done and
 // returns a signature of its calls and payload hashes (for comparing modes).
 func checkCapture(bt *Boot, r plan.Result, exp expectations, kexecrec string, c *cell, problem func(string, ...any)) string {
@@ -399,9 +457,14 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, kexecrec string, c 
 		problem("decode: %v", err)
 		return ""
 	}
-	if capt.Header.AttachMode != r.Mode {
-		problem("header attach mode %q, want %q", capt.Header.AttachMode, r.Mode)
+	attach, fileHook := wantAttach(r.Mode, bt.Kernel.Config)
+	if capt.Header.AttachMode != attach {
+		problem("header attach mode %q, want %q", capt.Header.AttachMode, attach)
 	}
+	if got := capt.Header.Options["file_hook"]; got != fileHook {
+		problem("header file_hook %q, want %q", got, fileHook)
+	}
+	checkFentryNotes(capt.Notes, attach, bt.FentryIDs, problem)
 	if !capt.Status.Clean || !capt.Status.ChainOK || len(capt.Status.Damage) > 0 {
 		problem("capture not clean: clean=%v chain=%v damage=%v", capt.Status.Clean, capt.Status.ChainOK, capt.Status.Damage)
 	}
@@ -453,7 +516,7 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, kexecrec string, c 
 		callProblem := func(format string, args ...any) {
 			problem("call %d: "+format, append([]any{i}, args...)...)
 		}
-		checkCall(cc, w, hookOf(r.Mode), callProblem)
+		checkCall(cc, w, hookOf(attach), callProblem)
 		if i < len(callers) {
 			checkCaller(cc, callers[i], callProblem)
 		}
@@ -833,6 +896,7 @@ func writeResults(path string, reps []*kernelReport, total time.Duration) error 
 		"on a 2-core host shared with other builds. Total wall time including building: %s.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), *flagSMP, *flagParallel, total.Round(time.Second))
 	scen := append(append(slices.Clone(plan.PerMode), plan.ExecLoad), plan.Disabled)
+	writeCoverage(&b, reps, scen)
 	for _, rep := range reps {
 		fmt.Fprintf(&b, "## Debian %s: %s (%s)\n\n", rep.Series, rep.Package, rep.Release)
 		fmt.Fprintf(&b, "Payloads: %s.\n\n", rep.Payloads)
@@ -902,8 +966,19 @@ func writeResults(path string, reps []*kernelReport, total time.Duration) error 
 		if copies > 0 {
 			b.WriteString("\n")
 		}
-		for _, n := range rep.NotOffered {
-			fmt.Fprintf(&b, "Not offered: %s.\n\n", n)
+		if rep.BootArgs != "" {
+			fmt.Fprintf(&b, "Booted with `%s`: the lsm mode records syscalls with fentry (raw where the kernel has no fentry) "+
+				"and kexec_file_load's files through the BPF-LSM kernel_post_read_file hook (`--attach lsm`).\n\n", rep.BootArgs)
+		}
+		if len(rep.FentryIDs) > 0 {
+			var ids []string
+			for name, id := range rep.FentryIDs {
+				ids = append(ids, fmt.Sprintf("%s = BTF id %d", name, id))
+			}
+			sort.Strings(ids)
+			fmt.Fprintf(&b, "fentry: this kernel's BTF names each of these wrappers twice (the real one and the weak COND_SYSCALL stub, "+
+				"which cilium/ebpf refuses to choose between by name, cilium/ebpf#894); kexecrec resolves them by prototype "+
+				"and each fentry capture's info notes name the ids, checked against the bed's own reading: %s.\n\n", strings.Join(ids, "; "))
 		}
 		for _, p := range rep.BootProblems {
 			noteNo(p, "boot")
@@ -918,6 +993,36 @@ func writeResults(path string, reps []*kernelReport, total time.Duration) error 
 	}
 	b.WriteString(resultsLegend)
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// writeCoverage writes one row per {kernel, arch, mode} and one column per
+// scenario: every {kernel, arch, mode, scenario} cell this run covered, with
+// the file hook the mode read kexec_file_load's files through.
+func writeCoverage(b *strings.Builder, reps []*kernelReport, scen []string) {
+	b.WriteString("## Kernel coverage\n\n")
+	b.WriteString("Every {kernel, arch, mode, scenario} cell of this run: ok (all its checks passed), FAIL (see the kernel's section) " +
+		"or - (not run: execload runs once per kernel, in its first mode).\n\n")
+	fmt.Fprintf(b, "| kernel | arch | mode | syscall hook | file hook | %s |\n|---|---|---|---|---|%s\n",
+		strings.Join(scen, " | "), strings.Repeat("---|", len(scen)))
+	for _, rep := range reps {
+		for _, mode := range rep.Modes {
+			attach, fileHook := wantAttach(mode, rep.Config)
+			row := []string{rep.Series, "amd64", mode, attach, fileHook}
+			for _, s := range scen {
+				c := rep.Cells[cellKey(mode, s)]
+				switch {
+				case c == nil:
+					row = append(row, "-")
+				case len(c.Problems) > 0:
+					row = append(row, "**FAIL**")
+				default:
+					row = append(row, "ok")
+				}
+			}
+			fmt.Fprintf(b, "| %s |\n", strings.Join(row, " | "))
+		}
+	}
+	b.WriteString("\n")
 }
 
 const resultsLegend = `## What each cell checks
@@ -964,6 +1069,14 @@ crash = ` + "`kexec -p --kexec-syscall`" + ` (crashkernel=192M); unload = ` + "`
 CAP_SYS_BOOT (EPERM); badflags = kexec_load and kexec_file_load with an unknown flag bit (EINVAL);
 execload = the load later started with ` + "`kexec -e`" + ` (once per kernel); disabled = kexec -l and kexec -s -l after
 kernel.kexec_load_disabled=1 (EPERM).
+
+Modes: fentry, kprobe and raw are the syscall hooks of ` + "`--attach`" + `; every cell's capture header states that
+mode and the file hook kexec_file_load's files came through (` + "`file_hook`" + `: fentry where the kernel offers it,
+else kprobe); lsm = ` + "`--attach lsm`" + ` on the kernel booted with lsm=...,bpf: syscalls through fentry (raw
+without it) and the files through the BPF-LSM kernel_post_read_file hook, header file_hook lsm, its files
+byte for byte those of the other modes. Where the kernel's BTF names an fentry target twice, every capture
+recorded with fentry holds one info note per such target naming the BTF id kexecrec attached to, equal to the
+id of the wrapper whose parameter is named regs in the kernel's own BTF as the bed reads it.
 `
 
 func shorten(s string, n int) string {
@@ -991,9 +1104,18 @@ func updateSamples(dir string, reps []*kernelReport) error {
 	picks := []struct{ series, mode, scenario, name string }{
 		{"6.1", "kprobe", plan.Load, "real-6.1-kprobe-kexec_load.zst"},
 		{"6.1", "raw", plan.FileLoad, "real-6.1-raw-kexec_file_load.zst"},
+		{"6.1", "fentry", plan.BadFlags, "real-6.1-fentry-einval.zst"},
+		{"6.1", "lsm", plan.FileLoad, "real-6.1-lsm-kexec_file_load.zst"},
 		{"6.12", "fentry", plan.BadFlags, "real-6.12-fentry-einval.zst"},
 	}
+	var only []string
+	if *flagSamples != "" {
+		only = strings.Split(*flagSamples, ",")
+	}
 	for _, p := range picks {
+		if only != nil && !slices.Contains(only, p.name) {
+			continue
+		}
 		for _, rep := range reps {
 			if rep.Series != p.series {
 				continue

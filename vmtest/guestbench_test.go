@@ -27,16 +27,17 @@ func BenchmarkGuestGetppid(b *testing.B) {
 	var series []string
 	kernels := map[string]testenv.Kernel{}
 	modes := map[string][]string{}
+	bootArgs := map[string]string{}
 	for _, s := range strings.Split(*flagKernels, ",") {
 		s = strings.TrimSpace(s)
 		series = append(series, s)
 		kernels[s] = testenv.DebianKernel(b, s)
-		modes[s], _ = kernelModes(b, kernels[s])
+		modes[s], bootArgs[s], _ = kernelModes(b, kernels[s])
 	}
 	rows := map[string][]OverheadRow{}
 	for b.Loop() {
 		for _, s := range series {
-			rows[s] = guestOverheads(b, bed, qemu, kernels[s], modes[s])
+			rows[s] = guestOverheads(b, bed, qemu, kernels[s], modes[s], bootArgs[s])
 		}
 	}
 	for _, s := range series {
@@ -48,13 +49,14 @@ func BenchmarkGuestGetppid(b *testing.B) {
 }
 
 // guestOverheads boots one kernel with a measure-only plan.
-func guestOverheads(b *testing.B, bed *Bed, qemu string, k testenv.Kernel, modes []string) []OverheadRow {
+func guestOverheads(b *testing.B, bed *Bed, qemu string, k testenv.Kernel, modes []string, bootArgs string) []OverheadRow {
 	series := k.Series
 	bt, err := bed.Prepare(k, modes, 60, Measure{Calls: 200000, Rounds: 11, Only: true})
 	if err != nil {
 		b.Error(err)
 		return nil
 	}
+	bt.BootArgs = bootArgs
 	// With -icount the guest's clock advances with the instructions it
 	// runs, not with host time: the rounds count the instructions a getppid
 	// takes (1 ns each at shift=0), free of the host's scheduling noise.

@@ -3,7 +3,6 @@ package vmtest
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf/btf"
 
 	"github.com/kexecrec/kexecrec/internal/testenv"
 	"github.com/kexecrec/kexecrec/vmtest/plan"
@@ -29,6 +30,8 @@ var (
 	flagOverheadCalls  = flag.Int("vmtest.overhead-calls", 20000, "getppid calls per timed round around an idle recorder in each mode (0: none)")
 	flagOverheadRounds = flag.Int("vmtest.overhead-rounds", 7, "timed rounds before, with and after the recorder")
 	flagUpdateSamples  = flag.Bool("update-samples", false, "copy real captures of this run to testdata/samples/real-*.zst")
+	flagSamples        = flag.String("vmtest.samples", "", "with -update-samples, copy only these sample files (comma separated; default: every sample this run made)")
+	flagLSMKernel      = flag.String("vmtest.lsm-kernel", "6.1", "kernel series booted with "+lsmBootArgs+" that also records in the lsm mode (\"\": none)")
 )
 
 // TestVM boots each Debian kernel once under qemu TCG and runs every
@@ -110,46 +113,59 @@ func newBed(tb testing.TB) (*Bed, string) {
 	return bed, qemu
 }
 
+// lsmBootArgs make bpf an active LSM on the kernel that runs the lsm mode.
+const lsmBootArgs = "lsm=lockdown,yama,bpf"
+
 // kernelModes are the attach modes to use on k (-vmtest.modes, else every
-// mode its config offers that kexecrec can use) and why others are not.
-func kernelModes(tb testing.TB, k testenv.Kernel) (modes, notOffered []string) {
+// mode its config offers that kexecrec can use, plus lsm on the
+// -vmtest.lsm-kernel when its config has BPF LSM), the boot arguments those
+// modes need, and the BTF ids kexecrec must resolve for fentry.
+func kernelModes(tb testing.TB, k testenv.Kernel) (modes []string, bootArgs string, fentryIDs map[string]btf.TypeID) {
 	modes, err := ExpectedModes(k.Config)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if *flagModes != "" {
-		return strings.Split(*flagModes, ","), nil
-	}
-	if slices.Contains(modes, "fentry") {
-		name, err := AmbiguousFentryTarget(k.Vmlinuz, tb.TempDir())
+	if k.Series == *flagLSMKernel {
+		ok, err := HasBPFLSM(k.Config)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if name != "" {
-			modes = slices.DeleteFunc(modes, func(m string) bool { return m == "fentry" })
-			notOffered = append(notOffered, fmt.Sprintf("fentry: the kernel's BTF names %s "+
-				"twice (real wrapper and weak stub) and cilium/ebpf refuses ambiguous fentry targets "+
-				"(cilium/ebpf#894); kexecrec's auto mode uses kprobe on this kernel", name))
-			tb.Logf("%s: %s", k.Series, notOffered[len(notOffered)-1])
+		if !ok {
+			tb.Fatalf("%s: -vmtest.lsm-kernel %s has no CONFIG_BPF_LSM=y", k.Package, k.Series)
+		}
+		modes = append(modes, "lsm")
+	}
+	if *flagModes != "" {
+		modes = strings.Split(*flagModes, ",")
+	}
+	if slices.Contains(modes, "lsm") {
+		bootArgs = lsmBootArgs
+	}
+	if slices.Contains(modes, "fentry") || slices.Contains(modes, "lsm") {
+		if fentryIDs, err = FentryResolutions(k.Vmlinuz, tb.TempDir()); err != nil {
+			tb.Fatal(err)
+		}
+		if len(fentryIDs) > 0 {
+			tb.Logf("%s: BTF names fentry targets more than once; kexecrec must attach to %v", k.Series, fentryIDs)
 		}
 	}
-	return modes, notOffered
+	return modes, bootArgs, fentryIDs
 }
 
 func runKernel(t *testing.T, bed *Bed, qemu, series string) *kernelReport {
 	k := testenv.DebianKernel(t, series)
-	modes, notOffered := kernelModes(t, k)
+	modes, bootArgs, fentryIDs := kernelModes(t, k)
 	// The recorder has StopTimeout seconds after the scenario to stop on
 	// --count by itself.
 	bt, err := bed.Prepare(k, modes, 60, Measure{Calls: *flagOverheadCalls, Rounds: *flagOverheadRounds})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s (%s): modes %v, modules %v", k.Package, k.Release, modes, moduleNames(bt.Modules))
+	bt.BootArgs, bt.FentryIDs = bootArgs, fentryIDs
+	t.Logf("%s (%s): modes %v, modules %v, boot args %q", k.Package, k.Release, modes, moduleNames(bt.Modules), bootArgs)
 	runErr := bt.Run(context.Background(), qemu, *flagTimeout, *flagSMP)
 	t.Logf("%s: qemu boot + %d scenarios + kexec -e: %s wall time", series, len(bt.Results), bt.Elapsed.Round(time.Second))
 	rep := evaluate(t, bt, bed)
-	rep.NotOffered = notOffered
 	if runErr != nil {
 		t.Errorf("%s: %v", series, runErr)
 	}

@@ -164,7 +164,7 @@ Sizes take an optional suffix: K, M, G (powers of 1024, "KiB" etc. accepted).`,
 	f.Var(&opts.UnprivRate, "unprivileged-rate", "payload bytes per second per uid for callers without CAP_SYS_BOOT, and the burst (0 = no bound)")
 	f.Var(&opts.UnprivTotalRate, "unprivileged-total-rate", "payload bytes per second for all callers without CAP_SYS_BOOT together, and the burst (default: 4 times --unprivileged-rate; 0 = no bound)")
 	f.Var(&opts.UnprivRingShare, "unprivileged-ring-share", "part of the ring the payloads of callers without CAP_SYS_BOOT may fill (0 = no cap)")
-	f.StringVar(&opts.Attach, "attach", "auto", "attach mode: auto, fentry, kprobe or raw")
+	f.StringVar(&opts.Attach, "attach", "auto", "attach mode: auto, fentry, kprobe, raw or lsm (fentry, else raw, with kexec_file_load's files read by the BPF-LSM hook)")
 	f.Var(&opts.RotateSize, "rotate-size", "start a new file when the current one reaches this size")
 	f.DurationVar(&opts.RotateEvery, "rotate-every", 0, "start a new file this often")
 	f.IntVar(&opts.MaxFiles, "max-files", 0, "keep only the newest N files of a rotated set (0 = all)")
@@ -231,9 +231,9 @@ func runRecord(o *recordOptions) error {
 		return trouble(fmt.Errorf("record: --max-args %d: at most %d bytes", uint64(o.MaxArgs), recorder.MaxArgsLimit))
 	}
 	switch o.Attach {
-	case recorder.ModeAuto, recorder.ModeFentry, recorder.ModeKprobe, recorder.ModeRaw:
+	case recorder.ModeAuto, recorder.ModeFentry, recorder.ModeKprobe, recorder.ModeRaw, recorder.ModeLSM:
 	default:
-		return trouble(fmt.Errorf("record: --attach %q: want auto, fentry, kprobe or raw", o.Attach))
+		return trouble(fmt.Errorf("record: --attach %q: want auto, fentry, kprobe, raw or lsm", o.Attach))
 	}
 	acfg := o.attachConfig()
 	limits, err := acfg.TimeLimits()
@@ -287,7 +287,8 @@ func runRecord(o *recordOptions) error {
 	if err != nil {
 		return trouble(fmt.Errorf("record: %s", strings.TrimPrefix(err.Error(), "recorder: ")))
 	}
-	fmt.Fprintf(ios.ErrOut, "kexecrec: attach mode %s; recording to %s\n", src.Mode(), o.describeOutput())
+	fileHook := recorder.FileHook(src)
+	fmt.Fprintf(ios.ErrOut, "kexecrec: attach mode %s%s; recording to %s\n", src.Mode(), fileHookSuffix(fileHook), o.describeOutput())
 	for _, l := range recorder.Limitations(src) {
 		fmt.Fprintf(ios.ErrOut, "kexecrec: warning: %s\n", l.Plain)
 		if o.Verbose && l.Detail != l.Plain {
@@ -297,6 +298,10 @@ func runRecord(o *recordOptions) error {
 
 	h := recorder.HostHeader(versionString())
 	h.Options = o.headerOptions(limits)
+	if fileHook != "" {
+		h.Options["file_hook"] = fileHook
+		h.Options["file_hook_order"] = recorder.FileHookOrder
+	}
 	if guard != nil {
 		h.Options["min_free"] = strconv.FormatInt(guard.MinFree, 10)
 	}
@@ -406,6 +411,15 @@ func (o *recordOptions) attachConfig() recorder.AttachConfig {
 // headerOptions are the recording settings written into every file's
 // header, with the time policy as resolved (a reader explaining a payload
 // cut by it needs the values, not the flags).
+// fileHookSuffix names, after the attach mode, the hook kexec_file_load's
+// files are read through when it is not the mode's own.
+func fileHookSuffix(fileHook string) string {
+	if fileHook == "" || fileHook == recorder.FileHookNone {
+		return "" // a limitation line says why, or the kernel has no kexec
+	}
+	return ", kexec_file_load files via " + fileHook
+}
+
 func (o *recordOptions) headerOptions(limits recorder.TimeLimits) map[string]string {
 	m := map[string]string{
 		"ring_wait":               limits.Wait.String(),

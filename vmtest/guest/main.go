@@ -113,6 +113,25 @@ func uptime() float64 {
 	return up
 }
 
+// waitForCRNG blocks until the kernel's random pool is initialized.
+// kexec-tools adds its RNG-seed setup_data segment to a kexec_load only
+// when getrandom(GRND_NONBLOCK) succeeds, so on a slow (TCG, loaded host)
+// boot the first scenario would otherwise load one segment fewer than the
+// same scenario in later modes, and the modes would not compare.
+func waitForCRNG() {
+	start := time.Now()
+	var b [1]byte
+	for {
+		_, err := unix.Getrandom(b[:], 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		logf("waited %.1fs for the kernel's random pool", d.Seconds())
+	}
+}
+
 func firstBoot(cmdline string) {
 	boot := plan.Boot{Release: uname(), Cmdline: cmdline, UptimeAtStart: uptime()}
 	logf("first boot: kernel %s, up %.1fs", boot.Release, boot.UptimeAtStart)
@@ -139,6 +158,7 @@ func firstBoot(cmdline string) {
 		return
 	}
 	defer out.Close()
+	waitForCRNG()
 	a := &agent{p: p, out: out, boot: &boot}
 	a.writeBoot()
 	waitCRNG(time.Minute)
