@@ -12,7 +12,7 @@ import (
 )
 
 // TestPrivilegedFloodRotation: issue 11's rotation with --max-total. The
-// flood of TestPrivilegedFlood runs for floodFor while the recorder rotates
+// flood of TestPrivilegedFlood runs for rotationFloodFor while the recorder rotates
 // every rotSize under a --max-total of rotMax with keep-evidence; a third
 // into it a caller with CAP_SYS_BOOT makes one call of 16 x 128 KiB. The
 // flood rotates many times and --max-total removes parts, but never the one
@@ -41,8 +41,8 @@ func TestPrivilegedFloodRotation(t *testing.T) {
 	for rec.Progress().File == "" {
 		time.Sleep(10 * time.Millisecond)
 	}
-	floodDone := startFlood(time.Now().Add(floodFor), bufs)
-	time.Sleep(floodFor / 3)
+	floodDone := startFlood(time.Now().Add(rotationFloodFor), bufs)
+	time.Sleep(rotationFloodFor / 3)
 	priv := privilegedCall(t, privSegSize, 78)
 	fl := <-floodDone
 	checkFlood(t, fl)
