@@ -3,6 +3,7 @@ package recorder
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -267,6 +268,22 @@ func readBenchCapture(tb testing.TB, path string) (uint64, layout.Payload) {
 				p = q
 			}
 		}
+	}
+	if p.Blob != "" && p.SHA256 == "" {
+		// Format 1.1: the SHA-256 comes from the blob's bytes, as
+		// readers compute it (after the timed part).
+		fi, _ := f.Stat()
+		ix, err := format.OpenIndex(f, fi.Size(), format.ReaderOptions{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var id [32]byte
+		hex.Decode(id[:], []byte(p.Blob))
+		sum, err := ix.BlobSHA256(id)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		p.SHA256 = hex.EncodeToString(sum[:])
 	}
 	return enter, p
 }
