@@ -66,11 +66,17 @@ func payloadFeeder(src *FakeSource, id uint64) {
 // runPipeline records one 256 MiB call from a fake source into dir until
 // the file is closed (trailer written) and returns the file.
 func runPipeline(tb testing.TB, dir string) (string, Summary) {
+	return runPipelineHash(tb, dir, format.PieceBLAKE3)
+}
+
+// runPipelineHash is runPipeline writing pieces and blobs named by ph.
+func runPipelineHash(tb testing.TB, dir string, ph format.PieceHash) (string, Summary) {
 	path := filepath.Join(dir, "bench.kxr")
 	os.Remove(path)
 	src := NewFakeSource("raw", 8)
 	go payloadFeeder(src, 1)
-	sum, err := New(Config{Source: src, Sink: &FileSink{Base: path}, Header: HostHeader("bench"), Count: 1}).Run(context.Background())
+	sum, err := New(Config{Source: src, Sink: &FileSink{Base: path}, Header: HostHeader("bench"), Count: 1,
+		Writer: format.WriterOptions{PieceHash: ph}}).Run(context.Background())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -95,6 +101,30 @@ func BenchmarkPipeline256MiB(b *testing.B) {
 		runPipeline(b, dir)
 	}
 	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N)/benchPayload, "cpu-ns/B")
+}
+
+// BenchmarkPipelineHashPaired: the same 256 MiB capture as Pipeline256MiB
+// written as format 1.0 (each byte hashed twice with SHA-256, on two
+// goroutines) and as format 1.1 (hashed once, BLAKE3), alternately in each
+// iteration, so that both see the same machine load: the process's CPU per
+// payload byte for each, their ratio, and the wall-clock rates.
+func BenchmarkPipelineHashPaired(b *testing.B) {
+	dir := b.TempDir()
+	var cpu, wall [2]int64
+	for b.Loop() {
+		for i, ph := range []format.PieceHash{format.PieceSHA256, format.PieceBLAKE3} {
+			c0, t0 := processCPU(), time.Now()
+			runPipelineHash(b, dir, ph)
+			cpu[i] += processCPU() - c0
+			wall[i] += int64(time.Since(t0))
+		}
+	}
+	n := float64(b.N) * benchPayload
+	b.ReportMetric(float64(cpu[0])/n, "1.0-cpu-ns/B")
+	b.ReportMetric(float64(cpu[1])/n, "1.1-cpu-ns/B")
+	b.ReportMetric(float64(cpu[1])/float64(cpu[0]), "1.1-vs-1.0-cpu")
+	b.ReportMetric(n/float64(wall[0])*1e3, "1.0-MB/s")
+	b.ReportMetric(n/float64(wall[1])*1e3, "1.1-MB/s")
 }
 
 // processCPU is this process's user + system CPU time in ns.
