@@ -54,11 +54,29 @@ type Header struct {
 // Stats are cumulative counters, written repeatedly (the last one read wins).
 type Stats map[string]uint64
 
-// BlobRef names a blob: the SHA-256 of all its bytes and its length.
+// BlobRef names a blob in its file: its id and its length.
 type BlobRef struct {
-	SHA256 [32]byte
+	// ID is the blob's id in its file: the SHA-256 of its piece list
+	// (ListID, format 1.1) or the SHA-256 of its bytes (format 1.0). The
+	// blob's plain SHA-256 is Index.BlobSHA256.
+	ID     [32]byte
 	Size   uint64
+	ListID bool
 }
+
+// PieceHash chooses how a Writer names pieces and blobs.
+type PieceHash int
+
+const (
+	// PieceBLAKE3 (format 1.1, the default): a piece's id is the BLAKE3-256
+	// of its bytes (FlagBodyBLAKE3), a blob's id the SHA-256 of its piece
+	// list (FlagBlobListID); each payload byte is hashed once, and readers
+	// compute a blob's SHA-256 from its verified pieces.
+	PieceBLAKE3 PieceHash = iota
+	// PieceSHA256 (format 1.0): a piece's id is its SHA-256 and a blob's id
+	// the SHA-256 of all its bytes, which hashes each byte twice.
+	PieceSHA256
+)
 
 // SyncPolicy says when the Writer calls Sync on an *os.File.
 type SyncPolicy int
@@ -76,6 +94,7 @@ type WriterOptions struct {
 	Sync         SyncPolicy
 	Level        int                // zstd level (1 fastest .. 4 best, default 1/"fastest")
 	PieceSize    int                // blob piece size (default 1 MiB, max 4 MiB)
+	PieceHash    PieceHash          // piece and blob ids (default PieceBLAKE3, format 1.1)
 	SignKey      ed25519.PrivateKey // when set, the trailer carries a signature of the chain head
 	Now          func() time.Time   // for tests; default time.Now
 }
@@ -225,6 +244,7 @@ type Status struct {
 	Damage        []*FormatError // every problem met (salvage) or the one that stopped reading
 	SkippedTypes  map[uint16]int // unknown non-critical record/chunk types skipped
 	Bytes         int64          // bytes consumed
+	BLAKE3Chunks  int            // valid chunks whose body hash is BLAKE3 (FlagBodyBLAKE3: format 1.1 pieces)
 	TrailerCounts *TrailerCounts // totals from the trailer when Clean
 }
 
@@ -240,11 +260,19 @@ type TrailerCounts struct {
 // Index gives random access to blobs in a seekable capture.
 type Index struct{ ix *index }
 
+// BlobSHA256 returns the SHA-256 of a blob's bytes (what sha256sum prints
+// for the payload): the id itself for a 1.0 blob, otherwise computed once
+// from the blob's pieces, each checked against its id as it is read, and
+// remembered.
+func (ix *Index) BlobSHA256(id [32]byte) ([32]byte, error) { return ix.ix.blobSHA256(id) }
+
 // OpenIndex scans ra (size bytes) once and indexes blob pieces and maps.
 func OpenIndex(ra io.ReaderAt, size int64, o ReaderOptions) (*Index, error) {
 	return openIndex(ra, size, o)
 }
 
-// Blob returns a reader of a blob's bytes; pieces are checked against their
-// SHA-256 as they are read. A missing piece is an error at that offset.
+// Blob returns a reader of a blob's bytes by its id; pieces are checked
+// against their ids (BLAKE3 or SHA-256) as they are read, and at the end the
+// size and, for a 1.0 blob, the SHA-256 of the whole. A missing piece is an
+// error at that offset.
 func (ix *Index) Blob(sum [32]byte) (io.ReadCloser, BlobInfo, error) { return ix.ix.blob(sum) }

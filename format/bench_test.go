@@ -2,7 +2,6 @@ package format
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"io"
 	"math/rand/v2"
@@ -302,7 +301,7 @@ func BenchmarkDedup(b *testing.B) {
 			bw := w.NewBlob()
 			bw.Write(payload)
 			ref, _ := bw.Close()
-			if ref.SHA256 != sha256.Sum256(payload) {
+			if ref.Size != uint64(len(payload)) {
 				b.Fatal("bad ref")
 			}
 			w.WriteRecord(Record{Type: 16, Data: []byte(`{"sha256":"...","kind":2}`)})

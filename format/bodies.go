@@ -1,6 +1,7 @@
 package format
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -109,7 +110,9 @@ func appendRecord(b []byte, r Record) []byte {
 	return append(b, r.Data...)
 }
 
-// BLOBMAP body: u64 size | u32 piece size | u32 piece count | [32] blob SHA-256 | count x [32] piece SHA-256
+// BLOBMAP body: u64 size | u32 piece size | u32 piece count | [32] blob id | count x [32] piece id.
+// The blob id is the SHA-256 of the blob's bytes (1.0), or with
+// FlagBlobListID the SHA-256 of its piece list (blobListID).
 const blobMapFixed = 8 + 4 + 4 + 32
 
 func marshalBlobMap(info BlobInfo, pieceSize int) []byte {
@@ -117,14 +120,38 @@ func marshalBlobMap(info BlobInfo, pieceSize int) []byte {
 	b = binary.LittleEndian.AppendUint64(b, info.Ref.Size)
 	b = binary.LittleEndian.AppendUint32(b, uint32(pieceSize))
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(info.Pieces)))
-	b = append(b, info.Ref.SHA256[:]...)
+	b = append(b, info.Ref.ID[:]...)
 	for _, p := range info.Pieces {
 		b = append(b, p[:]...)
 	}
 	return b
 }
 
-func unmarshalBlobMap(b []byte) (BlobInfo, uint32, error) {
+// blobListDomain opens what blobListID hashes, so that a blob id can never
+// be mistaken for the hash of some other structure.
+const blobListDomain = "kexecrec blob piece list v1\x00"
+
+// blobListID is a 1.1 blob's id: SHA-256 of the domain string, the blob's
+// size (u64), piece size (u32), piece count (u32) and its piece ids in
+// order. Each piece id is a cryptographic hash of that piece's bytes, so
+// the id commits to every byte of the blob and to their order.
+func blobListID(size uint64, pieceSize uint32, pieces [][32]byte) [32]byte {
+	h := sha256.New()
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[0:], size)
+	binary.LittleEndian.PutUint32(b[8:], pieceSize)
+	binary.LittleEndian.PutUint32(b[12:], uint32(len(pieces)))
+	h.Write([]byte(blobListDomain))
+	h.Write(b[:])
+	for _, p := range pieces {
+		h.Write(p[:])
+	}
+	return [32]byte(h.Sum(nil))
+}
+
+// unmarshalBlobMap decodes a blob map; flags are its chunk's (with
+// FlagBlobListID the id must be the piece list's, which is checked here).
+func unmarshalBlobMap(b []byte, flags uint32) (BlobInfo, uint32, error) {
 	var info BlobInfo
 	if len(b) < blobMapFixed {
 		return info, 0, errors.New("blob map too short")
@@ -133,7 +160,7 @@ func unmarshalBlobMap(b []byte) (BlobInfo, uint32, error) {
 	info.Ref.Size = le.Uint64(b)
 	pieceSize := le.Uint32(b[8:])
 	n := le.Uint32(b[12:])
-	copy(info.Ref.SHA256[:], b[16:48])
+	copy(info.Ref.ID[:], b[16:48])
 	if uint64(len(b)-blobMapFixed) < uint64(n)*32 {
 		return info, 0, errors.New("blob map piece list cut short")
 	}
@@ -144,6 +171,12 @@ func unmarshalBlobMap(b []byte) (BlobInfo, uint32, error) {
 	info.Pieces = make([][32]byte, n)
 	for i := range info.Pieces {
 		copy(info.Pieces[i][:], b[blobMapFixed+32*i:])
+	}
+	if flags&FlagBlobListID != 0 {
+		if blobListID(info.Ref.Size, pieceSize, info.Pieces) != info.Ref.ID {
+			return info, 0, errors.New("blob id is not the SHA-256 of its piece list")
+		}
+		info.Ref.ListID = true
 	}
 	return info, pieceSize, nil
 }

@@ -3,7 +3,6 @@ package format
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -144,8 +143,8 @@ func (s *chunkSrc) finish(it *chunkItem, comp []byte) {
 			Msg: fmt.Sprintf("chunk %d body is %d bytes, header says %d", h.Seq, len(body), h.RawSize)}
 		return
 	}
-	if sha256.Sum256(body) != h.BodySHA256 {
-		it.fe = &FormatError{Off: it.frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d body SHA-256 mismatch", h.Seq)}
+	if bodyHash(h.Flags, body) != h.BodySHA256 {
+		it.fe = &FormatError{Off: it.frameOff, Err: ErrChecksum, Msg: fmt.Sprintf("chunk %d body %s mismatch", h.Seq, bodyHashName(h.Flags))}
 		return
 	}
 	it.body = body

@@ -46,10 +46,15 @@ type capture struct {
 
 // writeSample writes records, two blobs (one twice), stats; signed when key != nil.
 func writeSample(t testing.TB, key ed25519.PrivateKey, closeIt bool) capture {
+	return writeSampleHash(t, key, closeIt, PieceBLAKE3)
+}
+
+// writeSampleHash is writeSample with the pieces and blobs named by ph.
+func writeSampleHash(t testing.TB, key ed25519.PrivateKey, closeIt bool, ph PieceHash) capture {
 	t.Helper()
 	var buf bytes.Buffer
 	h := testHeader()
-	w, err := NewWriter(&buf, h, WriterOptions{SealBytes: 200, PieceSize: 64, SignKey: key, Now: fixedClock()})
+	w, err := NewWriter(&buf, h, WriterOptions{SealBytes: 200, PieceSize: 64, SignKey: key, Now: fixedClock(), PieceHash: ph})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,10 +79,11 @@ func writeSample(t testing.TB, key ed25519.PrivateKey, closeIt bool) capture {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if ref.SHA256 != sha256.Sum256(payload) || ref.Size != uint64(len(payload)) {
-					t.Fatalf("blob ref %x/%d", ref.SHA256, ref.Size)
+				if ref.Size != uint64(len(payload)) || ref.ListID != (ph == PieceBLAKE3) ||
+					ph == PieceSHA256 && ref.ID != sha256.Sum256(payload) {
+					t.Fatalf("blob ref %x/%d/%v", ref.ID, ref.Size, ref.ListID)
 				}
-				c.blobs[ref.SHA256] = payload
+				c.blobs[ref.ID] = payload
 			}
 			if err := w.WriteStats(Stats{"calls": 1}); err != nil {
 				t.Fatal(err)
@@ -206,9 +212,15 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil || !bytes.Equal(b, payload) {
 			t.Fatalf("blob %x: err %v, %d bytes", sum[:4], err, len(b))
 		}
+		if got, err := ix.BlobSHA256(sum); err != nil || got != sha256.Sum256(payload) {
+			t.Fatalf("blob %x: SHA-256 %x, %v", sum[:4], got, err)
+		}
 	}
 	if _, _, err := ix.Blob([32]byte{1}); err == nil {
 		t.Fatal("unknown blob: no error")
+	}
+	if _, err := ix.BlobSHA256([32]byte{1}); err == nil {
+		t.Fatal("unknown blob SHA-256: no error")
 	}
 }
 

@@ -88,8 +88,15 @@ func FuzzIndex(f *testing.F) {
 				}
 				b, err := io.ReadAll(rc)
 				rc.Close()
-				if err == nil && (sha256.Sum256(b) != sum || uint64(len(b)) != info.Ref.Size) {
+				// A 1.0 blob is named by its SHA-256; a 1.1 blob by its
+				// piece list, whose ids the reader checked piece by piece.
+				if err == nil && (!info.Ref.ListID && sha256.Sum256(b) != sum || uint64(len(b)) != info.Ref.Size) {
 					t.Fatalf("blob %x read without error but its bytes do not match", sum[:4])
+				}
+				if err == nil {
+					if got, err := ix.BlobSHA256(sum); err != nil || got != sha256.Sum256(b) {
+						t.Fatalf("blob %x: BlobSHA256 %x (%v), bytes hash to %x", sum[:4], got, err, sha256.Sum256(b))
+					}
 				}
 			}
 		}
@@ -101,14 +108,22 @@ func FuzzIndex(f *testing.F) {
 func FuzzBodies(f *testing.F) {
 	f.Add([]byte(`{"file_id":"00112233445566778899aabbccddeeff","wall_start":"2026-01-01T00:00:00Z"}`))
 	f.Add(marshalBlobMap(BlobInfo{Ref: BlobRef{Size: 100}, Pieces: make([][32]byte, 2)}, 64))
+	listed := BlobInfo{Ref: BlobRef{Size: 100}, Pieces: make([][32]byte, 2)}
+	listed.Ref.ID = blobListID(100, 64, listed.Pieces)
+	f.Add(marshalBlobMap(listed, 64))
 	f.Add(marshalStats(Stats{"calls": 1, "x": 2}))
 	f.Add((&trailer{Signed: true}).marshal())
 	f.Add(appendRecord(appendRecord(nil, Record{1, []byte("abc")}), Record{2, nil}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		unmarshalHeader(b)
-		if info, ps, err := unmarshalBlobMap(b); err == nil {
-			if uint64(len(info.Pieces))*uint64(ps) < info.Ref.Size {
-				t.Fatal("accepted a map whose pieces cannot hold the blob")
+		for _, flags := range []uint32{0, FlagBlobListID} {
+			if info, ps, err := unmarshalBlobMap(b, flags); err == nil {
+				if uint64(len(info.Pieces))*uint64(ps) < info.Ref.Size {
+					t.Fatal("accepted a map whose pieces cannot hold the blob")
+				}
+				if flags != 0 && (!info.Ref.ListID || blobListID(info.Ref.Size, ps, info.Pieces) != info.Ref.ID) {
+					t.Fatal("accepted a listed blob whose id is not its piece list's")
+				}
 			}
 		}
 		if s, err := unmarshalStats(b); err == nil && !bytes.Equal(marshalStats(s), b[:len(marshalStats(s))]) {
@@ -302,13 +317,16 @@ func FuzzRoundTrip(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rc, _, err := ix.Blob(ref.SHA256)
+		rc, _, err := ix.Blob(ref.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, err := io.ReadAll(rc)
 		if err != nil || !bytes.Equal(got, in) {
 			t.Fatalf("blob: %v", err)
+		}
+		if sum, err := ix.BlobSHA256(ref.ID); err != nil || sum != sha256.Sum256(in) {
+			t.Fatalf("blob SHA-256 %x: %v", sum, err)
 		}
 	})
 }

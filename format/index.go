@@ -15,6 +15,7 @@ type pieceLoc struct {
 	off      int64
 	compSize uint64
 	rawSize  uint64
+	flags    uint32 // its chunk's flags: which hash its id is (bodyHash)
 }
 
 type index struct {
@@ -22,6 +23,7 @@ type index struct {
 	opt    ReaderOptions
 	pieces map[[32]byte]pieceLoc
 	blobs  map[[32]byte]BlobInfo
+	sums   map[[32]byte][32]byte // blob id -> SHA-256 of its bytes, as computed
 	st     Status
 	live   *reader // Reader.Index: status comes from the reader as it goes
 }
@@ -80,8 +82,32 @@ func (ix *index) blob(sum [32]byte) (io.ReadCloser, BlobInfo, error) {
 	return &blobReader{ix: ix, info: info, dec: dec, sum: sha256.New()}, info, nil
 }
 
-// blobReader serves a blob piece by piece, checking each piece's SHA-256 and,
-// at the end, the blob's size and SHA-256.
+func (ix *index) blobSHA256(id [32]byte) ([32]byte, error) {
+	if info, ok := ix.blobs[id]; ok && !info.Ref.ListID {
+		return id, nil // a 1.0 blob is named by its SHA-256
+	}
+	if sum, ok := ix.sums[id]; ok {
+		return sum, nil
+	}
+	rc, _, err := ix.blob(id)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	defer rc.Close()
+	br := rc.(*blobReader)
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return [32]byte{}, err
+	}
+	if ix.sums == nil {
+		ix.sums = map[[32]byte][32]byte{}
+	}
+	ix.sums[id] = br.sha
+	return br.sha, nil
+}
+
+// blobReader serves a blob piece by piece, checking each piece against its
+// id and, at the end, the blob's size and (1.0) SHA-256; it computes the
+// SHA-256 of the bytes it served (sha, once the whole blob was read).
 type blobReader struct {
 	ix   *index
 	info BlobInfo
@@ -91,6 +117,7 @@ type blobReader struct {
 	comp []byte
 	body []byte
 	sum  hash.Hash
+	sha  [32]byte
 	n    uint64
 	err  error
 }
@@ -102,10 +129,11 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		}
 		if b.next == len(b.info.Pieces) {
 			b.err = io.EOF
+			b.sha = [32]byte(b.sum.Sum(nil))
 			if b.n != b.info.Ref.Size {
-				b.err = fmt.Errorf("format: blob %x: pieces hold %d bytes, map says %d: %w", b.info.Ref.SHA256[:8], b.n, b.info.Ref.Size, ErrChecksum)
-			} else if [32]byte(b.sum.Sum(nil)) != b.info.Ref.SHA256 {
-				b.err = fmt.Errorf("format: blob %x: SHA-256 of its pieces differs: %w", b.info.Ref.SHA256[:8], ErrChecksum)
+				b.err = fmt.Errorf("format: blob %x: pieces hold %d bytes, map says %d: %w", b.info.Ref.ID[:8], b.n, b.info.Ref.Size, ErrChecksum)
+			} else if !b.info.Ref.ListID && b.sha != b.info.Ref.ID {
+				b.err = fmt.Errorf("format: blob %x: SHA-256 of its pieces differs: %w", b.info.Ref.ID[:8], ErrChecksum)
 			}
 			return 0, b.err
 		}
@@ -124,7 +152,7 @@ func (b *blobReader) load() error {
 	at := b.n // every earlier piece has been read
 	loc, ok := b.ix.pieces[id]
 	if !ok {
-		return fmt.Errorf("format: blob %x: piece %d (blob offset %d) is missing from the capture: %w", b.info.Ref.SHA256[:8], b.next, at, ErrTruncated)
+		return fmt.Errorf("format: blob %x: piece %d (blob offset %d) is missing from the capture: %w", b.info.Ref.ID[:8], b.next, at, ErrTruncated)
 	}
 	if cap(b.comp) < int(loc.compSize) {
 		b.comp = make([]byte, loc.compSize)
@@ -141,10 +169,10 @@ func (b *blobReader) load() error {
 	if b.n+uint64(len(body)) > b.info.Ref.Size {
 		// A crafted map can list one highly compressible piece many times:
 		// stop at the size the map declares instead of decompressing on.
-		return &FormatError{Off: loc.off, Err: ErrChecksum, Msg: fmt.Sprintf("blob %x: pieces exceed the %d bytes its map declares", b.info.Ref.SHA256[:8], b.info.Ref.Size)}
+		return &FormatError{Off: loc.off, Err: ErrChecksum, Msg: fmt.Sprintf("blob %x: pieces exceed the %d bytes its map declares", b.info.Ref.ID[:8], b.info.Ref.Size)}
 	}
-	if uint64(len(body)) != loc.rawSize || sha256.Sum256(body) != id {
-		return &FormatError{Off: loc.off, Err: ErrChecksum, Msg: fmt.Sprintf("blob piece %d SHA-256 mismatch", b.next)}
+	if uint64(len(body)) != loc.rawSize || bodyHash(loc.flags, body) != id {
+		return &FormatError{Off: loc.off, Err: ErrChecksum, Msg: fmt.Sprintf("blob piece %d %s mismatch", b.next, bodyHashName(loc.flags))}
 	}
 	b.sum.Write(body)
 	b.n += uint64(len(body))

@@ -250,6 +250,9 @@ func (r *reader) dispatch(it chunkItem) error {
 	r.st.ChainHead = h.Chain
 	r.st.Chunks++
 	r.st.ChunksByType[ChunkTypeName(h.Type)]++
+	if h.Flags&FlagBodyBLAKE3 != 0 {
+		r.st.BLAKE3Chunks++
+	}
 	r.st.Bytes = r.off
 
 	switch h.Type {
@@ -281,7 +284,7 @@ func (r *reader) dispatch(it chunkItem) error {
 		r.nPieceIDs++
 	case ChunkBlobMap:
 		r.counts.Blobs++
-		info, _, err := unmarshalBlobMap(body)
+		info, _, err := unmarshalBlobMap(body, h.Flags)
 		if err != nil {
 			return r.fail(&FormatError{Off: off, Err: ErrHeader, Msg: fmt.Sprintf("blob map chunk %d: %v", h.Seq, err)})
 		}
@@ -290,7 +293,7 @@ func (r *reader) dispatch(it chunkItem) error {
 		}
 		r.nPieceIDs += len(info.Pieces)
 		info.Present = r.havePieces(info.Pieces)
-		r.blobs[info.Ref.SHA256] = info
+		r.blobs[info.Ref.ID] = info
 	case ChunkStats:
 		s, err := unmarshalStats(body)
 		if err != nil {
@@ -321,7 +324,7 @@ func (r *reader) trackPiece(h chunkHeader, frameOff int64) {
 		return
 	}
 	if _, ok := r.locs[h.BodySHA256]; !ok {
-		r.locs[h.BodySHA256] = pieceLoc{frameOff, h.CompSize, h.RawSize}
+		r.locs[h.BodySHA256] = pieceLoc{frameOff, h.CompSize, h.RawSize, h.Flags}
 	}
 }
 

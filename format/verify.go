@@ -114,8 +114,12 @@ func VerifyRead(cr *Reader, readErr error, r io.ReaderAt, size int64, o VerifyOp
 	}
 
 	integ := damageOf(s, ErrHeader, ErrChecksum, ErrTooLarge, ErrTruncated, ErrVersion, ErrCritical)
+	bodies := "body SHA-256"
+	if s.BLAKE3Chunks > 0 {
+		bodies = "body hash (BLAKE3 for the " + fmt.Sprint(s.BLAKE3Chunks) + " format 1.1 pieces, SHA-256 for the rest)"
+	}
 	add("integrity", len(integ) == 0 && readErr == nil, "%s", damageText(integ,
-		"every chunk header CRC32C, zstd frame CRC32C and content checksum, and body SHA-256 matches"))
+		"every chunk header CRC32C, zstd frame CRC32C and content checksum, and "+bodies+" matches"))
 
 	seqDamage := damageOf(s, ErrSequence)
 	if len(s.Gaps) > 0 || len(seqDamage) > 0 {
@@ -173,8 +177,10 @@ func VerifyRead(cr *Reader, readErr error, r io.ReaderAt, size int64, o VerifyOp
 	return rep
 }
 
-// verifyBlobs reads every blob through the index: each piece's SHA-256,
-// then the blob's size and SHA-256. blobs is how many the stream named.
+// verifyBlobs reads every blob through the index: each piece against its id
+// (SHA-256, or BLAKE3 in format 1.1), then the blob's size and, for a 1.0
+// blob, its SHA-256 (a 1.1 blob's id, the SHA-256 of its piece list, was
+// checked when its map was read). blobs is how many the stream named.
 func verifyBlobs(r io.ReaderAt, size int64, blobs int) (string, bool) {
 	if blobs == 0 {
 		return "no blobs", true
@@ -185,7 +191,11 @@ func verifyBlobs(r io.ReaderAt, size int64, blobs int) (string, bool) {
 	}
 	var bad []string
 	var total uint64
-	for sum := range ix.Blobs() {
+	listIDs := 0
+	for sum, info := range ix.Blobs() {
+		if info.Ref.ListID {
+			listIDs++
+		}
 		rc, _, err := ix.Blob(sum)
 		if err == nil {
 			var n int64
@@ -200,6 +210,10 @@ func verifyBlobs(r io.ReaderAt, size int64, blobs int) (string, bool) {
 	if len(bad) > 0 {
 		sort.Strings(bad)
 		return fmt.Sprintf("%d of %d blobs bad: %s", len(bad), blobs, strings.Join(bad, "; ")), false
+	}
+	if listIDs > 0 {
+		return fmt.Sprintf("%d blobs, %d bytes: every piece present and matching its id (BLAKE3 in format 1.1, SHA-256 in 1.0), "+
+			"every blob matching its id (the SHA-256 of its piece list in 1.1, of its bytes in 1.0)", blobs, total), true
 	}
 	return fmt.Sprintf("%d blobs, %d bytes: every piece present, every piece and blob SHA-256 matches", blobs, total), true
 }

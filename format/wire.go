@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash/crc32"
+
+	"github.com/zeebo/blake3"
 )
 
 // Byte layout constants; SPEC.md is the authority and these must match it.
@@ -15,7 +17,10 @@ const (
 	ChunkMagic = "KXRC"
 
 	FormatMajor = 1
-	FormatMinor = 0
+	// FormatMinor is what the writer puts in every chunk header: 1 when it
+	// writes BLAKE3 pieces and piece-list blob ids (the default), 0 for
+	// the SHA-256 pieces of format 1.0 (WriterOptions.PieceHash).
+	FormatMinor = 1
 
 	// headerLenV1 is the size of a version 1.0 chunk header (CRC included).
 	headerLenV1 = 132
@@ -40,10 +45,19 @@ const (
 
 // Chunk flags: the low 16 bits are "compatible" (unknown ones ignored), the
 // high 16 bits "incompatible" (a reader refuses a chunk with one it does not
-// know), like the systemd journal's header flags. Version 1.0 defines none.
+// know), like the systemd journal's header flags. Version 1.0 defines none;
+// 1.1 defines two, both incompatible: a reader that does not know them
+// would check the wrong hash.
 const (
 	flagsIncompatMask = 0xFFFF0000
-	knownIncompat     = 0
+	// FlagBodyBLAKE3: the header's body hash field holds the BLAKE3-256 of
+	// the body instead of its SHA-256 (a 1.1 PIECE chunk: the piece id).
+	FlagBodyBLAKE3 = 1 << 16
+	// FlagBlobListID: the BLOBMAP's blob id is the SHA-256 of its piece
+	// list (blobListID), not the SHA-256 of the blob's bytes, which a
+	// reader computes from the pieces.
+	FlagBlobListID = 1 << 17
+	knownIncompat  = FlagBodyBLAKE3 | FlagBlobListID
 )
 
 // ChunkTypeName names a chunk type for reports.
@@ -97,7 +111,7 @@ func (h *chunkHeader) marshal() []byte {
 	p := b[frameHdrLen:]
 	copy(p[0:4], ChunkMagic)
 	le.PutUint16(p[4:], FormatMajor)
-	le.PutUint16(p[6:], FormatMinor)
+	le.PutUint16(p[6:], h.Minor)
 	le.PutUint16(p[8:], headerLenV1)
 	le.PutUint16(p[10:], h.Type)
 	le.PutUint32(p[12:], h.Flags)
@@ -153,6 +167,23 @@ func parseChunkHeader(p []byte) (chunkHeader, *headerProblem) {
 	copy(h.BodySHA256[:], p[64:96])
 	copy(h.Chain[:], p[96:128])
 	return h, nil
+}
+
+// bodyHash is the hash a chunk's header holds for body: BLAKE3-256 when
+// flags say so, SHA-256 otherwise.
+func bodyHash(flags uint32, body []byte) [32]byte {
+	if flags&FlagBodyBLAKE3 != 0 {
+		return blake3.Sum256(body)
+	}
+	return sha256.Sum256(body)
+}
+
+// bodyHashName names the hash bodyHash uses, for error messages.
+func bodyHashName(flags uint32) string {
+	if flags&FlagBodyBLAKE3 != 0 {
+		return "BLAKE3"
+	}
+	return "SHA-256"
 }
 
 // nextChain is SHA-256(prev || seq u64le || type u16le || body SHA-256).

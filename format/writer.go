@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/zeebo/blake3"
 )
 
 const (
@@ -51,7 +52,8 @@ type writer struct {
 
 	counts TrailerCounts // records, blobs, pieces, chunks written
 
-	frame []byte // scratch for the compressed body
+	frame  []byte // scratch for the compressed body
+	sample []byte // scratch for compressibility samples (storedFrame)
 }
 
 func newWriter(out io.Writer, h Header, o WriterOptions) (*Writer, error) {
@@ -72,6 +74,9 @@ func newWriter(out io.Writer, h Header, o WriterOptions) (*Writer, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.PieceHash != PieceBLAKE3 && o.PieceHash != PieceSHA256 {
+		return nil, fmt.Errorf("format: unknown piece hash %d", o.PieceHash)
 	}
 	level := zstd.SpeedFastest
 	switch o.Level {
@@ -117,26 +122,41 @@ func newWriter(out io.Writer, h Header, o WriterOptions) (*Writer, error) {
 // crash leaves either the whole chunk or a torn tail, never a chunk that
 // looks whole and is not.
 func (w *writer) writeChunk(typ uint16, body []byte, records uint32, firstNS, lastNS int64) error {
-	return w.writeChunkSum(typ, body, sha256.Sum256(body), records, firstNS, lastNS)
+	return w.writeChunkSum(typ, 0, body, sha256.Sum256(body), records, firstNS, lastNS)
 }
 
-// writeChunkSum is writeChunk for a body whose SHA-256 the caller already
-// has (a blob piece: its id is its body hash), so payload bytes are not
-// hashed twice on the recorder's hot path.
-func (w *writer) writeChunkSum(typ uint16, body []byte, bodySum [32]byte, records uint32, firstNS, lastNS int64) error {
+// minor is the format minor version the writer's chunks declare.
+func (w *writer) minor() uint16 {
+	if w.opt.PieceHash == PieceSHA256 {
+		return 0
+	}
+	return FormatMinor
+}
+
+// writeChunkSum is writeChunk for a body whose hash the caller already has
+// (a blob piece: its id is its body hash; flags say which hash), so payload
+// bytes are not hashed twice on the recorder's hot path.
+func (w *writer) writeChunkSum(typ uint16, flags uint32, body []byte, bodySum [32]byte, records uint32, firstNS, lastNS int64) error {
 	if w.err != nil {
 		return w.err
 	}
 	if w.closed {
 		return ErrClosed
 	}
-	h := chunkHeader{Type: typ, Seq: w.seq, RawSize: uint64(len(body)), Records: records,
+	h := chunkHeader{Minor: w.minor(), Type: typ, Flags: flags, Seq: w.seq, RawSize: uint64(len(body)), Records: records,
 		FirstNS: firstNS, LastNS: lastNS, BodySHA256: bodySum}
 	h.Chain = nextChain(w.chain, h.Seq, typ, h.BodySHA256)
 	// The zstd frame is made right behind room for the header, so that the
-	// chunk goes out in one Write without copying the frame again.
+	// chunk goes out in one Write without copying the frame again. A piece
+	// that zstd would not shrink (a compressed kernel or initramfs) is
+	// stored in raw blocks without trying.
 	const hl = frameHdrLen + headerLenV1
-	w.frame = w.enc.EncodeAll(body, append(w.frame[:0], make([]byte, hl)...))
+	w.frame = append(w.frame[:0], make([]byte, hl)...)
+	if typ == ChunkPiece && w.incompressible(body) {
+		w.frame = appendStoredFrame(w.frame, body)
+	} else {
+		w.frame = w.enc.EncodeAll(body, w.frame)
+	}
 	frame := w.frame[hl:]
 	h.CompSize = uint64(len(frame))
 	h.FrameCRC = crc32c(frame)
@@ -273,14 +293,18 @@ type blobWriter struct {
 	w      *writer
 	buf    []byte
 	pieces [][32]byte
-	sum    hash.Hash
+	sum    hash.Hash // format 1.0: the blob's SHA-256 as it is written; nil in 1.1
 	size   uint64
 	done   bool
 	ref    BlobRef
 }
 
 func (w *writer) newBlob() *BlobWriter {
-	return &BlobWriter{&blobWriter{w: w, sum: sha256.New()}}
+	b := &blobWriter{w: w}
+	if w.opt.PieceHash == PieceSHA256 {
+		b.sum = sha256.New()
+	}
+	return &BlobWriter{b}
 }
 
 func (b *blobWriter) write(p []byte) (int, error) {
@@ -311,19 +335,25 @@ func (b *blobWriter) write(p []byte) (int, error) {
 }
 
 // flushPiece stores the buffered piece unless the file already has it.
-// The piece id and the running blob hash are two SHA-256 passes over the
-// same bytes; they run on two cores at once because hashing dominates the
-// cost of capturing a large payload.
+// Format 1.1 hashes each byte once, with BLAKE3 (the piece id); 1.0 makes
+// two SHA-256 passes, the piece id and the running blob hash, on two cores
+// at once.
 func (b *blobWriter) flushPiece() error {
-	done := make(chan struct{})
-	go func() {
-		b.sum.Write(b.buf)
-		close(done)
-	}()
-	id := sha256.Sum256(b.buf)
-	<-done
+	var id [32]byte
+	var flags uint32
+	if b.sum == nil {
+		id, flags = blake3.Sum256(b.buf), FlagBodyBLAKE3
+	} else {
+		done := make(chan struct{})
+		go func() {
+			b.sum.Write(b.buf)
+			close(done)
+		}()
+		id = sha256.Sum256(b.buf)
+		<-done
+	}
 	if _, ok := b.w.pieces[id]; !ok {
-		if err := b.w.writeChunkSum(ChunkPiece, b.buf, id, 0, 0, 0); err != nil {
+		if err := b.w.writeChunkSum(ChunkPiece, flags, b.buf, id, 0, 0, 0); err != nil {
 			return err
 		}
 		b.w.pieces[id] = struct{}{}
@@ -348,17 +378,23 @@ func (b *blobWriter) close() (BlobRef, error) {
 	}
 	b.buf = nil
 	b.done = true
-	copy(b.ref.SHA256[:], b.sum.Sum(nil))
 	b.ref.Size = b.size
-	if _, ok := b.w.blobs[b.ref.SHA256]; !ok {
+	var flags uint32
+	if b.sum != nil {
+		copy(b.ref.ID[:], b.sum.Sum(nil))
+	} else {
+		b.ref.ID = blobListID(b.size, uint32(b.w.opt.PieceSize), b.pieces)
+		b.ref.ListID, flags = true, FlagBlobListID
+	}
+	if _, ok := b.w.blobs[b.ref.ID]; !ok {
 		body := marshalBlobMap(BlobInfo{Ref: b.ref, Pieces: b.pieces}, b.w.opt.PieceSize)
 		if len(body) > defaultMaxChunk {
 			return BlobRef{}, fmt.Errorf("format: blob of %d bytes has too many pieces for one map", b.size)
 		}
-		if err := b.w.writeChunk(ChunkBlobMap, body, 0, 0, 0); err != nil {
+		if err := b.w.writeChunkSum(ChunkBlobMap, flags, body, sha256.Sum256(body), 0, 0, 0); err != nil {
 			return BlobRef{}, err
 		}
-		b.w.blobs[b.ref.SHA256] = struct{}{}
+		b.w.blobs[b.ref.ID] = struct{}{}
 		b.w.counts.Blobs++
 	}
 	return b.ref, nil

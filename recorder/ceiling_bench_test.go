@@ -9,7 +9,9 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/compress/zstd"
+	"github.com/zeebo/blake3"
 	"golang.org/x/sys/unix"
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
@@ -23,10 +25,17 @@ import (
 // Pipeline256MiB and RealKexecLoad256MiB in one harness run, the rows show
 // the ceiling of the capture rate on this machine:
 //
-//   - sha256-once: one SHA-256 pass (a payload hashed once);
+//   - sha256-once: one SHA-256 pass (a payload hashed once with SHA-256:
+//     SHA-256 piece ids, readers deriving the payload SHA-256);
 //   - sha256-twice: the piece id and the payload SHA-256, each byte twice, as
-//     format.BlobWriter does today;
+//     format 1.0 does (format.PieceSHA256);
+//   - blake3-once: one BLAKE3 pass over each 1 MiB piece (its format 1.1
+//     piece id, the writer's only pass over the bytes);
+//   - blake3+sha256: a BLAKE3 piece id and the payload SHA-256 kept;
 //   - zstd: compressing the 1 MiB pieces with the writer's settings;
+//   - stored-frame: what the writer does instead for a piece zstd cannot
+//     shrink: the piece copied into raw zstd blocks and its XXH64 content
+//     checksum;
 //   - copy-write: copying each 256 KiB ring record into a 1 MiB piece
 //     buffer and writing the pieces to a file in the test's temp dir (the
 //     page cache), with no hashing or compression at all.
@@ -63,6 +72,50 @@ func BenchmarkPayloadCeiling(b *testing.B) {
 				id.Sum(nil)
 			}
 			h.Sum(nil)
+		}
+	})
+	b.Run("blake3-once", func(b *testing.B) {
+		buf := make([]byte, 0, piece)
+		defer threadCPU(b, benchPayload)()
+		for b.Loop() {
+			for _, p := range pieces {
+				buf = append(buf, p...)
+				if len(buf) == piece {
+					blake3.Sum256(buf)
+					buf = buf[:0]
+				}
+			}
+		}
+	})
+	b.Run("blake3+sha256", func(b *testing.B) {
+		buf := make([]byte, 0, piece)
+		defer threadCPU(b, benchPayload)()
+		for b.Loop() {
+			h := sha256.New()
+			for _, p := range pieces {
+				h.Write(p)
+				buf = append(buf, p...)
+				if len(buf) == piece {
+					blake3.Sum256(buf)
+					buf = buf[:0]
+				}
+			}
+			h.Sum(nil)
+		}
+	})
+	b.Run("stored-frame", func(b *testing.B) {
+		buf := make([]byte, 0, piece)
+		var out []byte
+		defer threadCPU(b, benchPayload)()
+		for b.Loop() {
+			for _, p := range pieces {
+				buf = append(buf, p...)
+				if len(buf) == piece {
+					out = append(out[:0], buf...)
+					xxhash.Sum64(buf)
+					buf = buf[:0]
+				}
+			}
 		}
 	})
 	b.Run("zstd", func(b *testing.B) {

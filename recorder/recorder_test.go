@@ -174,21 +174,37 @@ func readCapture(t *testing.T, path string) capture {
 	return c
 }
 
-func (c capture) blob(t *testing.T, sha string) []byte {
+// index is the capture's payload index (its file stays open until the
+// test ends).
+func (c capture) index(t *testing.T) *format.Index {
 	t.Helper()
 	f, err := os.Open(c.path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	fi, _ := f.Stat()
 	ix, err := format.OpenIndex(f, fi.Size(), format.ReaderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ix
+}
+
+// blob returns the bytes of the blob whose bytes hash to sha (whatever id
+// the capture gives it).
+func (c capture) blob(t *testing.T, sha string) []byte {
+	t.Helper()
+	ix := c.index(t)
 	var sum [32]byte
 	if _, err := hex.Decode(sum[:], []byte(sha)); err != nil {
 		t.Fatalf("bad sha %q", sha)
+	}
+	for id := range ix.Blobs() {
+		if got, err := ix.BlobSHA256(id); err == nil && got == sum {
+			sum = id
+			break
+		}
 	}
 	rc, _, err := ix.Blob(sum)
 	if err != nil {
@@ -210,13 +226,31 @@ func (c capture) types() []uint16 {
 	return ts
 }
 
+// payloads are the capture's PAYLOAD records, each with its SHA-256: a
+// format 1.1 record names only its blob, and the SHA-256 is computed from
+// the blob's checked pieces, as readers do.
 func (c capture) payloads(t *testing.T) []layout.Payload {
 	var ps []layout.Payload
+	var ix *format.Index
 	for _, r := range c.records {
 		if r.Type == layout.RecPayload {
 			var p layout.Payload
 			if err := json.Unmarshal(r.Data, &p); err != nil {
 				t.Fatal(err)
+			}
+			if p.Blob != "" && p.SHA256 == "" {
+				if ix == nil {
+					ix = c.index(t)
+				}
+				var id [32]byte
+				if _, err := hex.Decode(id[:], []byte(p.Blob)); err != nil {
+					t.Fatalf("bad blob id %q", p.Blob)
+				}
+				sum, err := ix.BlobSHA256(id)
+				if err != nil {
+					t.Fatalf("blob %s: %v", p.Blob, err)
+				}
+				p.SHA256 = hex.EncodeToString(sum[:])
 			}
 			ps = append(ps, p)
 		}

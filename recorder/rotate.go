@@ -49,7 +49,9 @@ func (r *Recorder) openPart(part uint32) error {
 	}
 	h.WallStart, h.BootStartNS = ClockPair()
 	r.w = nil
-	w, err := content.NewWriter(f.Writer(), h, content.Options{Format: r.cfg.Writer, ByteOrder: r.bo, OnRecord: r.recordWritten})
+	w, err := content.NewWriter(f.Writer(), h, content.Options{Format: r.cfg.Writer, ByteOrder: r.bo, OnRecord: r.recordWritten,
+		// Live consumers have no blob to read the SHA-256 from.
+		PayloadSHA256: r.cfg.OnRecord != nil})
 	r.file, r.part, r.partStart = f, part, time.Now()
 	r.files = append(r.files, f.Name())
 	if err != nil {

@@ -148,15 +148,25 @@ type File struct {
 
 // Payload is one captured byte string and how complete it is.
 type Payload struct {
-	Kind     string   `json:"kind"`   // "segment", "kernel", "initrd", "cmdline"
-	Index    int      `json:"index"`  // segment number
-	Source   string   `json:"source"` // "syscall-entry" or "kernel-read"
-	Total    uint64   `json:"total"`
-	Captured uint64   `json:"captured"`
+	Kind     string `json:"kind"`   // "segment", "kernel", "initrd", "cmdline"
+	Index    int    `json:"index"`  // segment number
+	Source   string `json:"source"` // "syscall-entry" or "kernel-read"
+	Total    uint64 `json:"total"`
+	Captured uint64 `json:"captured"`
+	// SHA256 is the SHA-256 of the captured bytes, as sha256sum prints it:
+	// from the PAYLOAD record in format 1.0 (where it names the blob), or
+	// computed by Capture from the blob's checked pieces in 1.1; "" when
+	// the bytes could not be read (a Problem of the call says why).
 	SHA256   string   `json:"sha256"`
 	Complete bool     `json:"complete"`
 	Reasons  []string `json:"reasons,omitempty"`
 	Missing  []Range  `json:"missing,omitempty"`
+	// Blob is the hex id of the blob holding the bytes (Capture.Payload):
+	// the piece-list id in format 1.1, the SHA-256 in 1.0.
+	Blob string `json:"-"`
+	// listed: the record named the blob by its piece list (format 1.1), so
+	// SHA256 is computed from the bytes and a recorded one only checked.
+	listed bool
 	// Identity is what the bytes are, when the reader had them (see identify).
 	Identity *identify.Report `json:"identity,omitempty"`
 }

@@ -87,6 +87,9 @@ func fastPayload(b []byte, intern func([]byte) string) (p layout.Payload, ok boo
 		case "sha256":
 			p.SHA256, ok = s.str()
 			bit = 1 << 6
+		case "blob":
+			p.Blob, ok = s.str()
+			bit = 1 << 11
 		case "missing":
 			p.Missing, ok = s.ranges()
 			bit = 1 << 7

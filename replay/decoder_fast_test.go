@@ -56,8 +56,13 @@ func TestFastPayloadMatchesEncodingJSON(t *testing.T) {
 	if _, ok := fastPayload(full, nil); !ok {
 		t.Fatalf("the recorder's own form %s takes the slow path", full)
 	}
+	// Format 1.1: the blob named by its piece list, no sha256.
+	listed, _ := json.Marshal(layout.Payload{CallID: 1, Kind: 2, Total: 10, Captured: 10, Blob: "cd", Complete: true})
+	if p, ok := fastPayload(listed, nil); !ok || p.Blob != "cd" || p.SHA256 != "" {
+		t.Fatalf("the recorder's 1.1 form %s: %+v, fast path %v", listed, p, ok)
+	}
 	for _, s := range []string{
-		string(full), `{}`, `{"complete":true}`, `{"complete":false,"missing":[]}`, ` { "kind" : 1 , "missing" : [ { "len" : 2 , "off" : 1 } ] } `,
+		string(full), string(listed), `{"blob":"ab","sha256":"cd"}`, `{"blob":"ab","blob":"cd"}`, `{}`, `{"complete":true}`, `{"complete":false,"missing":[]}`, ` { "kind" : 1 , "missing" : [ { "len" : 2 , "off" : 1 } ] } `,
 		`{"complete":tru}`, `{"complete":1}`, `{"kind":65536}`, `{"kind":-1}`, `{"index":1e2}`, `{"total":18446744073709551616}`,
 		`{"missing":null}`, `{"missing":[{"off":1}]}`, `{"missing":[{"off":1,"off":2}]}`, `{"missing":[{"of":1}]}`, `{"missing":[1]}`,
 		`{"reasons":null}`, `{"kind":1,"kind":2}`, `{"Kind":1}`, `{"sha256":"a\u0062"}`, `{"read_errors":4294967296}`, `{"x":1}`,

@@ -136,6 +136,8 @@ func (d *Decoder) payload(b []byte) []*Call {
 		Total:    lp.Total,
 		Captured: lp.Captured,
 		SHA256:   lp.SHA256,
+		Blob:     lp.BlobID(),
+		listed:   lp.Blob != "",
 		Complete: lp.Complete,
 		Reasons:  lp.Reasons,
 	}

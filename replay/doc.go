@@ -24,7 +24,7 @@
 //	c.Stats()                            // format.Stats: the recorder's counters
 //	c.DecodeStats()                      // decoder counts
 //	damage, warnings := c.Trouble()      // one line each; damage => exit ExitTrouble
-//	rc, err := c.Payload(sha)            // payload bytes by hex SHA-256
+//	rc, err := c.Payload(p.Blob)         // payload bytes by blob id
 //
 // Calls returns the format error that stopped reading (after passing every
 // call read before it), or nil. With OpenOptions.Identify each payload gets

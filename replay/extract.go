@@ -131,7 +131,7 @@ func (x *Extractor) write(e *ManifestEntry, call *Call, p *Payload, open func(st
 	if !hexSHA.MatchString(p.SHA256) {
 		return fmt.Errorf("payload has no valid SHA-256 (%q): bytes not in the capture", p.SHA256)
 	}
-	rc, err := open(p.SHA256)
+	rc, err := open(p.Blob)
 	if err != nil {
 		return err
 	}

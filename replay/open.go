@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -383,20 +382,18 @@ func (c *Capture) index() (*format.Index, error) {
 	return c.ix, c.ixErr
 }
 
-// Payload returns a reader of a payload's captured bytes by its SHA-256
-// (hex, as in Payload.SHA256). Bytes are checked against the piece hashes
-// as they are read.
-func (c *Capture) Payload(sha string) (io.ReadCloser, error) {
-	var sum [32]byte
-	b, err := hex.DecodeString(sha)
-	if err != nil || len(b) != 32 {
-		return nil, fmt.Errorf("payload %q: not a SHA-256", sha)
+// Payload returns a reader of a payload's captured bytes by its blob id
+// (hex, as in Payload.Blob). Bytes are checked against the piece ids as
+// they are read.
+func (c *Capture) Payload(blob string) (io.ReadCloser, error) {
+	id, err := blobID(blob)
+	if err != nil {
+		return nil, err
 	}
-	copy(sum[:], b)
-	if info, ok := c.live.Blobs()[sum]; ok && info.Present {
-		rc, _, err := c.live.Blob(sum)
+	if info, ok := c.live.Blobs()[id]; ok && info.Present {
+		rc, _, err := c.live.Blob(id)
 		if err != nil {
-			return nil, fmt.Errorf("payload %s: %w", shortHash(sha, false), err)
+			return nil, fmt.Errorf("payload %s: %w", shortHash(blob, false), err)
 		}
 		return rc, nil
 	}
@@ -404,9 +401,9 @@ func (c *Capture) Payload(sha string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("payload index: %w", err)
 	}
-	rc, _, err := ix.Blob(sum)
+	rc, _, err := ix.Blob(id)
 	if err != nil {
-		return nil, fmt.Errorf("payload %s: %w", shortHash(sha, false), err)
+		return nil, fmt.Errorf("payload %s: %w", shortHash(blob, false), err)
 	}
 	return rc, nil
 }
@@ -418,12 +415,13 @@ const maxCmdline = 64 << 10
 // enrich adds what needs payload bytes: the kexec_file_load command line,
 // identification and the purgatory verdict. Failures become problems.
 func (c *Capture) enrich(call *Call) {
+	c.fillSHA256(call)
 	if !c.opts.NoCmdline && call.Cmdline == nil {
 		for _, p := range call.Payloads {
-			if p.Kind != "cmdline" || p.SHA256 == "" {
+			if p.Kind != "cmdline" || p.Blob == "" {
 				continue
 			}
-			rc, err := c.Payload(p.SHA256)
+			rc, err := c.Payload(p.Blob)
 			if err != nil {
 				call.Problems = append(call.Problems, "cmdline: "+err.Error())
 				break
@@ -463,7 +461,7 @@ func (c *Capture) enrich(call *Call) {
 		if s, ok := spools[p.SHA256]; ok {
 			return s, nil
 		}
-		rc, err := c.Payload(p.SHA256)
+		rc, err := c.Payload(p.Blob)
 		if err != nil {
 			return nil, err
 		}

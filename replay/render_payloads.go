@@ -126,7 +126,7 @@ func hexDump(w io.Writer, p *Payload, o TableOptions) {
 		fmt.Fprintf(w, "\n  %s: no bytes captured\n", label)
 		return
 	}
-	rc, err := o.Payload(p.SHA256)
+	rc, err := o.Payload(p.Blob)
 	if err != nil {
 		fmt.Fprintf(w, "\n  %s: cannot read payload: %s\n", label, sanitize(err.Error()))
 		return

@@ -183,7 +183,7 @@ func TestStdinStreamsAPipe(t *testing.T) {
 			fc := firstCall{call: call}
 			if len(call.Payloads) == 0 || call.Payloads[0].SHA256 == "" {
 				fc.err = errors.New("first call has no payload")
-			} else if rc, err := c.Payload(call.Payloads[0].SHA256); err != nil {
+			} else if rc, err := c.Payload(call.Payloads[0].Blob); err != nil {
 				fc.err = err
 			} else {
 				fc.n, fc.err = io.Copy(io.Discard, rc)

@@ -49,7 +49,7 @@ func newSynthWriter(tb testing.TB, path string) (*synthWriter, *os.File) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w, err := format.NewWriter(f, synthHeader, format.WriterOptions{SealInterval: time.Hour})
+	w, err := format.NewWriter(f, synthHeader, format.WriterOptions{SealInterval: time.Hour, PieceHash: format.PieceSHA256}) // 1.0 blobs: named by SHA-256
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func (s *synthWriter) blob(tb testing.TB, data []byte) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h := hex.EncodeToString(ref.SHA256[:])
+	h := hex.EncodeToString(ref.ID[:])
 	s.sha[string(data)] = h
 	return h
 }

@@ -158,7 +158,8 @@ func ReadCapture(path string) (*Capture, error) {
 		return nil, fmt.Errorf("%s: index: %v", path, err)
 	}
 	for _, cc := range c.Calls {
-		for _, p := range cc.Payloads {
+		for i := range cc.Payloads {
+			p := &cc.Payloads[i] // checkBlob fills a 1.1 payload's SHA-256
 			if err := checkBlob(ix, p); err != nil {
 				return nil, fmt.Errorf("%s: call %d payload kind %d index %d: %v", path, cc.ID, p.Kind, p.Index, err)
 			}
@@ -167,20 +168,31 @@ func ReadCapture(path string) (*Capture, error) {
 	return c, nil
 }
 
-func checkBlob(ix *format.Index, p layout.Payload) error {
-	var sum [32]byte
-	b, err := hex.DecodeString(p.SHA256)
+func checkBlob(ix *format.Index, p *layout.Payload) error {
+	// The blob is named by its SHA-256 (format 1.0) or by its piece list
+	// (1.1: the SHA-256 is then the bytes', as readers compute it).
+	b, err := hex.DecodeString(p.BlobID())
 	if err != nil || len(b) != 32 {
-		return fmt.Errorf("bad sha256 %q", p.SHA256)
+		return fmt.Errorf("bad blob id %q", p.BlobID())
 	}
-	copy(sum[:], b)
+	id := [32]byte(b)
+	if p.Blob != "" {
+		sum, err := ix.BlobSHA256(id)
+		if err != nil {
+			return err
+		}
+		if p.SHA256 != "" && p.SHA256 != hex.EncodeToString(sum[:]) {
+			return fmt.Errorf("payload says sha256 %s, its blob's bytes hash to %x", p.SHA256, sum)
+		}
+		p.SHA256 = hex.EncodeToString(sum[:])
+	}
 	if p.Captured == 0 {
-		if sum != sha256.Sum256(nil) {
+		if p.SHA256 != emptySHA256 {
 			return fmt.Errorf("empty payload with sha256 %s", p.SHA256)
 		}
 		return nil
 	}
-	rc, _, err := ix.Blob(sum)
+	rc, _, err := ix.Blob(id)
 	if err != nil {
 		return err
 	}
@@ -204,3 +216,6 @@ func Sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+// emptySHA256 is the SHA-256 of no bytes.
+var emptySHA256 = fmt.Sprintf("%x", sha256.Sum256(nil))

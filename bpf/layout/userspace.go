@@ -16,14 +16,21 @@ type Range struct {
 // zero-filled there so offsets stay true, and a range from Captured to Total
 // was never stored. Every byte of [0, Total) not captured is in Missing.
 type Payload struct {
-	CallID   uint64  `json:"call_id"`
-	Kind     uint16  `json:"kind"`   // Kind* constant
-	Index    uint16  `json:"index"`  // segment number for KindSegment
-	Source   uint16  `json:"source"` // Src* constant
-	Total    uint64  `json:"total"`  // original length as the caller/kernel gave it
-	Captured uint64  `json:"captured"`
-	SHA256   string  `json:"sha256"` // hex SHA-256 of the blob (the captured bytes)
-	Missing  []Range `json:"missing,omitempty"`
+	CallID   uint64 `json:"call_id"`
+	Kind     uint16 `json:"kind"`   // Kind* constant
+	Index    uint16 `json:"index"`  // segment number for KindSegment
+	Source   uint16 `json:"source"` // Src* constant
+	Total    uint64 `json:"total"`  // original length as the caller/kernel gave it
+	Captured uint64 `json:"captured"`
+	// SHA256 is the hex SHA-256 of the captured bytes, written by recorders
+	// of format 1.0, whose blob ids are that SHA-256. From format 1.1 on it
+	// is absent and Blob names the blob; readers compute the SHA-256 from
+	// the blob's checked pieces.
+	SHA256 string `json:"sha256,omitempty"`
+	// Blob is the hex id of the blob holding the captured bytes in format
+	// 1.1 (the SHA-256 of its piece list, SPEC §3.3); absent in 1.0.
+	Blob    string  `json:"blob,omitempty"`
+	Missing []Range `json:"missing,omitempty"`
 	// Complete is true only when Captured == Total and nothing is missing.
 	Complete bool `json:"complete"`
 	// Reason says why a payload is not complete: "snaplen", "no-payload",
@@ -34,6 +41,15 @@ type Payload struct {
 	Reasons []string `json:"reasons,omitempty"`
 	// ReadErrors counts pieces that could not be read (zero-filled in the blob).
 	ReadErrors uint32 `json:"read_errors,omitempty"`
+}
+
+// BlobID is the hex id of the payload's blob in its file: Blob (format
+// 1.1) or, in format 1.0, its SHA-256.
+func (p Payload) BlobID() string {
+	if p.Blob != "" {
+		return p.Blob
+	}
+	return p.SHA256
 }
 
 // Process (RecProcess) is what the recorder read from /proc for a call's

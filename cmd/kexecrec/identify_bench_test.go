@@ -233,7 +233,7 @@ func sampleSegments(path string) ([]synth.Segment, uint64, error) {
 	}
 	var out []synth.Segment
 	for _, s := range segs {
-		rc, err := c.Payload(s.Payload.SHA256)
+		rc, err := c.Payload(s.Payload.Blob)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -107,6 +107,17 @@ func TestShowIdentifies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The JSON gives each payload's SHA-256; the capture names its blob
+		// (the same in format 1.0, the piece-list id in 1.1).
+		blobs := map[string]string{}
+		if err := c.Calls(func(call *replay.Call) error {
+			for _, p := range call.Payloads {
+				blobs[p.SHA256] = p.Blob
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 		// The table pass identifies everything again: only on small
 		// samples, to spare CI a second decompression of real kernels.
 		table, small := "", false
@@ -125,7 +136,7 @@ func TestShowIdentifies(t *testing.T) {
 				if p.Captured == 0 {
 					continue
 				}
-				rc, err := c.Payload(p.SHA256)
+				rc, err := c.Payload(blobs[p.SHA256])
 				if err != nil {
 					t.Fatal(err)
 				}

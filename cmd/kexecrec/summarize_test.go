@@ -51,8 +51,9 @@ func sdCaptureSigned(t testing.TB, host string, clean bool, key ed25519.PrivateK
 		RecordLayout: layout.Version, AttachMode: "kprobe", Options: map[string]string{"payloads": "all"},
 		WallStart: sdTime, BootStartNS: 5_000_000_000,
 	}
+	// Format 1.0 blobs: the payload records below name them by SHA-256.
 	w, err := format.NewWriter(&buf, h, format.WriterOptions{SealInterval: time.Hour, SignKey: key,
-		Now: func() time.Time { return sdTime.Add(time.Minute) }})
+		Now: func() time.Time { return sdTime.Add(time.Minute) }, PieceHash: format.PieceSHA256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func sdCaptureSigned(t testing.TB, host string, clean bool, key ed25519.PrivateK
 		n := uint64(len(data))
 		rec(layout.RecPayloadEnd, layout.PayloadEnd{Header: hdr, Kind: kind, Index: index, Source: src, Total: n, Emitted: n, Pieces: 1}.Marshal(bo))
 		js(layout.RecPayload, layout.Payload{CallID: id, Kind: kind, Index: index, Source: src, Total: n, Captured: n,
-			SHA256: hex.EncodeToString(ref.SHA256[:]), Complete: true})
+			SHA256: hex.EncodeToString(ref.ID[:]), Complete: true})
 	}
 	for i, c := range calls {
 		id := uint64(i + 1)

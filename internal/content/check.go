@@ -104,7 +104,7 @@ func Check(r *format.Reader) (CheckResult, error) {
 				end, err := layout.ParsePayloadEnd(prev.Data, bo)
 				if err == nil && end.CallID == p.CallID && end.Kind == p.Kind && end.Index == p.Index && end.Source == p.Source {
 					var id [32]byte
-					hex.Decode(id[:], []byte(p.SHA256))
+					hex.Decode(id[:], []byte(p.BlobID()))
 					if firstSeen[id] >= i { // the END was record i-1
 						return res, at("the blob of the payload was not complete in the file when its PAYLOAD_END was read")
 					}
@@ -124,11 +124,19 @@ func Check(r *format.Reader) (CheckResult, error) {
 // checkPayload checks one PAYLOAD record against itself and its blob.
 func checkPayload(p layout.Payload, blobs map[[32]byte]format.BlobInfo) error {
 	var id [32]byte
-	if n, err := hex.Decode(id[:], []byte(p.SHA256)); err != nil || n != len(id) {
-		return fmt.Errorf("payload sha256 %q", p.SHA256)
+	if p.Blob == "" && p.SHA256 == "" {
+		return fmt.Errorf("payload names no blob")
 	}
-	if info, ok := blobs[id]; !ok || !info.Present || info.Ref.Size != p.Captured {
-		return fmt.Errorf("blob %s of %d bytes is not complete in the file (%+v)", p.SHA256, p.Captured, info.Ref)
+	if n, err := hex.Decode(id[:], []byte(p.BlobID())); err != nil || n != len(id) {
+		return fmt.Errorf("payload blob %q", p.BlobID())
+	}
+	info, ok := blobs[id]
+	if !ok || !info.Present || info.Ref.Size != p.Captured {
+		return fmt.Errorf("blob %s of %d bytes is not complete in the file (%+v)", p.BlobID(), p.Captured, info.Ref)
+	}
+	if info.Ref.ListID != (p.Blob != "") {
+		return fmt.Errorf("payload names blob %s by %s, but its map names it the other way", p.BlobID(),
+			map[bool]string{true: "its piece list (blob)", false: "its SHA-256 (sha256)"}[p.Blob != ""])
 	}
 	if p.Captured > p.Total {
 		return fmt.Errorf("captured %d of a %d-byte payload", p.Captured, p.Total)

@@ -57,7 +57,7 @@ func TestCheckAccepts(t *testing.T) {
 func TestCheckCatches(t *testing.T) {
 	hdr := layout.Header{CallID: 1, TimeNS: 5}
 	payloadRec := func(ref format.BlobRef, p layout.Payload) format.Record {
-		p.CallID, p.Kind, p.SHA256 = 1, layout.KindSegment, hex.EncodeToString(ref.SHA256[:])
+		p.CallID, p.Kind, p.SHA256 = 1, layout.KindSegment, hex.EncodeToString(ref.ID[:])
 		b, _ := json.Marshal(p)
 		return format.Record{Type: layout.RecPayload, Data: b}
 	}
@@ -99,7 +99,7 @@ func TestCheckCatches(t *testing.T) {
 	for _, c := range cases {
 		var buf bytes.Buffer
 		w, err := format.NewWriter(&buf, format.Header{ByteOrder: "little", RecordLayout: layout.Version},
-			format.WriterOptions{SealBytes: 1, PieceSize: 4096})
+			format.WriterOptions{SealBytes: 1, PieceSize: 4096, PieceHash: format.PieceSHA256}) // payloadRec names blobs by SHA-256
 		if err != nil {
 			t.Fatal(err)
 		}

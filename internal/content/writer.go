@@ -42,6 +42,12 @@ type Options struct {
 	// OnRecord, when set, sees every record as it is written, in file
 	// order. Its Data must not be kept after the call returns.
 	OnRecord func(format.Record)
+	// PayloadSHA256: also compute each payload's SHA-256 as it is written
+	// and put it in the PAYLOAD record beside its blob id, for consumers
+	// of the live records (record --json, alerts), which have no blob to
+	// read. It is a second hash pass over every payload byte; readers of
+	// the file compute the SHA-256 from the blob whether it is there or not.
+	PayloadSHA256 bool
 }
 
 // Writer writes one capture file's content. Like format.Writer it is not
@@ -51,6 +57,7 @@ type Writer struct {
 	h        format.Header
 	bo       ByteOrder
 	onRecord func(format.Record)
+	sha256   bool
 	records  uint64
 }
 
@@ -66,7 +73,7 @@ func NewWriter(dst io.Writer, h format.Header, o Options) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{fw: fw, h: h, bo: o.ByteOrder, onRecord: o.OnRecord}, nil
+	return &Writer{fw: fw, h: h, bo: o.ByteOrder, onRecord: o.OnRecord, sha256: o.PayloadSHA256}, nil
 }
 
 // ByteOrderName is the header's name of a byte order: "little" or "big".

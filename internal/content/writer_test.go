@@ -62,7 +62,7 @@ func TestPayloadOrder(t *testing.T) {
 		var seen []uint16
 		w, err := NewWriter(&buf, format.Header{ByteOrder: "middle", RecordLayout: 99},
 			Options{ByteOrder: bo, OnRecord: func(r format.Record) { seen = append(seen, r.Type) },
-				Format: format.WriterOptions{SealBytes: 1, PieceSize: 4096}})
+				Format: format.WriterOptions{SealBytes: 1, PieceSize: 4096}, PayloadSHA256: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,8 +88,8 @@ func TestPayloadOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		sum := sha256.Sum256(data)
-		if p.Captured != uint64(len(data)) || p.SHA256 != hex.EncodeToString(sum[:]) {
-			t.Fatalf("Finish returned captured %d sha %s, want %d %x", p.Captured, p.SHA256, len(data), sum)
+		if p.Captured != uint64(len(data)) || p.SHA256 != hex.EncodeToString(sum[:]) || p.Blob == "" {
+			t.Fatalf("Finish returned captured %d sha %s blob %q, want %d %x", p.Captured, p.SHA256, p.Blob, len(data), sum)
 		}
 		if err := w.WriteNote("info", "done"); err != nil {
 			t.Fatal(err)
@@ -185,9 +185,33 @@ func TestWriteWholePayload(t *testing.T) {
 		}
 		var p layout.Payload
 		sum := sha256.Sum256(data)
+		// Format 1.1: the record names the blob by its piece list and
+		// leaves the SHA-256 to readers, who get it from the bytes.
 		if err := json.Unmarshal(rb.recs[1].Data, &p); err != nil || !p.Complete || p.Captured != uint64(n) ||
-			p.Total != uint64(n) || p.SHA256 != hex.EncodeToString(sum[:]) || p.CallID != 3 || p.Source != layout.SrcKernelRead {
+			p.Total != uint64(n) || p.SHA256 != "" || p.CallID != 3 || p.Source != layout.SrcKernelRead {
 			t.Fatalf("%d bytes: PAYLOAD %s (%v)", n, rb.recs[1].Data, err)
 		}
+		if got := blobSHA256(t, buf.Bytes(), p.Blob); got != sum {
+			t.Fatalf("%d bytes: blob %s holds bytes hashing to %x, want %x", n, p.Blob, got, sum)
+		}
 	}
+}
+
+// blobSHA256 is the SHA-256 of the bytes of the blob named blob (hex) in
+// the capture data, as a reader computes it.
+func blobSHA256(t *testing.T, data []byte, blob string) [32]byte {
+	t.Helper()
+	var id [32]byte
+	if n, err := hex.Decode(id[:], []byte(blob)); err != nil || n != 32 {
+		t.Fatalf("blob id %q", blob)
+	}
+	ix, err := format.OpenIndex(bytes.NewReader(data), int64(len(data)), format.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := ix.BlobSHA256(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
 }

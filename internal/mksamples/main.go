@@ -63,22 +63,28 @@ func generate(dir string, log io.Writer) (err error) {
 		return err
 	}
 	key := ed25519.NewKeyFromSeed(TestSigningSeed[:])
+	// The first four are format 1.0 (SHA-256 pieces, blobs named by their
+	// SHA-256), as every recorder wrote before 1.1: readers must go on
+	// reading them exactly as before. The last holds the calls of the first
+	// in format 1.1 (BLAKE3 pieces, blobs named by their piece list).
 	samples := []struct {
 		name  string
 		fill  func(*gen)
 		clean bool
 		key   ed25519.PrivateKey
 		arch  *machine
+		hash  format.PieceHash
 	}{
-		{"synthetic-kexec_load.zst", kexecLoadCalls, true, nil, &amd64},
-		{"synthetic-kexec_file_load.zst", kexecFileLoadCall, true, nil, &amd64},
-		{"synthetic-unclean.zst", uncleanCalls, false, nil, &amd64},
-		{"synthetic-signed.zst", kexecFileLoadCall, true, key, &amd64},
-		{"synthetic-arm64-kexec_load.zst", arm64KexecLoadCalls, true, nil, &arm64},
+		{"synthetic-kexec_load.zst", kexecLoadCalls, true, nil, &amd64, format.PieceSHA256},
+		{"synthetic-kexec_file_load.zst", kexecFileLoadCall, true, nil, &amd64, format.PieceSHA256},
+		{"synthetic-unclean.zst", uncleanCalls, false, nil, &amd64, format.PieceSHA256},
+		{"synthetic-signed.zst", kexecFileLoadCall, true, key, &amd64, format.PieceSHA256},
+		{"synthetic-arm64-kexec_load.zst", arm64KexecLoadCalls, true, nil, &arm64, format.PieceSHA256},
+		{"synthetic-kexec_load-1.1.zst", kexecLoadCalls, true, nil, &amd64, format.PieceBLAKE3},
 	}
 	for i, s := range samples {
 		var buf bytes.Buffer
-		g := newGen(&buf, byte(i+1), s.key, s.arch)
+		g := newGen(&buf, byte(i+1), s.key, s.arch, s.hash)
 		s.fill(g)
 		g.w.WriteStats(g.stats())
 		var err error
@@ -130,7 +136,7 @@ var (
 	arm64 = machine{"arm64", "6.12.48+deb13-arm64", "#1 SMP Debian 6.12.48-1 (2025-09-20)", layout.ABIARM64}
 )
 
-func newGen(buf *bytes.Buffer, id byte, key ed25519.PrivateKey, m *machine) *gen {
+func newGen(buf *bytes.Buffer, id byte, key ed25519.PrivateKey, m *machine, ph format.PieceHash) *gen {
 	wall := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	clock := wall
 	h := format.Header{
@@ -143,7 +149,7 @@ func newGen(buf *bytes.Buffer, id byte, key ed25519.PrivateKey, m *machine) *gen
 		Extra: map[string]string{"synthetic": "true"},
 	}
 	w, err := content.NewWriter(buf, h, content.Options{ByteOrder: le, Format: format.WriterOptions{
-		SealBytes: 4096, PieceSize: 4096, SignKey: key,
+		SealBytes: 4096, PieceSize: 4096, SignKey: key, PieceHash: ph,
 		Now: func() time.Time { clock = clock.Add(time.Millisecond); return clock },
 	}})
 	if err != nil {
