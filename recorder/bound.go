@@ -134,7 +134,9 @@ func (b *boundState) holds(p boundPart) bool {
 }
 
 // scanAhead queues the earlier runs' parts for their evidence scan, oldest
-// first, so that the answers are there before a removal asks.
+// first, so that the answers are there before a removal asks. It is called
+// once the bound is within a part of being reached: far from it, earlier
+// parts are not read at all.
 func (b *boundState) scanAhead(parts []boundPart) {
 	if !b.cfg.KeepEvidence {
 		return
@@ -186,12 +188,16 @@ func (r *Recorder) enforceBound(reserve int64) error {
 		return r.note("warn", fmt.Sprintf("--max-total: cannot list the capture directory: %v", err))
 	}
 	b.listFailed = false
-	b.scanAhead(parts)
 	var older int64
 	for _, p := range parts {
 		older += p.size
 	}
 	written := r.w.Written()
+	if older+max(written, reserve)+b.cfg.Reserve+closeRoom > b.cfg.Max {
+		// This enforcement or the next part's may remove parts: their
+		// answers are worked out now, a part's time ahead of the next.
+		b.scanAhead(parts)
+	}
 	var removed []string
 	for older+max(written, reserve)+closeRoom > b.cfg.Max {
 		i, why := b.pick(parts, b.failed)
