@@ -48,21 +48,6 @@ func chooseMode(mode string) (string, error) {
 	return "", fmt.Errorf("recorder: no attach mode works on this kernel (%s)", strings.Join(why, "; "))
 }
 
-// kexecWrappers are the syscall wrappers the fentry and kprobe modes hook,
-// mandatory ones first.
-func kexecWrappers(progs *bpf.KexecrecProgramSpecs) []wrapperHooks {
-	return []wrapperHooks{
-		{symKexecLoad, false, "",
-			progs.FentryKexecLoad, progs.FexitKexecLoad, progs.KprobeKexecLoad, progs.KretprobeKexecLoad},
-		{symKexecFileLoad, false, "",
-			progs.FentryKexecFileLoad, progs.FexitKexecFileLoad, progs.KprobeKexecFileLoad, progs.KretprobeKexecFileLoad},
-		{symCompatKexecLoad, true, "32-bit (ia32) kexec_load calls will not be seen",
-			progs.FentryCompatKexecLoad, progs.FexitCompatKexecLoad, progs.KprobeCompatKexecLoad, progs.KretprobeCompatKexecLoad},
-		{symX32KexecLoad, true, "x32 kexec_load calls will not be seen",
-			progs.FentryX32KexecLoad, progs.FexitX32KexecLoad, progs.KprobeX32KexecLoad, progs.KretprobeX32KexecLoad},
-	}
-}
-
 // hooksFor lists the programs of a mode, dropping optional ones the kernel
 // does not offer (with a limitation each). noKexec (raw mode on a kernel
 // without kexec, see decideKexecAbsent) leaves sys_enter alone: the return
