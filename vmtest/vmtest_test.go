@@ -19,7 +19,7 @@ import (
 )
 
 var (
-	flagKernels        = flag.String("vmtest.kernels", "6.1,6.12", "Debian kernel series to boot, comma separated")
+	flagKernels        = flag.String("vmtest.kernels", "6.1,6.12,6.12-arm64", "Debian kernel series to boot, comma separated (\"-arm64\": Debian's arm64 kernel on qemu-system-aarch64)")
 	flagModes          = flag.String("vmtest.modes", "", "attach modes to record in (default: every mode the kernel's config offers)")
 	flagTimeout        = flag.Duration("vmtest.timeout", 12*time.Minute, "qemu timeout per kernel")
 	flagSMP            = flag.Int("vmtest.smp", 1, "guest CPUs (qemu -smp)")
@@ -36,7 +36,7 @@ var (
 // guest brought back.
 func TestVM(t *testing.T) {
 	start := time.Now()
-	bed, qemu := newBed(t)
+	bed := newBed(t)
 	t.Logf("built kexecrec and the guest agent in %s", time.Since(start).Round(time.Millisecond))
 
 	var (
@@ -51,7 +51,7 @@ func TestVM(t *testing.T) {
 				if *flagParallel {
 					t.Parallel()
 				}
-				rep := runKernel(t, bed, qemu, series)
+				rep := runKernel(t, bed, series)
 				mu.Lock()
 				reports = append(reports, rep)
 				mu.Unlock()
@@ -74,17 +74,14 @@ func TestVM(t *testing.T) {
 	}
 }
 
-// newBed builds kexecrec and the guest agent as static binaries and finds
-// qemu and Debian's kexec-tools.
-func newBed(tb testing.TB) (*Bed, string) {
+// newBed builds kexecrec for the host and, for each architecture of the
+// kernels asked for, kexecrec and the guest agent as static binaries, and
+// finds qemu and Debian's kexec-tools (the host's for amd64, kexec-tools of
+// the guest's architecture unpacked with its libraries otherwise).
+func newBed(tb testing.TB) *Bed {
 	testenv.Short(tb, "boots Debian kernels under qemu")
-	qemu := testenv.Tool(tb, "qemu-system-x86_64")
 	testenv.Tool(tb, "xz")  // 6.12's modules are .ko.xz
 	testenv.Tool(tb, "ldd") // kexec-tools' libraries
-	kexec := "/usr/sbin/kexec"
-	if _, err := os.Stat(kexec); err != nil {
-		testenv.Skip(tb, "Debian's kexec-tools is not installed (/usr/sbin/kexec)")
-	}
 	work := tb.TempDir()
 	if *flagKeep {
 		var err error
@@ -93,21 +90,55 @@ func newBed(tb testing.TB) (*Bed, string) {
 		}
 		tb.Logf("work directory kept: %s", work)
 	}
-	libs, err := SharedLibs(kexec)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	bed := &Bed{WorkDir: work, Kexec: kexec, Libs: libs,
-		Kexecrec: filepath.Join(work, "kexecrec"), Agent: filepath.Join(work, "agent")}
+	bed := &Bed{WorkDir: work, Kexecrec: filepath.Join(work, "kexecrec"), Guests: map[string]*GuestTools{}, SMP: *flagSMP}
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
 	root := moduleRoot(tb)
-	if err := BuildStatic(goTool, filepath.Join(root, "cmd", "kexecrec"), bed.Kexecrec); err != nil {
+	if err := BuildStatic(goTool, filepath.Join(root, "cmd", "kexecrec"), bed.Kexecrec, runtime.GOARCH); err != nil {
 		tb.Fatal(err)
 	}
-	if err := BuildStatic(goTool, filepath.Join(root, "vmtest", "guest"), bed.Agent); err != nil {
-		tb.Fatal(err)
+	for _, series := range strings.Split(*flagKernels, ",") {
+		arch := testenv.SeriesArch(strings.TrimSpace(series))
+		if bed.Guests[arch] != nil {
+			continue
+		}
+		ga, ok := guestArches[arch]
+		if !ok {
+			tb.Fatalf("no guest machine for %s", arch)
+		}
+		testenv.Tool(tb, ga.Qemu)
+		g := &GuestTools{Arch: arch, Kexecrec: bed.Kexecrec, Agent: filepath.Join(work, "agent-"+arch)}
+		if arch == runtime.GOARCH {
+			g.Kexec = "/usr/sbin/kexec"
+			if _, err := os.Stat(g.Kexec); err != nil {
+				testenv.Skip(tb, "Debian's kexec-tools is not installed (/usr/sbin/kexec)")
+			}
+			libs, err := SharedLibs(g.Kexec)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			for _, l := range libs {
+				g.Files = append(g.Files, GuestFile{l, l})
+			}
+		} else {
+			kroot, err := testenv.ForeignKexec(arch)
+			if err != nil {
+				testenv.Skip(tb, fmt.Sprintf("kexec-tools:%s not available: %v", arch, err))
+			}
+			g.Kexec = filepath.Join(kroot, "sbin", "kexec")
+			if g.Files, err = ForeignLibs(kroot, "/sbin/kexec", ga.LibDirs); err != nil {
+				tb.Fatal(err)
+			}
+			g.Kexecrec = filepath.Join(work, "kexecrec-"+arch)
+			if err := BuildStatic(goTool, filepath.Join(root, "cmd", "kexecrec"), g.Kexecrec, arch); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		if err := BuildStatic(goTool, filepath.Join(root, "vmtest", "guest"), g.Agent, arch); err != nil {
+			tb.Fatal(err)
+		}
+		bed.Guests[arch] = g
 	}
-	return bed, qemu
+	return bed
 }
 
 // kernelModes are the attach modes to use on k (-vmtest.modes, else every
@@ -136,7 +167,7 @@ func kernelModes(tb testing.TB, k testenv.Kernel) (modes, notOffered []string) {
 	return modes, notOffered
 }
 
-func runKernel(t *testing.T, bed *Bed, qemu, series string) *kernelReport {
+func runKernel(t *testing.T, bed *Bed, series string) *kernelReport {
 	k := testenv.DebianKernel(t, series)
 	modes, notOffered := kernelModes(t, k)
 	// The recorder has StopTimeout seconds after the scenario to stop on
@@ -146,7 +177,7 @@ func runKernel(t *testing.T, bed *Bed, qemu, series string) *kernelReport {
 		t.Fatal(err)
 	}
 	t.Logf("%s (%s): modes %v, modules %v", k.Package, k.Release, modes, moduleNames(bt.Modules))
-	runErr := bt.Run(context.Background(), qemu, *flagTimeout, *flagSMP)
+	runErr := bt.Run(context.Background(), "", *flagTimeout, *flagSMP)
 	t.Logf("%s: qemu boot + %d scenarios + kexec -e: %s wall time", series, len(bt.Results), bt.Elapsed.Round(time.Second))
 	rep := evaluate(t, bt, bed)
 	rep.NotOffered = notOffered

@@ -112,7 +112,11 @@ func (a *agent) act(r *plan.Result) {
 	p := a.p
 	load := func(extra ...string) []string {
 		args := append([]string{p.Kexec}, extra...)
-		return append(args, "--initrd="+p.Initrd, "--append="+p.Append, p.Vmlinuz)
+		args = append(args, "--initrd="+p.Initrd, "--append="+p.Append)
+		if p.Dtb != "" {
+			args = append(args, "--dtb="+p.Dtb)
+		}
+		return append(args, p.Vmlinuz)
 	}
 	run := func(argv ...string) {
 		r.Commands = append(r.Commands, a.command(180*time.Second, argv[0], argv[1:]...))
@@ -135,7 +139,11 @@ func (a *agent) act(r *plan.Result) {
 			r.Errors = append(r.Errors, "trigger output: "+err.Error())
 		}
 	case plan.ExecLoad:
-		run(p.Kexec, "-l", "--kexec-syscall", "--initrd="+p.ExecInitrd, "--append="+p.ExecAppend, p.Vmlinuz)
+		args := []string{p.Kexec, "-l", "--kexec-syscall", "--initrd=" + p.ExecInitrd, "--append=" + p.ExecAppend}
+		if p.Dtb != "" {
+			args = append(args, "--dtb="+p.Dtb)
+		}
+		run(append(args, p.Vmlinuz)...)
 	case plan.Disabled:
 		if readTrim("/proc/sys/kernel/kexec_load_disabled") != "1" {
 			if err := os.WriteFile("/proc/sys/kernel/kexec_load_disabled", []byte("1\n"), 0); err != nil {

@@ -47,10 +47,12 @@ var Calls = map[string]int{
 	Load: 1, FileLoad: 1, Crash: 1, Unload: 1, NoPerm: 1, BadFlags: 2, ExecLoad: 1, Disabled: 2,
 }
 
-// Bad flag values for BadFlags: an unknown bit on top of the x86_64 arch
-// field for kexec_load, and an unknown bit for kexec_file_load.
+// Bad flag values for BadFlags: an unknown bit on top of the arch field
+// (Plan.LoadArchFlag; BadLoadFlags is x86_64's) for kexec_load, and an
+// unknown bit for kexec_file_load.
 const (
-	BadLoadFlags     = 0x3e0000 | 0x100
+	BadFlagBit       = 0x100
+	BadLoadFlags     = 0x3e0000 | BadFlagBit
 	BadFileLoadFlags = 0x100
 	// BadFlagsSegment is the size of the one segment BadFlags passes; its
 	// bytes are BadFlagsPattern(i).
@@ -75,6 +77,10 @@ type Plan struct {
 	Vmlinuz    string `json:"vmlinuz"`     // kernel payload (the booted vmlinuz)
 	Initrd     string `json:"initrd"`      // small initrd payload
 	Append     string `json:"append"`      // command line given to loads
+	Dtb        string `json:"dtb,omitempty"` // device tree passed with --dtb (arm64)
+	// LoadArchFlag is the KEXEC_ARCH_* value of kexec_load's flags on the
+	// guest's architecture (0x3e0000 x86_64, 0xb70000 arm64).
+	LoadArchFlag uint64 `json:"load_arch_flag"`
 	ExecInitrd string `json:"exec_initrd"` // initrd for the kernel started by kexec -e (this agent as /init)
 	ExecAppend string `json:"exec_append"` // its command line (BootArg=second)
 
