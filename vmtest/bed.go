@@ -82,9 +82,9 @@ type Payloads struct {
 	// Image, which kexec-tools loads as it is).
 	KernelSegment []byte
 	// Dtb (arm64) is the machine's device tree passed with --dtb.
-	Dtb string
-	Append        string
-	ExecAppend    string
+	Dtb        string
+	Append     string
+	ExecAppend string
 }
 
 // BuildStatic builds a Go main package as a static binary (CGO off) for

@@ -26,17 +26,17 @@ type kernelReport struct {
 	Arch                     string // GOARCH of the guest
 	// BootSeconds is the guest's uptime when the agent started (kernel
 	// boot under TCG), 0 when no results came back.
-	BootSeconds float64
-	Modes       []string
-	Elapsed                  time.Duration
-	SecondBoot               string // the marker line, or "" when not seen
-	Cells                    map[string]*cell
-	BootProblems             []string
-	Captures                 map[string]string
-	Results                  []plan.Result
-	Payloads                 string   // what was loaded, for the table's caption
-	NotOffered               []string // modes the kernel's config has but kexecrec cannot use, and why
-	Overheads                []OverheadRow
+	BootSeconds  float64
+	Modes        []string
+	Elapsed      time.Duration
+	SecondBoot   string // the marker line, or "" when not seen
+	Cells        map[string]*cell
+	BootProblems []string
+	Captures     map[string]string
+	Results      []plan.Result
+	Payloads     string   // what was loaded, for the table's caption
+	NotOffered   []string // modes the kernel's config has but kexecrec cannot use, and why
+	Overheads    []OverheadRow
 }
 
 // cell is one kernel x mode x scenario outcome.
@@ -121,9 +121,9 @@ type wantPayload struct {
 }
 
 type wantCall struct {
-	nr        uint32
-	abi       uint32
-	load      bool // kexec_load (a SEGMENTS record, one payload per segment)
+	nr   uint32
+	abi  uint32
+	load bool // kexec_load (a SEGMENTS record, one payload per segment)
 	// dtbAppend: one segment is a flattened device tree holding this
 	// command line as bootargs (NUL-terminated).
 	dtbAppend string

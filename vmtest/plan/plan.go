@@ -74,15 +74,15 @@ type Plan struct {
 	Kexec    string `json:"kexec"`    // Debian's /usr/sbin/kexec
 	Kexecrec string `json:"kexecrec"` // the static kexecrec binary
 
-	Vmlinuz    string `json:"vmlinuz"`     // kernel payload (the booted vmlinuz)
-	Initrd     string `json:"initrd"`      // small initrd payload
-	Append     string `json:"append"`      // command line given to loads
-	Dtb        string `json:"dtb,omitempty"` // device tree passed with --dtb (arm64)
+	Vmlinuz string `json:"vmlinuz"`       // kernel payload (the booted vmlinuz)
+	Initrd  string `json:"initrd"`        // small initrd payload
+	Append  string `json:"append"`        // command line given to loads
+	Dtb     string `json:"dtb,omitempty"` // device tree passed with --dtb (arm64)
 	// LoadArchFlag is the KEXEC_ARCH_* value of kexec_load's flags on the
 	// guest's architecture (0x3e0000 x86_64, 0xb70000 arm64).
 	LoadArchFlag uint64 `json:"load_arch_flag"`
-	ExecInitrd string `json:"exec_initrd"` // initrd for the kernel started by kexec -e (this agent as /init)
-	ExecAppend string `json:"exec_append"` // its command line (BootArg=second)
+	ExecInitrd   string `json:"exec_initrd"` // initrd for the kernel started by kexec -e (this agent as /init)
+	ExecAppend   string `json:"exec_append"` // its command line (BootArg=second)
 
 	OutDevice string `json:"out_device"` // results disk, e.g. /dev/vda
 	OutDir    string `json:"out_dir"`    // where captures are written before being copied to the disk
