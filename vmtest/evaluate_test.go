@@ -927,10 +927,13 @@ guest can reach; its payloads may then end flagged loop-limit and nothing else, 
 the limit its capture header states, in the one shape the hook produces (complete payloads, one cut on a
 256 KiB piece boundary, then payloads cut at 0), each holding an exact prefix of the expected bytes, with
 the dropped counters equal to what was cut; the lines under the table give each refused call's copy time); the
-kernel segment equals vmlinuz after its (setup_sects+1)*512 setup bytes, the initrd segment equals the
-initrd file, kexec_file_load's kernel and initrd (as the kernel read them) equal the files, the command line
-equals --append plus its NUL; for every kexec-tools kexec_load, ` + "`kexecrec show`" + ` finds the purgatory and the
-SHA-256 digest purgatory checks at boot, recomputed over the captured segments, matches; all modes saw the same calls, results and payload lengths and the same bytes
+kernel segment equals vmlinuz after its (setup_sects+1)*512 setup bytes (arm64: the whole vmlinuz, which
+Debian ships as an uncompressed Image and kexec-tools loads as it is), the initrd segment equals the
+initrd file, on arm64 one segment is a flattened device tree (the dtb qemu dumped for the machine, passed
+with --dtb) holding "bootargs" and the --append string with its NUL, kexec_file_load's kernel and initrd (as the kernel read them) equal the files, the command line
+equals --append plus its NUL; for every kexec-tools kexec_load on x86, ` + "`kexecrec show`" + ` finds the purgatory and the
+SHA-256 digest purgatory checks at boot, recomputed over the captured segments, matches (arm64's purgatory
+is not identified yet); all modes saw the same calls, results and payload lengths and the same bytes
 for every payload known in advance (kexec-tools puts a fresh random seed, setup_data type 9, in a 48-byte
 segment of every kexec_load, so that segment and purgatory, which holds the digest over all segments,
 differ between any two loads and are compared by length); ` + "`kexecrec verify`" + ` passes and
@@ -951,7 +954,10 @@ Scenarios: load = ` + "`kexec -l --kexec-syscall`" + `; fileload = ` + "`kexec -
 crash = ` + "`kexec -p --kexec-syscall`" + ` (crashkernel=192M); unload = ` + "`kexec -u`" + `; noperm = kexec -l without
 CAP_SYS_BOOT (EPERM); badflags = kexec_load and kexec_file_load with an unknown flag bit (EINVAL);
 execload = the load later started with ` + "`kexec -e`" + ` (once per kernel); disabled = kexec -l and kexec -s -l after
-kernel.kexec_load_disabled=1 (EPERM).
+kernel.kexec_load_disabled=1 (EPERM). arm64 loads add ` + "`--dtb`" + `. Debian's arm64 kernels have no KEXEC_FILE:
+there fileload is kexec-tools' kexec_file_load answered ENOSYS (kexec-tools then gives up), badflags'
+kexec_file_load and disabled's kexec -s answer ENOSYS too, and each such call is recorded as it was made, with
+its ENOSYS.
 `
 
 func shorten(s string, n int) string {
