@@ -716,10 +716,18 @@ func callSignature(cc *CapCall, w wantCall) string {
 // checkShow decodes the capture with `kexecrec show --format json` and
 // compares the calls it lists with what the raw decode found.
 func checkShow(bin, path string, wants []wantCall, callers []callerWant, problem func(string, ...any)) {
-	out, err := exec.Command(bin, "show", "--format", "json", path).Output()
+	cmd := exec.Command(bin, "show", "--format", "json", path)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
 		problem("kexecrec show --format json: %v", err)
 		return
+	}
+	// A clean capture reads without a word on stderr, whatever its calls
+	// returned (ENOSYS from a kernel without KEXEC_FILE included).
+	if stderr.Len() > 0 {
+		problem("kexecrec show --format json wrote on stderr: %s", testenv.LastLine(stderr.String()))
 	}
 	calls, err := showCalls(out)
 	if err != nil {
