@@ -42,6 +42,9 @@ func (a *agent) run() {
 	execMode := ""
 	for _, mode := range a.p.Modes {
 		for _, s := range plan.PerMode {
+			if !a.p.Runs(mode, s) {
+				continue
+			}
 			r := a.scenario(mode, s)
 			if s == plan.Load && len(r.Errors) == 0 && execMode == "" {
 				execMode = mode
@@ -55,7 +58,9 @@ func (a *agent) run() {
 		a.execLoaded = true
 	}
 	for _, mode := range a.p.Modes {
-		a.scenario(mode, plan.Disabled)
+		if a.p.Runs(mode, plan.Disabled) {
+			a.scenario(mode, plan.Disabled)
+		}
 	}
 }
 

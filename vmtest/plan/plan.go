@@ -93,6 +93,10 @@ type Plan struct {
 	StopTimeout  int `json:"stop_timeout"`
 	// Exec: run kexec -e at the end (false only for debugging the bed).
 	Exec bool `json:"exec"`
+	// FirstModeOnly are scenarios (of PerMode, and Disabled) run only in
+	// the first mode instead of in every mode: a slow guest (arm64 under
+	// TCG) loads in every mode and runs the rest once.
+	FirstModeOnly []string `json:"first_mode_only,omitempty"`
 
 	// Before the scenarios, time getppid (a syscall kexecrec does not
 	// record) in OverheadRounds rounds of OverheadCalls calls, with no
@@ -175,4 +179,17 @@ type Boot struct {
 	Scenarios     int      `json:"scenarios"`
 	Errors        []string `json:"errors,omitempty"`
 	ExecStarted   bool     `json:"exec_started"` // kexec -e is about to run
+}
+
+// Runs reports whether scenario s runs in mode (modes[i]) under plan p.
+func (p Plan) Runs(mode, s string) bool {
+	if len(p.Modes) > 0 && mode == p.Modes[0] {
+		return true
+	}
+	for _, f := range p.FirstModeOnly {
+		if f == s {
+			return false
+		}
+	}
+	return true
 }
