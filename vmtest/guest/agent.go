@@ -171,6 +171,9 @@ func (a *agent) recorded(r *plan.Result) {
 	os.Remove(outPath)
 	argv := []string{a.p.Kexecrec, "record", "--attach", r.Mode,
 		"--count", strconv.Itoa(plan.Calls[r.Scenario]), "-o", outPath}
+	if a.p.RingBuf != "" {
+		argv = append(argv, "--ringbuf-size", a.p.RingBuf)
+	}
 	rec := &plan.Recorder{Argv: argv, Exit: -1}
 	r.Recorder = rec
 	cmd := exec.Command(argv[0], argv[1:]...)

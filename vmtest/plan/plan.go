@@ -97,6 +97,8 @@ type Plan struct {
 	// the first mode instead of in every mode: a slow guest (arm64 under
 	// TCG) loads in every mode and runs the rest once.
 	FirstModeOnly []string `json:"first_mode_only,omitempty"`
+	// RingBuf, when set, is the recorder's --ringbuf-size.
+	RingBuf string `json:"ringbuf,omitempty"`
 
 	// Before the scenarios, time getppid (a syscall kexecrec does not
 	// record) in OverheadRounds rounds of OverheadCalls calls, with no
