@@ -43,20 +43,33 @@ func TestVM(t *testing.T) {
 		mu      sync.Mutex
 		reports []*kernelReport
 	)
-	// The group returns when every (possibly parallel) kernel is done.
+	// The group returns when every (possibly parallel) kernel is done. The
+	// boots run on goroutines of their own rather than as t.Parallel
+	// subtests: those are capped at -test.parallel (GOMAXPROCS, 2 on the CI
+	// machine), and each boot is a qemu process the test only waits for.
 	t.Run("kernel", func(t *testing.T) {
+		var wg sync.WaitGroup
 		for _, series := range strings.Split(*flagKernels, ",") {
 			series = strings.TrimSpace(series)
-			t.Run(series, func(t *testing.T) {
-				if *flagParallel {
-					t.Parallel()
-				}
-				rep := runKernel(t, bed, series)
-				mu.Lock()
-				reports = append(reports, rep)
-				mu.Unlock()
-			})
+			run := func() {
+				t.Run(series, func(t *testing.T) {
+					rep := runKernel(t, bed, series)
+					mu.Lock()
+					reports = append(reports, rep)
+					mu.Unlock()
+				})
+			}
+			if !*flagParallel {
+				run()
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				run()
+			}()
 		}
+		wg.Wait()
 	})
 	sort.Slice(reports, func(i, j int) bool { return reports[i].Series < reports[j].Series })
 	total := time.Since(start)
