@@ -38,6 +38,12 @@ const (
 	guestOutDir     = "/out"
 )
 
+// noJitterRNG skips the jitter entropy RNG's start-up self test (built into
+// Debian's 6.12 kernels): under TCG on a loaded host it measures timing
+// jitter for minutes, a soft lockup that panics the first boot
+// (softlockup_panic) or stalls the kernel started by kexec -e.
+const noJitterRNG = "initcall_blacklist=jent_mod_init"
+
 // Bed is what is shared by the boots of one test run.
 type Bed struct {
 	WorkDir  string // scratch space of this run
@@ -211,7 +217,7 @@ func (bed *Bed) Prepare(k testenv.Kernel, modes []string, stopTimeout int, m Mea
 		ExecInitrd:    filepath.Join(bt.Dir, "initrd.exec"),
 		KernelSegment: kernelSeg,
 		Append:        "console=" + arch.Console + " panic=-1 " + plan.BootArg + "=loaded",
-		ExecAppend:    "console=" + arch.Console + " panic=-1 loglevel=4 " + plan.BootArg + "=second",
+		ExecAppend:    "console=" + arch.Console + " panic=-1 loglevel=4 " + noJitterRNG + " " + plan.BootArg + "=second",
 	}
 	if k.Arch == "arm64" {
 		pl.Dtb = filepath.Join(bt.Dir, "machine.dtb")
@@ -346,7 +352,7 @@ func (bt *Boot) Run(ctx context.Context, qemu string, timeout time.Duration, smp
 		// crashkernel= for kexec -p; panic=-1 with -no-reboot ends qemu on a
 		// panic, and a soft lockup (a BPF program spinning) panics at once
 		// instead of hanging until the host's timeout.
-		"-append", "console=" + arch.Console + " crashkernel=192M panic=-1 softlockup_panic=1 loglevel=4 " + plan.BootArg + "=first",
+		"-append", "console=" + arch.Console + " crashkernel=192M panic=-1 softlockup_panic=1 loglevel=4 " + noJitterRNG + " " + plan.BootArg + "=first",
 	}, arch.Machine...)
 	args = append(args, arch.DriveArgs(bt.Disk)...)
 	args = append(args, bt.QemuArgs...)

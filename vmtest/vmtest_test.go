@@ -21,7 +21,7 @@ import (
 var (
 	flagKernels        = flag.String("vmtest.kernels", "6.1,6.12,6.12-arm64", "Debian kernel series to boot, comma separated (\"-arm64\": Debian's arm64 kernel on qemu-system-aarch64)")
 	flagModes          = flag.String("vmtest.modes", "", "attach modes to record in (default: every mode the kernel's config offers)")
-	flagTimeout        = flag.Duration("vmtest.timeout", 12*time.Minute, "qemu timeout per kernel")
+	flagTimeout        = flag.Duration("vmtest.timeout", 15*time.Minute, "qemu timeout per kernel")
 	flagSMP            = flag.Int("vmtest.smp", 1, "guest CPUs (qemu -smp)")
 	flagParallel       = flag.Bool("vmtest.parallel", true, "boot the kernels at the same time (one host core each with -smp 1)")
 	flagKeep           = flag.Bool("vmtest.keep", false, "keep the work directory (initramfs, console logs, captures) and print its path")
