@@ -11,17 +11,45 @@
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
+#if defined(__TARGET_ARCH_x86)
 /* User registers saved at syscall entry (arch/x86/include/asm/ptrace.h). */
 struct pt_regs {
 	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
 	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
 };
+#elif defined(__TARGET_ARCH_arm64)
+/* arch/arm64/include/asm/ptrace.h: x0-x30 are regs[], the syscall number
+ * is syscallno. The names mirror the kernel's (anonymous members included),
+ * so the CO-RE relocations resolve through the same path. */
+struct user_pt_regs {
+	__u64 regs[31];
+	__u64 sp;
+	__u64 pc;
+	__u64 pstate;
+};
+
+struct pt_regs {
+	union {
+		struct user_pt_regs user_regs;
+		struct {
+			__u64 regs[31];
+			__u64 sp;
+			__u64 pc;
+			__u64 pstate;
+		};
+	};
+	__u64 orig_x0;
+	__s32 syscallno;
+};
+#else
+#error "kexecrec's BPF programs are built for x86 and arm64 only (bpf2go -target amd64,arm64)"
+#endif
 
 typedef struct { unsigned int val; } kuid_t;
 typedef struct { unsigned int val; } kgid_t;
 
 struct thread_info {
-	__u32 status; /* TS_COMPAT lives here on x86 */
+	__u32 status; /* TS_COMPAT lives here on x86 (only read there) */
 };
 
 /* kernel_cap_t is struct { __u32 cap[2]; } before 6.3 and struct { u64 val; }

@@ -28,13 +28,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Syscall numbers (see docs/kexec-facts.md). */
-#define NR_KEXEC_LOAD_X64 246
-#define NR_KEXEC_FILE_LOAD_X64 320
-#define NR_KEXEC_LOAD_IA32 283
-#define NR_KEXEC_LOAD_X32 (X32_SYSCALL_BIT | 528)
-#define NR_KEXEC_FILE_LOAD_X32 (X32_SYSCALL_BIT | 320)
-
 /* Piece records are reserved in two fixed sizes because
  * bpf_ringbuf_reserve() needs a constant: small payloads (the usual
  * setup_data, command line, boot_params) must not take 256 KiB of ring each. */
@@ -387,48 +380,7 @@ static __always_inline __u32 current_tid(void)
 	return (__u32)bpf_get_current_pid_tgid();
 }
 
-/* in_ia32_syscall(): the task is inside a 32-bit syscall. */
-static __always_inline int in_ia32_syscall(void)
-{
-	struct task_struct *t = (void *)bpf_get_current_task();
-
-	if (!bpf_core_field_exists(t->thread_info.status))
-		return 0;
-	return (BPF_CORE_READ(t, thread_info.status) & TS_COMPAT) != 0;
-}
-
-static __always_inline __u32 abi_of(__u32 nr)
-{
-	if (in_ia32_syscall())
-		return KR_ABI_IA32;
-	if (nr & X32_SYSCALL_BIT)
-		return KR_ABI_X32;
-	return KR_ABI_X64;
-}
-
-/* Syscall arguments from the user registers, per ABI. */
-static __always_inline void read_args(struct pt_regs *regs, __u32 abi, __u64 args[6])
-{
-	if (abi == KR_ABI_IA32) {
-		/* ebx, ecx, edx, esi, edi, ebp; only the low 32 bits are the argument. */
-		args[0] = (__u32)BPF_CORE_READ(regs, bx);
-		args[1] = (__u32)BPF_CORE_READ(regs, cx);
-		args[2] = (__u32)BPF_CORE_READ(regs, dx);
-		args[3] = (__u32)BPF_CORE_READ(regs, si);
-		args[4] = (__u32)BPF_CORE_READ(regs, di);
-		args[5] = (__u32)BPF_CORE_READ(regs, bp);
-		return;
-	}
-	args[0] = BPF_CORE_READ(regs, di);
-	args[1] = BPF_CORE_READ(regs, si);
-	args[2] = BPF_CORE_READ(regs, dx);
-	args[3] = BPF_CORE_READ(regs, r10);
-	args[4] = BPF_CORE_READ(regs, r8);
-	args[5] = BPF_CORE_READ(regs, r9);
-	/* x32 arguments stay as the registers held them (raw evidence); the
-	 * pointers and counts used for reading are cut to 32 bits in on_enter,
-	 * as the kernel's compat handler does. */
-}
+#include "arch.h"
 
 /* The pid's entry in its own (deepest) pid namespace: numbers[level]. 0 when
  * unreadable. */
@@ -830,18 +782,12 @@ static long segment_cb(__u64 i, void *arg)
 
 /* ---- common entry / exit ---- */
 
-static __always_inline int is_kexec_nr(__u32 nr)
-{
-	return nr == NR_KEXEC_LOAD_X64 || nr == NR_KEXEC_FILE_LOAD_X64 || nr == NR_KEXEC_LOAD_IA32 ||
-	       nr == NR_KEXEC_LOAD_X32 || nr == NR_KEXEC_FILE_LOAD_X32;
-}
-
 static __always_inline void on_enter(struct pt_regs *regs, __u32 nr, __u32 abi, __u32 hook)
 {
 	__u32 tid = current_tid(), zero = 0;
 	struct call_state *st, *tmpl;
 	__u64 args[6];
-	int is_file = (nr == NR_KEXEC_FILE_LOAD_X64 || nr == NR_KEXEC_FILE_LOAD_X32) && abi != KR_ABI_IA32;
+	int is_file = is_file_nr(nr, abi);
 
 	if (filtered_out())
 		return;
@@ -861,7 +807,7 @@ static __always_inline void on_enter(struct pt_regs *regs, __u32 nr, __u32 abi, 
 	st->abi = abi;
 	st->hook = hook;
 	st->is_file = is_file;
-	st->entry_size = (abi == KR_ABI_X64) ? 32 : 16;
+	st->entry_size = (abi == KR_ABI_NATIVE) ? 32 : 16;
 
 	read_args(regs, abi, args);
 	/* The caller's facts go first, so that user space has them when the
@@ -890,7 +836,7 @@ static __always_inline void on_enter(struct pt_regs *regs, __u32 nr, __u32 abi, 
 		__u64 nseg = args[1], uptr = args[2];
 		struct seg_loop l = { .st = st };
 
-		if (abi != KR_ABI_X64) {
+		if (abi != KR_ABI_NATIVE) {
 			nseg = (__u32)nseg;
 			uptr = (__u32)uptr;
 		}
@@ -944,7 +890,7 @@ static __always_inline void on_exit(__s64 ret, __u32 nr, __u32 hook, __u32 flags
 
 static __always_inline int wrapper_enter(struct pt_regs *regs, __u32 hook)
 {
-	__u32 nr = BPF_CORE_READ(regs, orig_ax);
+	__u32 nr = KR_REGS_NR(regs);
 
 	on_enter(regs, nr, abi_of(nr), hook);
 	return 0;
@@ -952,18 +898,19 @@ static __always_inline int wrapper_enter(struct pt_regs *regs, __u32 hook)
 
 static __always_inline int wrapper_exit(struct pt_regs *regs, __s64 ret, __u32 hook)
 {
-	on_exit(ret, BPF_CORE_READ(regs, orig_ax), hook, 0);
+	on_exit(ret, KR_REGS_NR(regs), hook, 0);
 	return 0;
 }
 
-SEC("fentry/__x64_sys_kexec_load")
+SEC("fentry/" KR_SYS("kexec_load"))
 int fentry_kexec_load(__u64 *ctx) { return wrapper_enter((void *)ctx[0], KR_HOOK_FENTRY); }
-SEC("fexit/__x64_sys_kexec_load")
+SEC("fexit/" KR_SYS("kexec_load"))
 int fexit_kexec_load(__u64 *ctx) { return wrapper_exit((void *)ctx[0], ctx[1], KR_HOOK_FENTRY); }
-SEC("fentry/__x64_sys_kexec_file_load")
+SEC("fentry/" KR_SYS("kexec_file_load"))
 int fentry_kexec_file_load(__u64 *ctx) { return wrapper_enter((void *)ctx[0], KR_HOOK_FENTRY); }
-SEC("fexit/__x64_sys_kexec_file_load")
+SEC("fexit/" KR_SYS("kexec_file_load"))
 int fexit_kexec_file_load(__u64 *ctx) { return wrapper_exit((void *)ctx[0], ctx[1], KR_HOOK_FENTRY); }
+#if defined(__TARGET_ARCH_x86)
 SEC("fentry/__ia32_compat_sys_kexec_load")
 int fentry_compat_kexec_load(__u64 *ctx) { return wrapper_enter((void *)ctx[0], KR_HOOK_FENTRY); }
 SEC("fexit/__ia32_compat_sys_kexec_load")
@@ -972,17 +919,20 @@ SEC("fentry/__x32_compat_sys_kexec_load")
 int fentry_x32_kexec_load(__u64 *ctx) { return wrapper_enter((void *)ctx[0], KR_HOOK_FENTRY); }
 SEC("fexit/__x32_compat_sys_kexec_load")
 int fexit_x32_kexec_load(__u64 *ctx) { return wrapper_exit((void *)ctx[0], ctx[1], KR_HOOK_FENTRY); }
+#endif
 
 /* ---- kprobe / kretprobe on the same wrappers (ctx: kernel regs; di = user regs) ---- */
 
-SEC("kprobe/__x64_sys_kexec_load")
-int kprobe_kexec_load(struct pt_regs *ctx) { return wrapper_enter((void *)ctx->di, KR_HOOK_KPROBE); }
-SEC("kprobe/__x64_sys_kexec_file_load")
-int kprobe_kexec_file_load(struct pt_regs *ctx) { return wrapper_enter((void *)ctx->di, KR_HOOK_KPROBE); }
+SEC("kprobe/" KR_SYS("kexec_load"))
+int kprobe_kexec_load(struct pt_regs *ctx) { return wrapper_enter((void *)KR_KPROBE_ARG1(ctx), KR_HOOK_KPROBE); }
+SEC("kprobe/" KR_SYS("kexec_file_load"))
+int kprobe_kexec_file_load(struct pt_regs *ctx) { return wrapper_enter((void *)KR_KPROBE_ARG1(ctx), KR_HOOK_KPROBE); }
+#if defined(__TARGET_ARCH_x86)
 SEC("kprobe/__ia32_compat_sys_kexec_load")
 int kprobe_compat_kexec_load(struct pt_regs *ctx) { return wrapper_enter((void *)ctx->di, KR_HOOK_KPROBE); }
 SEC("kprobe/__x32_compat_sys_kexec_load")
 int kprobe_x32_kexec_load(struct pt_regs *ctx) { return wrapper_enter((void *)ctx->di, KR_HOOK_KPROBE); }
+#endif
 
 /* A kretprobe no longer sees the wrapper's argument: the syscall number
  * comes from the call state (and the exit is only reported when the entry
@@ -993,18 +943,20 @@ static __always_inline int kret(struct pt_regs *ctx)
 
 	if (!bpf_map_lookup_elem(&calls, &tid))
 		return 0;
-	on_exit((__s64)ctx->ax, 0, KR_HOOK_KPROBE, 0);
+	on_exit((__s64)KR_KPROBE_RET(ctx), 0, KR_HOOK_KPROBE, 0);
 	return 0;
 }
 
-SEC("kretprobe/__x64_sys_kexec_load")
+SEC("kretprobe/" KR_SYS("kexec_load"))
 int kretprobe_kexec_load(struct pt_regs *ctx) { return kret(ctx); }
-SEC("kretprobe/__x64_sys_kexec_file_load")
+SEC("kretprobe/" KR_SYS("kexec_file_load"))
 int kretprobe_kexec_file_load(struct pt_regs *ctx) { return kret(ctx); }
+#if defined(__TARGET_ARCH_x86)
 SEC("kretprobe/__ia32_compat_sys_kexec_load")
 int kretprobe_compat_kexec_load(struct pt_regs *ctx) { return kret(ctx); }
 SEC("kretprobe/__x32_compat_sys_kexec_load")
 int kretprobe_x32_kexec_load(struct pt_regs *ctx) { return kret(ctx); }
+#endif
 
 /* ---- raw mode: every syscall, filtered by number as early as possible ---- */
 
@@ -1018,8 +970,8 @@ int raw_sys_enter(__u64 *ctx)
 	if (!is_kexec_nr(nr))
 		return 0;
 	abi = abi_of(nr);
-	/* 283 is kexec_load only for 32-bit tasks; 246/320 only for 64-bit ones. */
-	if ((abi == KR_ABI_IA32) != (nr == NR_KEXEC_LOAD_IA32))
+	/* A number is a kexec call only in its own ABI (arch.h). */
+	if (!raw_abi_ok(regs, nr, abi))
 		return 0;
 	on_enter(regs, nr, abi, KR_HOOK_RAW_SYSCALL);
 	if (cfg_ret_known_enosys)
@@ -1031,13 +983,13 @@ SEC("tp_btf/sys_exit")
 int raw_sys_exit(__u64 *ctx)
 {
 	struct pt_regs *regs = (void *)ctx[0];
-	__u32 nr = regs->orig_ax; /* trusted BTF pointer: a plain load */
+	__u32 nr = KR_REGS_NR_BTF(regs); /* trusted BTF pointer: a plain load */
 	__u32 abi;
 
 	if (!is_kexec_nr(nr))
 		return 0;
 	abi = abi_of(nr);
-	if ((abi == KR_ABI_IA32) != (nr == NR_KEXEC_LOAD_IA32))
+	if (!raw_abi_ok(regs, nr, abi))
 		return 0;
 	on_exit((__s64)ctx[1], nr, KR_HOOK_RAW_SYSCALL, 0);
 	return 0;
@@ -1096,7 +1048,7 @@ int fentry_post_read_file(__u64 *ctx)
 SEC("kprobe/security_kernel_post_read_file")
 int kprobe_post_read_file(struct pt_regs *ctx)
 {
-	on_post_read((void *)ctx->di, ctx->si, ctx->dx, (__u32)ctx->cx);
+	on_post_read((void *)KR_KPROBE_ARG1(ctx), KR_KPROBE_ARG2(ctx), KR_KPROBE_ARG3(ctx), (__u32)KR_KPROBE_ARG4(ctx));
 	return 0;
 }
 

@@ -55,25 +55,6 @@ func chooseMode(kt *kernelTargets, mode string) (string, error) {
 	return "", fmt.Errorf("recorder: no attach mode works on this kernel (%s)", strings.Join(why, "; "))
 }
 
-// fentryTargets are the syscall wrappers whose BTF funcs newKernelTargets
-// resolves where the kernel BTF names them more than once.
-var fentryTargets = []string{symKexecLoad, symKexecFileLoad, symCompatKexecLoad, symX32KexecLoad}
-
-// kexecWrappers are the syscall wrappers the fentry and kprobe modes hook,
-// mandatory ones first.
-func kexecWrappers(progs *bpf.KexecrecProgramSpecs) []wrapperHooks {
-	return []wrapperHooks{
-		{symKexecLoad, false, "",
-			progs.FentryKexecLoad, progs.FexitKexecLoad, progs.KprobeKexecLoad, progs.KretprobeKexecLoad},
-		{symKexecFileLoad, false, "",
-			progs.FentryKexecFileLoad, progs.FexitKexecFileLoad, progs.KprobeKexecFileLoad, progs.KretprobeKexecFileLoad},
-		{symCompatKexecLoad, true, "32-bit (ia32) kexec_load calls will not be seen",
-			progs.FentryCompatKexecLoad, progs.FexitCompatKexecLoad, progs.KprobeCompatKexecLoad, progs.KretprobeCompatKexecLoad},
-		{symX32KexecLoad, true, "x32 kexec_load calls will not be seen",
-			progs.FentryX32KexecLoad, progs.FexitX32KexecLoad, progs.KprobeX32KexecLoad, progs.KretprobeX32KexecLoad},
-	}
-}
-
 // hooksFor lists the syscall programs of a mode, dropping optional ones the
 // kernel does not offer (with a limitation each). noKexec (raw mode on a
 // kernel without kexec, see decideKexecAbsent) leaves sys_enter alone: the

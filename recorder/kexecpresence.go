@@ -29,8 +29,9 @@ var kexecImplSymbols = []string{
 // (kallsyms type W) on current kernels, weak aliases of sys_ni_syscall
 // (same address) on older ones (docs/kexec-facts.md).
 var kexecEntrySymbols = []string{
-	symKexecLoad, symKexecFileLoad, symCompatKexecLoad, "__ia32_sys_kexec_load",
-	"__ia32_sys_kexec_file_load", symX32KexecLoad, "__arm64_sys_kexec_load", "__arm64_sys_kexec_file_load",
+	"__x64_sys_kexec_load", "__x64_sys_kexec_file_load", "__ia32_compat_sys_kexec_load", "__ia32_sys_kexec_load",
+	"__ia32_sys_kexec_file_load", "__x32_compat_sys_kexec_load", "__arm64_sys_kexec_load", "__arm64_sys_kexec_file_load",
+	"__arm64_compat_sys_kexec_load",
 	"sys_kexec_load", "sys_kexec_file_load",
 }
 

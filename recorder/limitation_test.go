@@ -33,9 +33,9 @@ func TestLimitationsInPlainWords(t *testing.T) {
 		l    Limitation
 		want string
 	}{
-		{optionalHookLimitation(ModeKprobe, symX32KexecLoad, "x32 kexec_load calls will not be seen", noSymbol),
+		{optionalHookLimitation(ModeKprobe, "__x32_compat_sys_kexec_load", "x32 kexec_load calls will not be seen", noSymbol),
 			"x32 kexec_load calls will not be seen: this kernel has no such function to kprobe; 64-bit kexec_load and kexec_file_load are fully recorded"},
-		{optionalHookLimitation(ModeFentry, symX32KexecLoad, "x32 kexec_load calls will not be seen", fentryUnsupported),
+		{optionalHookLimitation(ModeFentry, "__x32_compat_sys_kexec_load", "x32 kexec_load calls will not be seen", fentryUnsupported),
 			"x32 kexec_load calls will not be seen: this kernel does not support fentry there; 64-bit kexec_load and kexec_file_load are fully recorded"},
 		{smallRingLimitation(4096),
 			"payloads over 4 KiB will not be captured: the 4096-byte ring buffer cannot hold one payload piece (raise --ringbuf-size); calls are still recorded"},

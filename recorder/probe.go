@@ -146,17 +146,14 @@ func probeKprobe(symbol string, ret bool) error {
 	return l.Close()
 }
 
-// Hook targets.
-const (
-	symKexecLoad       = "__x64_sys_kexec_load"
-	symKexecFileLoad   = "__x64_sys_kexec_file_load"
-	symCompatKexecLoad = "__ia32_compat_sys_kexec_load"
-	symX32KexecLoad    = "__x32_compat_sys_kexec_load"
-	symPostReadFile    = "security_kernel_post_read_file"
-)
+// symPostReadFile is where kexec_file_load's files are seen as the kernel
+// read them. The syscall wrappers' names depend on the architecture
+// (wrappers_x86.go, wrappers_arm64.go).
+const symPostReadFile = "security_kernel_post_read_file"
 
-// probeMode reports whether mode's mandatory hooks (the two x86_64
-// syscall wrappers, entry and exit) attach on this kernel.
+// probeMode reports whether mode's mandatory hooks (the native kexec_load
+// and kexec_file_load syscall wrappers, entry and exit) attach on this
+// kernel.
 func probeMode(kt *kernelTargets, mode string) error {
 	switch mode {
 	case ModeFentry:

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -32,19 +33,27 @@ const (
 	guestKexec      = "/usr/sbin/kexec"
 	guestKexecrec   = "/usr/bin/kexecrec"
 	guestVmlinuz    = "/payload/vmlinuz"
+	guestDtb        = "/payload/machine.dtb"
 	guestInitrd     = "/payload/initrd.small"
 	guestExecInitrd = "/payload/initrd.exec"
 	guestOutDevice  = "/dev/vda"
 	guestOutDir     = "/out"
 )
 
+// noJitterRNG skips the jitter entropy RNG's start-up self test (built into
+// Debian's 6.12 kernels): under TCG on a loaded host it measures timing
+// jitter for minutes, a soft lockup that panics the first boot
+// (softlockup_panic) or stalls the kernel started by kexec -e.
+const noJitterRNG = "initcall_blacklist=jent_mod_init"
+
 // Bed is what is shared by the boots of one test run.
 type Bed struct {
 	WorkDir  string // scratch space of this run
-	Kexecrec string // static kexecrec built for the guest
-	Agent    string // static guest agent
-	Kexec    string // host kexec-tools binary (Debian package kexec-tools)
-	Libs     []string
+	Kexecrec string // static kexecrec for this host (host-side show, verify; also the amd64 guests')
+	// Guests are the programs of each guest architecture (GOARCH).
+	Guests map[string]*GuestTools
+	// SMP is the guest CPU count the boots are prepared for.
+	SMP int
 }
 
 // Boot is one kernel's run: inputs, and what came back.
@@ -55,6 +64,9 @@ type Boot struct {
 	Modules  []module
 	Plan     plan.Plan
 	Payloads Payloads
+	Tools    *GuestTools
+	// Smp is the guest CPU count (qemu -smp; 0 means 1).
+	Smp int
 	// QemuArgs are added to qemu's command line (the benchmark's -icount).
 	QemuArgs []string
 	// BootArgs are added to the first kernel's command line (lsm=...,bpf
@@ -78,17 +90,22 @@ type Boot struct {
 // recorder must report for them.
 type Payloads struct {
 	Vmlinuz, Initrd, ExecInitrd string
-	// KernelSegment is vmlinuz after its (setup_sects+1)*512 setup bytes:
-	// what kexec-tools passes as the kernel segment of a bzImage.
+	// KernelSegment is what kexec-tools passes as the kernel segment: on
+	// x86 vmlinuz after its (setup_sects+1)*512 setup bytes (a bzImage),
+	// on arm64 the whole file (Debian's arm64 vmlinuz is an uncompressed
+	// Image, which kexec-tools loads as it is).
 	KernelSegment []byte
-	Append        string
-	ExecAppend    string
+	// Dtb (arm64) is the machine's device tree passed with --dtb.
+	Dtb        string
+	Append     string
+	ExecAppend string
 }
 
-// BuildStatic builds a Go main package as a static binary (CGO off).
-func BuildStatic(goTool, pkg, out string) error {
+// BuildStatic builds a Go main package as a static binary (CGO off) for
+// goarch.
+func BuildStatic(goTool, pkg, out, goarch string) error {
 	cmd := exec.Command(goTool, "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
 	}
@@ -186,7 +203,11 @@ type Measure struct {
 
 // Prepare writes the payloads, the plan and the initramfs of one boot.
 func (bed *Bed) Prepare(k testenv.Kernel, modes []string, stopTimeout int, m Measure) (*Boot, error) {
-	bt := &Boot{Kernel: k, Dir: filepath.Join(bed.WorkDir, k.Series), Modes: modes}
+	tools, arch := bed.Guests[k.Arch], guestArches[k.Arch]
+	if tools == nil {
+		return nil, fmt.Errorf("no guest programs built for %s", k.Arch)
+	}
+	bt := &Boot{Kernel: k, Dir: filepath.Join(bed.WorkDir, k.Series), Modes: modes, Tools: tools, Smp: bed.SMP}
 	if err := os.MkdirAll(bt.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -200,17 +221,27 @@ func (bed *Bed) Prepare(k testenv.Kernel, modes []string, stopTimeout int, m Mea
 	if err != nil {
 		return nil, err
 	}
-	setup, err := SetupSize(vmlinuz)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", k.Vmlinuz, err)
+	kernelSeg := vmlinuz
+	if k.Arch == "amd64" {
+		setup, err := SetupSize(vmlinuz)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", k.Vmlinuz, err)
+		}
+		kernelSeg = vmlinuz[setup:]
 	}
 	pl := Payloads{
 		Vmlinuz:       k.Vmlinuz,
 		Initrd:        filepath.Join(bt.Dir, "initrd.small"),
 		ExecInitrd:    filepath.Join(bt.Dir, "initrd.exec"),
-		KernelSegment: vmlinuz[setup:],
-		Append:        "console=ttyS0 panic=-1 " + plan.BootArg + "=loaded",
-		ExecAppend:    "console=ttyS0 panic=-1 loglevel=4 " + plan.BootArg + "=second",
+		KernelSegment: kernelSeg,
+		Append:        "console=" + arch.Console + " panic=-1 " + plan.BootArg + "=loaded",
+		ExecAppend:    "console=" + arch.Console + " panic=-1 loglevel=4 " + noJitterRNG + " " + plan.BootArg + "=second",
+	}
+	if k.Arch == "arm64" {
+		pl.Dtb = filepath.Join(bt.Dir, "machine.dtb")
+		if err := DumpDTB(arch, bt.SMP(), pl.Dtb); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.WriteFile(pl.Initrd, smallInitrd(k.Series), 0o644); err != nil {
 		return nil, err
@@ -221,7 +252,7 @@ func (bed *Bed) Prepare(k testenv.Kernel, modes []string, stopTimeout int, m Mea
 		w.CharDev("dev/console", 5, 1)
 		w.Dir("proc")
 		w.Dir("sys")
-		w.File("init", 0o755, bed.Agent)
+		w.File("init", 0o755, tools.Agent)
 	}); err != nil {
 		return nil, err
 	}
@@ -235,6 +266,17 @@ func (bed *Bed) Prepare(k testenv.Kernel, modes []string, stopTimeout int, m Mea
 		OutDevice: guestOutDevice, OutDir: guestOutDir,
 		ReadyTimeout: 90, StopTimeout: stopTimeout, Exec: !m.Only,
 		OverheadCalls: m.Calls, OverheadRounds: m.Rounds, OnlyOverhead: m.Only,
+		LoadArchFlag: arch.ArchFlag, FirstModeOnly: arch.FirstModeOnly, RingBuf: arch.RingBuf,
+	}
+	if arch.FirstModeOnly != nil {
+		// getppid rounds under TCG on a slow guest measure the emulator.
+		p.OverheadCalls, p.OverheadRounds = 0, 0
+		if m.Only {
+			return nil, fmt.Errorf("%s guests are not measured (qemu TCG of another architecture)", k.Arch)
+		}
+	}
+	if pl.Dtb != "" {
+		p.Dtb = guestDtb
 	}
 	for i, m := range mods {
 		p.Modules = append(p.Modules, fmt.Sprintf("/modules/%02d-%s.ko", i, m.Name))
@@ -247,14 +289,23 @@ func (bed *Bed) Prepare(k testenv.Kernel, modes []string, stopTimeout int, m Mea
 
 	err = writeCpio(filepath.Join(bt.Dir, "initramfs.cpio"), func(w *newcWriter) {
 		w.CharDev("dev/console", 5, 1)
-		for _, d := range []string{"proc", "sys", "tmp", "out", "lib64", "lib/x86_64-linux-gnu"} {
+		for _, d := range []string{"proc", "sys", "tmp", "out"} {
 			w.Dir(d)
 		}
-		w.File("init", 0o755, bed.Agent)
-		w.File(guestKexecrec, 0o755, bed.Kexecrec)
-		w.File(guestKexec, 0o755, bed.Kexec)
-		for _, lib := range bed.Libs {
-			w.File(lib, 0o755, lib)
+		dirs := map[string]bool{}
+		for _, f := range tools.Files {
+			for d := filepath.Dir(f.Guest); d != "/" && !dirs[d]; d = filepath.Dir(d) {
+				dirs[d] = true
+			}
+		}
+		for _, d := range sortedByDepth(dirs) {
+			w.Dir(strings.TrimPrefix(d, "/"))
+		}
+		w.File("init", 0o755, tools.Agent)
+		w.File(guestKexecrec, 0o755, tools.Kexecrec)
+		w.File(guestKexec, 0o755, tools.Kexec)
+		for _, f := range tools.Files {
+			w.File(f.Guest, 0o755, f.Host)
 		}
 		for i, m := range mods {
 			w.Bytes(p.Modules[i], 0o644, m.Data)
@@ -262,6 +313,9 @@ func (bed *Bed) Prepare(k testenv.Kernel, modes []string, stopTimeout int, m Mea
 		w.File(guestVmlinuz, 0o644, pl.Vmlinuz)
 		w.File(guestInitrd, 0o644, pl.Initrd)
 		w.File(guestExecInitrd, 0o644, pl.ExecInitrd)
+		if pl.Dtb != "" {
+			w.File(guestDtb, 0o644, pl.Dtb)
+		}
 		w.Bytes(plan.Path, 0o644, planJSON)
 	})
 	if err != nil {
@@ -303,8 +357,12 @@ func (bt *Boot) Run(ctx context.Context, qemu string, timeout time.Duration, smp
 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	args := []string{
-		"-accel", "tcg", "-m", "1G", "-smp", fmt.Sprint(smp),
+	arch := guestArches[bt.Kernel.Arch]
+	if smp != bt.SMP() {
+		return fmt.Errorf("boot prepared for -smp %d, run with %d (the arm64 dtb depends on it)", bt.SMP(), smp)
+	}
+	args := append([]string{
+		"-accel", "tcg", "-m", fmt.Sprintf("%dM", arch.MemoryMB), "-smp", fmt.Sprint(smp),
 		"-nodefaults", "-display", "none", "-no-reboot", "-nic", "none",
 		"-serial", "file:" + bt.Console, "-monitor", "none",
 		"-kernel", bt.Kernel.Vmlinuz,
@@ -312,10 +370,13 @@ func (bt *Boot) Run(ctx context.Context, qemu string, timeout time.Duration, smp
 		// crashkernel= for kexec -p; panic=-1 with -no-reboot ends qemu on a
 		// panic, and a soft lockup (a BPF program spinning) panics at once
 		// instead of hanging until the host's timeout.
-		"-append", strings.TrimSpace("console=ttyS0 crashkernel=192M panic=-1 softlockup_panic=1 loglevel=4 " + plan.BootArg + "=first " + bt.BootArgs),
-		"-drive", "file=" + bt.Disk + ",format=raw,if=virtio,cache=unsafe",
-	}
+		"-append", strings.TrimSpace("console=" + arch.Console + " crashkernel=192M panic=-1 softlockup_panic=1 loglevel=4 " + noJitterRNG + " " + plan.BootArg + "=first " + bt.BootArgs),
+	}, arch.Machine...)
+	args = append(args, arch.DriveArgs(bt.Disk)...)
 	args = append(args, bt.QemuArgs...)
+	if qemu == "" {
+		qemu = arch.Qemu
+	}
 	cmd := exec.CommandContext(ctx, qemu, args...)
 	var qout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &qout, &qout
@@ -404,4 +465,23 @@ func (bt *Boot) ConsoleLog() string {
 		return "(no console log: " + err.Error() + ")"
 	}
 	return string(b)
+}
+
+// SMP is the boot's guest CPU count.
+func (bt *Boot) SMP() int { return max(bt.Smp, 1) }
+
+// sortedByDepth lists directories parents first.
+func sortedByDepth(dirs map[string]bool) []string {
+	var out []string
+	for d := range dirs {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		ci, cj := strings.Count(out[i], "/"), strings.Count(out[j], "/")
+		if ci != cj {
+			return ci < cj
+		}
+		return out[i] < out[j]
+	})
+	return out
 }

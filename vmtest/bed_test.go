@@ -2,8 +2,11 @@ package vmtest
 
 import (
 	"bytes"
+	"debug/elf"
+	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -206,6 +209,66 @@ func TestFentryResolutions(t *testing.T) {
 			if got[name] == 0 {
 				t.Errorf("%s: no BTF id for %s", series, name)
 			}
+		}
+	}
+}
+
+// TestResolveIn: symlinks of an unpacked foreign root resolve inside it,
+// absolute ones included, through linked directories too.
+func TestResolveIn(t *testing.T) {
+	root := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(root, "usr/lib/aarch64-linux-gnu"), 0o755))
+	must(os.WriteFile(filepath.Join(root, "usr/lib/aarch64-linux-gnu/libc.so.6"), []byte("libc"), 0o644))
+	must(os.Symlink("usr/lib", filepath.Join(root, "lib")))
+	must(os.Symlink("/usr/lib/aarch64-linux-gnu/libc.so.6", filepath.Join(root, "usr/lib/aarch64-linux-gnu/libc-abs.so")))
+	for _, guest := range []string{"/lib/aarch64-linux-gnu/libc.so.6", "/usr/lib/aarch64-linux-gnu/libc-abs.so"} {
+		host, err := resolveIn(root, guest)
+		if err != nil {
+			t.Fatalf("%s: %v", guest, err)
+		}
+		if want := filepath.Join(root, "usr/lib/aarch64-linux-gnu/libc.so.6"); host != want {
+			t.Errorf("%s resolved to %s, want %s", guest, host, want)
+		}
+	}
+	if _, err := resolveIn(root, "/lib/aarch64-linux-gnu/libz.so.1"); err == nil {
+		t.Error("a missing library resolved")
+	}
+}
+
+// TestForeignLibs: Debian's kexec-tools:arm64 comes with every library it
+// loads (libxenctrl's Xen libraries included) and the arm64 loader.
+func TestForeignLibs(t *testing.T) {
+	testenv.Short(t, "downloads kexec-tools:arm64")
+	root, err := testenv.ForeignKexec("arm64")
+	if err != nil {
+		testenv.Skip(t, fmt.Sprintf("kexec-tools:arm64 not available: %v", err))
+	}
+	files, err := ForeignLibs(root, "/sbin/kexec", guestArches["arm64"].LibDirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range files {
+		got[path.Base(f.Guest)] = true
+		e, err := elf.Open(f.Host)
+		if err != nil {
+			t.Errorf("%s (%s): %v", f.Guest, f.Host, err)
+			continue
+		}
+		if e.Machine != elf.EM_AARCH64 {
+			t.Errorf("%s is %v, want aarch64", f.Guest, e.Machine)
+		}
+		e.Close()
+	}
+	for _, want := range []string{"ld-linux-aarch64.so.1", "libc.so.6", "libz.so.1", "libxenctrl.so.4.17"} {
+		if !got[want] {
+			t.Errorf("%s missing from %v", want, files)
 		}
 	}
 }

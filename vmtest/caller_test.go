@@ -39,12 +39,12 @@ type callerWant struct {
 // guest, kexec-tools' and the agent's.
 type callerSizes struct{ kexec, agent int64 }
 
-func newCallerSizes(bed *Bed) (callerSizes, error) {
-	k, err := os.Stat(bed.Kexec)
+func newCallerSizes(g *GuestTools) (callerSizes, error) {
+	k, err := os.Stat(g.Kexec)
 	if err != nil {
 		return callerSizes{}, err
 	}
-	a, err := os.Stat(bed.Agent)
+	a, err := os.Stat(g.Agent)
 	if err != nil {
 		return callerSizes{}, err
 	}

@@ -1,6 +1,7 @@
 package vmtest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -23,7 +24,13 @@ type Capture struct {
 	Stats  format.Stats
 	Calls  []*CapCall // in order of their ENTER record
 	Notes  []layout.Note
+	// Blobs are the bytes of the payloads up to smallBlob bytes, by
+	// SHA-256 (a device tree, a command line), for checks on their content.
+	Blobs map[string][]byte
 }
+
+// smallBlob is the largest payload ReadCapture keeps in Capture.Blobs.
+const smallBlob = 4 << 20
 
 // CapCall is everything recorded for one call id.
 type CapCall struct {
@@ -157,58 +164,90 @@ func ReadCapture(path string) (*Capture, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: index: %v", path, err)
 	}
+	c.Blobs = map[string][]byte{}
 	for _, cc := range c.Calls {
 		for i := range cc.Payloads {
 			p := &cc.Payloads[i] // checkBlob fills a 1.1 payload's SHA-256
-			if err := checkBlob(ix, p); err != nil {
+			data, err := checkBlob(ix, p)
+			if err != nil {
 				return nil, fmt.Errorf("%s: call %d payload kind %d index %d: %v", path, cc.ID, p.Kind, p.Index, err)
+			}
+			if data != nil {
+				c.Blobs[p.SHA256] = data
 			}
 		}
 	}
 	return c, nil
 }
 
-func checkBlob(ix *format.Index, p *layout.Payload) error {
-	// The blob is named by its SHA-256 (format 1.0) or by its piece list
-	// (1.1: the SHA-256 is then the bytes', as readers compute it).
+// checkBlob re-hashes a payload's stored bytes and returns them when they
+// are at most smallBlob bytes. The blob is named by its SHA-256 (format
+// 1.0) or by its piece list (1.1: the SHA-256 is then the bytes', as
+// readers compute it, and checkBlob fills it in).
+func checkBlob(ix *format.Index, p *layout.Payload) ([]byte, error) {
 	b, err := hex.DecodeString(p.BlobID())
 	if err != nil || len(b) != 32 {
-		return fmt.Errorf("bad blob id %q", p.BlobID())
+		return nil, fmt.Errorf("bad blob id %q", p.BlobID())
 	}
 	id := [32]byte(b)
 	if p.Blob != "" {
 		sum, err := ix.BlobSHA256(id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if p.SHA256 != "" && p.SHA256 != hex.EncodeToString(sum[:]) {
-			return fmt.Errorf("payload says sha256 %s, its blob's bytes hash to %x", p.SHA256, sum)
+			return nil, fmt.Errorf("payload says sha256 %s, its blob's bytes hash to %x", p.SHA256, sum)
 		}
 		p.SHA256 = hex.EncodeToString(sum[:])
 	}
 	if p.Captured == 0 {
 		if p.SHA256 != emptySHA256 {
-			return fmt.Errorf("empty payload with sha256 %s", p.SHA256)
+			return nil, fmt.Errorf("empty payload with sha256 %s", p.SHA256)
 		}
-		return nil
+		return nil, nil
 	}
 	rc, _, err := ix.Blob(id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rc.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, rc)
+	var keep bytes.Buffer
+	w := io.Writer(h)
+	if p.Captured <= smallBlob {
+		w = io.MultiWriter(h, &keep)
+	}
+	n, err := io.Copy(w, rc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if uint64(n) != p.Captured {
-		return fmt.Errorf("blob holds %d bytes, payload says %d captured", n, p.Captured)
+		return nil, fmt.Errorf("blob holds %d bytes, payload says %d captured", n, p.Captured)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != p.SHA256 {
-		return fmt.Errorf("blob bytes hash to %s, payload says %s", got, p.SHA256)
+		return nil, fmt.Errorf("blob bytes hash to %s, payload says %s", got, p.SHA256)
 	}
-	return nil
+	if p.Captured <= smallBlob {
+		return keep.Bytes(), nil
+	}
+	return nil, nil
+}
+
+// fdtMagic starts a flattened device tree (big-endian 0xd00dfeed).
+var fdtMagic = []byte{0xd0, 0x0d, 0xfe, 0xed}
+
+// hasDtbBootargs: one of the call's segments is a flattened device tree
+// whose strings hold "bootargs" and whose data holds cmdline with its NUL
+// (a byte check; replay/identify parses the tree).
+func hasDtbBootargs(cc *CapCall, blobs map[string][]byte, cmdline string) bool {
+	for _, p := range cc.Payloads {
+		d := blobs[p.SHA256]
+		if p.Kind == layout.KindSegment && bytes.HasPrefix(d, fdtMagic) &&
+			bytes.Contains(d, []byte("bootargs\x00")) && bytes.Contains(d, []byte(cmdline+"\x00")) {
+			return true
+		}
+	}
+	return false
 }
 
 // Sha256Hex is the hex SHA-256 of b.

@@ -26,18 +26,22 @@ import (
 // kernelReport is one kernel's row block of the results table.
 type kernelReport struct {
 	Series, Package, Release string
-	Modes                    []string
-	Elapsed                  time.Duration
-	SecondBoot               string // the marker line, or "" when not seen
-	Cells                    map[string]*cell
-	BootProblems             []string
-	Captures                 map[string]string
-	Results                  []plan.Result
-	Payloads                 string // what was loaded, for the table's caption
-	Config                   string // the kernel's config file
-	BootArgs                 string // added to the kernel command line (lsm=...,bpf)
-	FentryIDs                map[string]btf.TypeID
-	Overheads                []OverheadRow
+	Arch                     string // GOARCH of the guest
+	// BootSeconds is the guest's uptime when the agent started (kernel
+	// boot under TCG), 0 when no results came back.
+	BootSeconds  float64
+	Modes        []string
+	Elapsed      time.Duration
+	SecondBoot   string // the marker line, or "" when not seen
+	Cells        map[string]*cell
+	BootProblems []string
+	Captures     map[string]string
+	Results      []plan.Result
+	Payloads     string // what was loaded, for the table's caption
+	Config       string // the kernel's config file
+	BootArgs     string // added to the kernel command line (lsm=...,bpf)
+	FentryIDs    map[string]btf.TypeID
+	Overheads    []OverheadRow
 }
 
 // cell is one kernel x mode x scenario outcome.
@@ -65,6 +69,14 @@ type expectations struct {
 	kernelSegBytes, initrdBytes []byte
 	// The executables that make calls in the guest, for the caller checks.
 	callerSizes callerSizes
+	// arch: the guest's syscall numbers, ABI and kexec_load arch flag.
+	arch guestArch
+	// noFileLoad: the kernel has no KEXEC_FILE (Debian's arm64 kernels):
+	// kexec_file_load is the COND_SYSCALL stub and answers ENOSYS.
+	noFileLoad bool
+	// dtbAppend (arm64): the dtb segment kexec-tools built from --dtb must
+	// carry the --append string as /chosen/bootargs.
+	dtbAppend string
 }
 
 func expect(t *testing.T, bt *Boot) expectations {
@@ -80,7 +92,15 @@ func expect(t *testing.T, bt *Boot) expectations {
 		seg[i] = plan.BadFlagsByte(i)
 	}
 	initrd := read(bt.Payloads.Initrd)
+	cfg := read(bt.Kernel.Config)
+	dtbAppend := ""
+	if bt.Payloads.Dtb != "" {
+		dtbAppend = bt.Payloads.Append
+	}
 	return expectations{
+		arch:           guestArches[bt.Kernel.Arch],
+		noFileLoad:     !bytes.Contains(cfg, []byte("\nCONFIG_KEXEC_FILE=y\n")),
+		dtbAppend:      dtbAppend,
 		kernelSegBytes: bt.Payloads.KernelSegment,
 		initrdBytes:    initrd,
 		kernelSeg:      Sha256Hex(bt.Payloads.KernelSegment),
@@ -106,7 +126,12 @@ type wantPayload struct {
 }
 
 type wantCall struct {
-	nr        uint32
+	nr   uint32
+	abi  uint32
+	load bool // kexec_load (a SEGMENTS record, one payload per segment)
+	// dtbAppend: one segment is a flattened device tree holding this
+	// command line as bootargs (NUL-terminated).
+	dtbAppend string
 	ret       int64
 	comm      string
 	flagsArg  int    // index of the flags argument
@@ -135,6 +160,7 @@ const (
 	nrFile = 320
 	eperm  = -1
 	einval = -22
+	enosys = -38
 	// kexec-tools passes KEXEC_ARCH_X86_64 in the top 16 bits of kexec_load's flags.
 	archMask = 0xffff0000
 	archX86  = 0x3e0000
@@ -149,13 +175,23 @@ func (e expectations) wants(scenario string) []wantCall {
 		if initrd != e.initrd {
 			initrdBytes = nil
 		}
-		return wantCall{nr: nrLoad, ret: ret, comm: "kexec", flagsArg: 3, flagsMask: archMask | 0xffff, flags: archX86 | flagBits, purgatory: true,
+		return wantCall{nr: e.arch.NrLoad, abi: e.arch.ABI, load: true, ret: ret, comm: "kexec", flagsArg: 3, flagsMask: archMask | 0xffff,
+			flags: e.arch.ArchFlag | flagBits, purgatory: e.arch.ABI == layout.ABIX64, dtbAppend: e.dtbAppend,
 			payloads: []wantPayload{
-				{"kernel segment (vmlinuz after setup)", layout.KindSegment, layout.SrcSyscallEntry, e.kernelSeg, e.kernelSegBytes},
+				{"kernel segment (vmlinuz after setup; arm64: the Image)", layout.KindSegment, layout.SrcSyscallEntry, e.kernelSeg, e.kernelSegBytes},
 				{"initrd segment", layout.KindSegment, layout.SrcSyscallEntry, initrd, initrdBytes},
 			}}
 	}
 	cmdline := wantPayload{"command line", layout.KindCmdline, 0, e.cmdline, nil}
+	nrLoad, nrFile, abi := e.arch.NrLoad, e.arch.NrFile, e.arch.ABI
+	// Without KEXEC_FILE every kexec_file_load answers ENOSYS, whatever its
+	// arguments, and is recorded as it was made.
+	fileRet := func(ret int64) int64 {
+		if e.noFileLoad {
+			return enosys
+		}
+		return ret
+	}
 	switch scenario {
 	case plan.Load, plan.NoPerm:
 		ret := int64(0)
@@ -164,39 +200,57 @@ func (e expectations) wants(scenario string) []wantCall {
 		}
 		return []wantCall{kload(ret, 0, e.initrd)}
 	case plan.ExecLoad:
-		return []wantCall{kload(0, 0, e.execInitrd)}
+		w := kload(0, 0, e.execInitrd)
+		if e.dtbAppend != "" {
+			w.dtbAppend = "" // its command line is ExecAppend; Load checks the dtb
+		}
+		return []wantCall{w}
 	case plan.Crash:
 		return []wantCall{kload(0, 1 /* KEXEC_ON_CRASH */, e.initrd)}
 	case plan.FileLoad:
-		return []wantCall{{nr: nrFile, ret: 0, comm: "kexec", flagsArg: 4, flagsMask: ^uint64(0), flags: 0,
+		if e.noFileLoad {
+			// kexec-tools asks whether the syscall exists and stops at ENOSYS.
+			return []wantCall{{nr: nrFile, abi: abi, ret: enosys, comm: "kexec", flagsArg: 4}}
+		}
+		return []wantCall{{nr: nrFile, abi: abi, ret: 0, comm: "kexec", flagsArg: 4, flagsMask: ^uint64(0), flags: 0,
 			payloads: []wantPayload{
 				{"kernel as the kernel read it", layout.KindKernel, layout.SrcKernelRead, e.vmlinuz, nil},
 				{"initrd as the kernel read it", layout.KindInitrd, layout.SrcKernelRead, e.initrd, nil},
 				cmdline,
 			}}}
 	case plan.Unload:
-		return []wantCall{{nr: nrLoad, ret: 0, comm: "kexec", flagsArg: 3, flagsMask: 0xffff, flags: 0, nrSegs: u64(0), noPayload: true}}
+		return []wantCall{{nr: nrLoad, abi: abi, load: true, ret: 0, comm: "kexec", flagsArg: 3, flagsMask: 0xffff, flags: 0, nrSegs: u64(0), noPayload: true}}
 	case plan.BadFlags:
 		return []wantCall{
-			{nr: nrLoad, ret: einval, comm: "init", flagsArg: 3, flagsMask: ^uint64(0), flags: plan.BadLoadFlags, nrSegs: u64(1),
+			{nr: nrLoad, abi: abi, load: true, ret: einval, comm: "init", flagsArg: 3, flagsMask: ^uint64(0), flags: e.arch.ArchFlag | plan.BadFlagBit, nrSegs: u64(1),
 				payloads: []wantPayload{{"the one segment", layout.KindSegment, layout.SrcSyscallEntry, e.badSeg, nil}}},
-			{nr: nrFile, ret: einval, comm: "init", flagsArg: 4, flagsMask: ^uint64(0), flags: plan.BadFileLoadFlags,
+			{nr: nrFile, abi: abi, ret: fileRet(einval), comm: "init", flagsArg: 4, flagsMask: ^uint64(0), flags: plan.BadFileLoadFlags,
 				payloads: []wantPayload{{"command line", layout.KindCmdline, 0, e.badCmdline, nil}}},
 		}
 	case plan.Disabled:
 		return []wantCall{
 			kload(eperm, 0, e.initrd),
-			{nr: nrFile, ret: eperm, comm: "kexec", flagsArg: 4, flagsMask: ^uint64(0), flags: 0, payloads: []wantPayload{cmdline}},
+			e.disabledFileLoad(cmdline),
 		}
 	}
 	return nil
+}
+
+// disabledFileLoad is kexec -s -l after kexec_load_disabled: EPERM with
+// its command line, or on a kernel without KEXEC_FILE kexec-tools' ENOSYS
+// probe.
+func (e expectations) disabledFileLoad(cmdline wantPayload) wantCall {
+	if e.noFileLoad {
+		return wantCall{nr: e.arch.NrFile, abi: e.arch.ABI, ret: enosys, comm: "kexec", flagsArg: 4}
+	}
+	return wantCall{nr: e.arch.NrFile, abi: e.arch.ABI, ret: eperm, comm: "kexec", flagsArg: 4, flagsMask: ^uint64(0), flags: 0, payloads: []wantPayload{cmdline}}
 }
 
 // evaluate checks every result the guest brought back and returns the
 // kernel's block of the results table. Every problem is also a t.Errorf.
 func evaluate(t *testing.T, bt *Boot, bed *Bed) *kernelReport {
 	kexecrec := bed.Kexecrec
-	rep := &kernelReport{Series: bt.Kernel.Series, Package: bt.Kernel.Package, Release: bt.Kernel.Release,
+	rep := &kernelReport{Series: bt.Kernel.Series, Package: bt.Kernel.Package, Release: bt.Kernel.Release, Arch: bt.Kernel.Arch,
 		Modes: bt.Modes, Elapsed: bt.Elapsed, Cells: map[string]*cell{}, Captures: bt.Captures, Results: bt.Results,
 		Config: bt.Kernel.Config, BootArgs: bt.BootArgs, FentryIDs: bt.FentryIDs}
 	bootProblem := func(format string, args ...any) {
@@ -208,6 +262,7 @@ func evaluate(t *testing.T, bt *Boot, bed *Bed) *kernelReport {
 		bootProblem("no results came back from the guest")
 		return rep
 	}
+	rep.BootSeconds = bt.Boot.UptimeAtStart
 	if bt.Boot.Release != bt.Kernel.Release {
 		bootProblem("guest runs %q, want %q", bt.Boot.Release, bt.Kernel.Release)
 	}
@@ -239,7 +294,7 @@ func evaluate(t *testing.T, bt *Boot, bed *Bed) *kernelReport {
 	}
 
 	exp := expect(t, bt)
-	sizes, err := newCallerSizes(bed)
+	sizes, err := newCallerSizes(bt.Tools)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +306,9 @@ func evaluate(t *testing.T, bt *Boot, bed *Bed) *kernelReport {
 	// Every planned cell must have run.
 	for _, mode := range bt.Modes {
 		for _, s := range append(slices.Clone(plan.PerMode), plan.Disabled) {
-			rep.Cells[cellKey(mode, s)] = &cell{}
+			if bt.Plan.Runs(mode, s) {
+				rep.Cells[cellKey(mode, s)] = &cell{}
+			}
 		}
 	}
 	// ExecLoad runs once, in the first mode whose load was recorded.
@@ -275,7 +332,7 @@ func evaluate(t *testing.T, bt *Boot, bed *Bed) *kernelReport {
 			}
 			t.Errorf("%s/%s/%s: %s", bt.Kernel.Series, r.Mode, r.Scenario, msg)
 		}
-		checkGuestSide(r, problem)
+		checkGuestSide(r, exp.noFileLoad, problem)
 		sig := checkCapture(bt, r, exp, kexecrec, c, problem)
 		if c.EntryCopy != "" {
 			t.Logf("%s/%s/%s: %s", bt.Kernel.Series, r.Mode, r.Scenario, c.EntryCopy)
@@ -317,7 +374,7 @@ func evaluate(t *testing.T, bt *Boot, bed *Bed) *kernelReport {
 
 // checkGuestSide checks what kexec-tools and the kernel answered, which
 // holds with or without a recorder.
-func checkGuestSide(r plan.Result, problem func(string, ...any)) {
+func checkGuestSide(r plan.Result, noFileLoad bool, problem func(string, ...any)) {
 	for _, e := range r.Errors {
 		problem("guest: %s", e)
 	}
@@ -345,6 +402,21 @@ func checkGuestSide(r plan.Result, problem func(string, ...any)) {
 		}
 	}
 	const notPermitted = "Operation not permitted"
+	switch {
+	case noFileLoad && r.Scenario == plan.FileLoad:
+		cmdFails(0, "")
+		return
+	case noFileLoad && r.Scenario == plan.BadFlags:
+		if len(r.Triggers) != 2 || r.Triggers[0].Errno != "EINVAL" || r.Triggers[1].Errno != "ENOSYS" {
+			problem("triggers answered %+v, want EINVAL, then ENOSYS (no KEXEC_FILE)", r.Triggers)
+		}
+		return
+	case noFileLoad && r.Scenario == plan.Disabled:
+		cmdFails(0, notPermitted)
+		cmdFails(1, "")
+		state("kexec_load_disabled", r.LoadDisabled, "1")
+		return
+	}
 	switch r.Scenario {
 	case plan.Load, plan.FileLoad, plan.ExecLoad:
 		cmdOK(0)
@@ -516,7 +588,7 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, kexecrec string, c 
 		callProblem := func(format string, args ...any) {
 			problem("call %d: "+format, append([]any{i}, args...)...)
 		}
-		checkCall(cc, w, hookOf(attach), callProblem)
+		checkCall(cc, capt.Blobs, w, hookOf(attach), callProblem)
 		if i < len(callers) {
 			checkCaller(cc, callers[i], callProblem)
 		}
@@ -653,14 +725,14 @@ func checkPolicyCounters(stats map[string]uint64, pcut *policyCut, problem func(
 	}
 }
 
-func checkCall(cc *CapCall, w wantCall, hook uint32, problem func(string, ...any)) {
+func checkCall(cc *CapCall, blobs map[string][]byte, w wantCall, hook uint32, problem func(string, ...any)) {
 	if cc.Enter == nil {
 		problem("no ENTER record")
 		return
 	}
 	e := cc.Enter
-	if e.SyscallNr != w.nr || e.ABI != layout.ABIX64 {
-		problem("syscall %d abi %d, want %d x86_64", e.SyscallNr, e.ABI, w.nr)
+	if e.SyscallNr != w.nr || e.ABI != w.abi {
+		problem("syscall %d abi %d, want %d abi %d", e.SyscallNr, e.ABI, w.nr, w.abi)
 	}
 	if e.Hook != hook {
 		problem("ENTER hook %d, want %d", e.Hook, hook)
@@ -690,14 +762,14 @@ func checkCall(cc *CapCall, w wantCall, hook uint32, problem func(string, ...any
 			problem("EXIT syscall %d, want %d", cc.Exit.SyscallNr, w.nr)
 		}
 	}
-	if w.nr == nrLoad && cc.Segments == nil {
+	if w.load && cc.Segments == nil {
 		problem("no SEGMENTS record")
 	}
 	if cc.Segments != nil {
 		if cc.Segments.NrPassed != e.Args[1] {
 			problem("segments: %d passed, argument says %d", cc.Segments.NrPassed, e.Args[1])
 		}
-		if int(cc.Segments.NrCopied) != len(cc.Payloads) && w.nr == nrLoad {
+		if int(cc.Segments.NrCopied) != len(cc.Payloads) && w.load {
 			problem("%d segments but %d payloads", cc.Segments.NrCopied, len(cc.Payloads))
 		}
 		for _, p := range cc.Payloads {
@@ -741,7 +813,10 @@ func checkCall(cc *CapCall, w wantCall, hook uint32, problem func(string, ...any
 			problem("no complete %s payload with sha256 %s", wp.what, wp.sha[:16])
 		}
 	}
-	if w.nr == nrFile && w.ret == 0 {
+	if w.dtbAppend != "" && !w.timeCut && !hasDtbBootargs(cc, blobs, w.dtbAppend) {
+		problem("no segment is a device tree holding bootargs %q", w.dtbAppend)
+	}
+	if !w.load && w.ret == 0 {
 		kinds := map[uint32]bool{}
 		for _, f := range cc.Files {
 			kinds[f.Kind] = true
@@ -787,10 +862,19 @@ func callSignature(cc *CapCall, w wantCall) string {
 // checkShow decodes the capture with `kexecrec show --format json` and
 // compares the calls it lists with what the raw decode found.
 func checkShow(bin, path string, wants []wantCall, callers []callerWant, problem func(string, ...any)) {
-	out, err := exec.Command(bin, "show", "--format", "json", path).Output()
+	cmd := exec.Command(bin, "show", "--format", "json", path)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
 		problem("kexecrec show --format json: %v", err)
 		return
+	}
+	// A clean capture reads without a word on stderr, whatever its calls
+	// returned (ENOSYS from a kernel without KEXEC_FILE included); a call
+	// cut by the time limit is announced by its dropped counters.
+	if stderr.Len() > 0 && !slices.ContainsFunc(wants, func(w wantCall) bool { return w.timeCut }) {
+		problem("kexecrec show --format json wrote on stderr: %s", testenv.LastLine(stderr.String()))
 	}
 	calls, err := showCalls(out)
 	if err != nil {
@@ -892,21 +976,22 @@ func writeResults(path string, reps []*kernelReport, total time.Duration) error 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# qemu test bed results\n\n")
 	fmt.Fprintf(&b, "Generated by `go test ./vmtest -run TestVM -v -update-results` on %s "+
-		"(qemu TCG, -smp %d, 1 GiB, kernels booted in parallel: %v; one boot per kernel runs every mode and scenario) "+
+		"(qemu TCG, -smp %d, 1 GiB for amd64 and 2 GiB for arm64 guests, kernels booted in parallel: %v; one boot per kernel runs every mode and scenario) "+
 		"on a 2-core host shared with other builds. Total wall time including building: %s.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), *flagSMP, *flagParallel, total.Round(time.Second))
 	scen := append(append(slices.Clone(plan.PerMode), plan.ExecLoad), plan.Disabled)
 	writeCoverage(&b, reps, scen)
 	for _, rep := range reps {
-		fmt.Fprintf(&b, "## Debian %s: %s (%s)\n\n", rep.Series, rep.Package, rep.Release)
-		fmt.Fprintf(&b, "Payloads: %s.\n\n", rep.Payloads)
-		fmt.Fprintf(&b, "Boot, %d scenarios and kexec -e: %s. ", len(rep.Results), rep.Elapsed.Round(time.Second))
+		ga := guestArches[rep.Arch]
+		fmt.Fprintf(&b, "## Debian %s, %s: %s (%s)\n\n", strings.TrimSuffix(rep.Series, "-"+rep.Arch), rep.Arch, rep.Package, rep.Release)
+		fmt.Fprintf(&b, "Machine: `%s %s`. Payloads: %s.\n\n", ga.Qemu, strings.Join(ga.Machine, " "), rep.Payloads)
+		fmt.Fprintf(&b, "Kernel boot to the agent: %.1fs (guest uptime). Boot, %d scenarios and kexec -e: %s. ", rep.BootSeconds, len(rep.Results), rep.Elapsed.Round(time.Second))
 		if rep.SecondBoot != "" {
 			fmt.Fprintf(&b, "Second kernel after `kexec -e`: `%s`.\n\n", rep.SecondBoot)
 		} else {
 			fmt.Fprintf(&b, "Second kernel after `kexec -e`: **not seen**.\n\n")
 		}
-		fmt.Fprintf(&b, "| mode | %s |\n|---|%s\n", strings.Join(scen, " | "), strings.Repeat("---|", len(scen)))
+		fmt.Fprintf(&b, "| kernel | arch | mode | %s |\n|---|---|---|%s\n", strings.Join(scen, " | "), strings.Repeat("---|", len(scen)))
 		// Failures are numbered by their text, so that one cause shared by
 		// many cells (a mode that cannot attach) is listed once.
 		var notes []string
@@ -919,7 +1004,7 @@ func writeResults(path string, reps []*kernelReport, total time.Duration) error 
 			return slices.Index(notes, text) + 1
 		}
 		for _, mode := range rep.Modes {
-			row := []string{mode}
+			row := []string{strings.TrimSuffix(rep.Series, "-"+rep.Arch), rep.Arch, mode}
 			for _, s := range scen {
 				c := rep.Cells[cellKey(mode, s)]
 				switch {
@@ -1007,7 +1092,7 @@ func writeCoverage(b *strings.Builder, reps []*kernelReport, scen []string) {
 	for _, rep := range reps {
 		for _, mode := range rep.Modes {
 			attach, fileHook := wantAttach(mode, rep.Config)
-			row := []string{rep.Series, "amd64", mode, attach, fileHook}
+			row := []string{strings.TrimSuffix(rep.Series, "-"+rep.Arch), rep.Arch, mode, attach, fileHook}
 			for _, s := range scen {
 				c := rep.Cells[cellKey(mode, s)]
 				switch {
@@ -1044,10 +1129,13 @@ guest can reach; its payloads may then end flagged loop-limit and nothing else, 
 the limit its capture header states, in the one shape the hook produces (complete payloads, one cut on a
 256 KiB piece boundary, then payloads cut at 0), each holding an exact prefix of the expected bytes, with
 the dropped counters equal to what was cut; the lines under the table give each refused call's copy time); the
-kernel segment equals vmlinuz after its (setup_sects+1)*512 setup bytes, the initrd segment equals the
-initrd file, kexec_file_load's kernel and initrd (as the kernel read them) equal the files, the command line
-equals --append plus its NUL; for every kexec-tools kexec_load, ` + "`kexecrec show`" + ` finds the purgatory and the
-SHA-256 digest purgatory checks at boot, recomputed over the captured segments, matches; all modes saw the same calls, results and payload lengths and the same bytes
+kernel segment equals vmlinuz after its (setup_sects+1)*512 setup bytes (arm64: the whole vmlinuz, which
+Debian ships as an uncompressed Image and kexec-tools loads as it is), the initrd segment equals the
+initrd file, on arm64 one segment is a flattened device tree (the dtb qemu dumped for the machine, passed
+with --dtb) holding "bootargs" and the --append string with its NUL, kexec_file_load's kernel and initrd (as the kernel read them) equal the files, the command line
+equals --append plus its NUL; for every kexec-tools kexec_load on x86, ` + "`kexecrec show`" + ` finds the purgatory and the
+SHA-256 digest purgatory checks at boot, recomputed over the captured segments, matches (arm64's purgatory
+is not identified yet); all modes saw the same calls, results and payload lengths and the same bytes
 for every payload known in advance (kexec-tools puts a fresh random seed, setup_data type 9, in a 48-byte
 segment of every kexec_load, so that segment and purgatory, which holds the digest over all segments,
 differ between any two loads and are compared by length); ` + "`kexecrec verify`" + ` passes and
@@ -1068,7 +1156,10 @@ Scenarios: load = ` + "`kexec -l --kexec-syscall`" + `; fileload = ` + "`kexec -
 crash = ` + "`kexec -p --kexec-syscall`" + ` (crashkernel=192M); unload = ` + "`kexec -u`" + `; noperm = kexec -l without
 CAP_SYS_BOOT (EPERM); badflags = kexec_load and kexec_file_load with an unknown flag bit (EINVAL);
 execload = the load later started with ` + "`kexec -e`" + ` (once per kernel); disabled = kexec -l and kexec -s -l after
-kernel.kexec_load_disabled=1 (EPERM).
+kernel.kexec_load_disabled=1 (EPERM). arm64 loads add ` + "`--dtb`" + `. Debian's arm64 kernels have no KEXEC_FILE:
+there fileload is kexec-tools' kexec_file_load answered ENOSYS (kexec-tools then gives up), badflags'
+kexec_file_load and disabled's kexec -s answer ENOSYS too, and each such call is recorded as it was made, with
+its ENOSYS.
 
 Modes: fentry, kprobe and raw are the syscall hooks of ` + "`--attach`" + `; every cell's capture header states that
 mode and the file hook kexec_file_load's files came through (` + "`file_hook`" + `: fentry where the kernel offers it,
@@ -1107,6 +1198,7 @@ func updateSamples(dir string, reps []*kernelReport) error {
 		{"6.1", "fentry", plan.BadFlags, "real-6.1-fentry-einval.zst"},
 		{"6.1", "lsm", plan.FileLoad, "real-6.1-lsm-kexec_file_load.zst"},
 		{"6.12", "fentry", plan.BadFlags, "real-6.12-fentry-einval.zst"},
+		{"6.12-arm64", "fentry", plan.Load, "real-6.12-arm64-fentry-kexec_load.zst"},
 	}
 	var only []string
 	if *flagSamples != "" {

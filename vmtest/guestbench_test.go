@@ -22,7 +22,7 @@ import (
 //
 //	go test ./vmtest -run '^$' -bench GuestGetppid -benchtime 1x -count 5
 func BenchmarkGuestGetppid(b *testing.B) {
-	bed, qemu := newBed(b)
+	bed := newBed(b)
 	// Kernels and modes are resolved here: Fatal only works on this goroutine.
 	var series []string
 	kernels := map[string]testenv.Kernel{}
@@ -37,7 +37,7 @@ func BenchmarkGuestGetppid(b *testing.B) {
 	rows := map[string][]OverheadRow{}
 	for b.Loop() {
 		for _, s := range series {
-			rows[s] = guestOverheads(b, bed, qemu, kernels[s], modes[s], bootArgs[s])
+			rows[s] = guestOverheads(b, bed, kernels[s], modes[s], bootArgs[s])
 		}
 	}
 	for _, s := range series {
@@ -49,7 +49,7 @@ func BenchmarkGuestGetppid(b *testing.B) {
 }
 
 // guestOverheads boots one kernel with a measure-only plan.
-func guestOverheads(b *testing.B, bed *Bed, qemu string, k testenv.Kernel, modes []string, bootArgs string) []OverheadRow {
+func guestOverheads(b *testing.B, bed *Bed, k testenv.Kernel, modes []string, bootArgs string) []OverheadRow {
 	series := k.Series
 	bt, err := bed.Prepare(k, modes, 60, Measure{Calls: 200000, Rounds: 11, Only: true})
 	if err != nil {
@@ -61,7 +61,7 @@ func guestOverheads(b *testing.B, bed *Bed, qemu string, k testenv.Kernel, modes
 	// runs, not with host time: the rounds count the instructions a getppid
 	// takes (1 ns each at shift=0), free of the host's scheduling noise.
 	bt.QemuArgs = []string{"-icount", "shift=0"}
-	if err := bt.Run(context.Background(), qemu, *flagTimeout, *flagSMP); err != nil {
+	if err := bt.Run(context.Background(), "", *flagTimeout, *flagSMP); err != nil {
 		b.Errorf("%s: %v\n%s", series, err, bt.ConsoleLog())
 		return nil
 	}

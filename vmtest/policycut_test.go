@@ -26,7 +26,7 @@ func TestPolicyCutRefusedCall(t *testing.T) {
 	for i := range initrd {
 		initrd[i] = byte(i*3 + 1)
 	}
-	exp := expectations{kernelSeg: Sha256Hex(kernel), initrd: Sha256Hex(initrd), kernelSegBytes: kernel, initrdBytes: initrd}
+	exp := expectations{kernelSeg: Sha256Hex(kernel), initrd: Sha256Hex(initrd), kernelSegBytes: kernel, initrdBytes: initrd, arch: guestArches["amd64"]}
 
 	cut := func(index uint16, data []byte, n uint64) layout.Payload {
 		return layout.Payload{Kind: layout.KindSegment, Index: index, Source: layout.SrcSyscallEntry,
@@ -107,7 +107,7 @@ func TestPolicyCutRefusedCall(t *testing.T) {
 				w.policyCut = pcut.snaplen
 			}
 			var problems []string
-			checkCall(cc, w, layout.HookRawSyscall, func(format string, args ...any) {
+			checkCall(cc, nil, w, layout.HookRawSyscall, func(format string, args ...any) {
 				problems = append(problems, fmt.Sprintf(format, args...))
 			})
 			got := strings.Join(problems, "; ")

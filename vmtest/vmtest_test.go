@@ -3,6 +3,7 @@ package vmtest
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -20,9 +21,9 @@ import (
 )
 
 var (
-	flagKernels        = flag.String("vmtest.kernels", "6.1,6.12", "Debian kernel series to boot, comma separated")
+	flagKernels        = flag.String("vmtest.kernels", "6.1,6.12,6.12-arm64", "Debian kernel series to boot, comma separated (\"-arm64\": Debian's arm64 kernel on qemu-system-aarch64)")
 	flagModes          = flag.String("vmtest.modes", "", "attach modes to record in (default: every mode the kernel's config offers)")
-	flagTimeout        = flag.Duration("vmtest.timeout", 12*time.Minute, "qemu timeout per kernel")
+	flagTimeout        = flag.Duration("vmtest.timeout", 15*time.Minute, "qemu timeout per kernel")
 	flagSMP            = flag.Int("vmtest.smp", 1, "guest CPUs (qemu -smp)")
 	flagParallel       = flag.Bool("vmtest.parallel", true, "boot the kernels at the same time (one host core each with -smp 1)")
 	flagKeep           = flag.Bool("vmtest.keep", false, "keep the work directory (initramfs, console logs, captures) and print its path")
@@ -39,27 +40,40 @@ var (
 // guest brought back.
 func TestVM(t *testing.T) {
 	start := time.Now()
-	bed, qemu := newBed(t)
+	bed := newBed(t)
 	t.Logf("built kexecrec and the guest agent in %s", time.Since(start).Round(time.Millisecond))
 
 	var (
 		mu      sync.Mutex
 		reports []*kernelReport
 	)
-	// The group returns when every (possibly parallel) kernel is done.
+	// The group returns when every (possibly parallel) kernel is done. The
+	// boots run on goroutines of their own rather than as t.Parallel
+	// subtests: those are capped at -test.parallel (GOMAXPROCS, 2 on the CI
+	// machine), and each boot is a qemu process the test only waits for.
 	t.Run("kernel", func(t *testing.T) {
+		var wg sync.WaitGroup
 		for _, series := range strings.Split(*flagKernels, ",") {
 			series = strings.TrimSpace(series)
-			t.Run(series, func(t *testing.T) {
-				if *flagParallel {
-					t.Parallel()
-				}
-				rep := runKernel(t, bed, qemu, series)
-				mu.Lock()
-				reports = append(reports, rep)
-				mu.Unlock()
-			})
+			run := func() {
+				t.Run(series, func(t *testing.T) {
+					rep := runKernel(t, bed, series)
+					mu.Lock()
+					reports = append(reports, rep)
+					mu.Unlock()
+				})
+			}
+			if !*flagParallel {
+				run()
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				run()
+			}()
 		}
+		wg.Wait()
 	})
 	sort.Slice(reports, func(i, j int) bool { return reports[i].Series < reports[j].Series })
 	total := time.Since(start)
@@ -77,17 +91,14 @@ func TestVM(t *testing.T) {
 	}
 }
 
-// newBed builds kexecrec and the guest agent as static binaries and finds
-// qemu and Debian's kexec-tools.
-func newBed(tb testing.TB) (*Bed, string) {
+// newBed builds kexecrec for the host and, for each architecture of the
+// kernels asked for, kexecrec and the guest agent as static binaries, and
+// finds qemu and Debian's kexec-tools (the host's for amd64, kexec-tools of
+// the guest's architecture unpacked with its libraries otherwise).
+func newBed(tb testing.TB) *Bed {
 	testenv.Short(tb, "boots Debian kernels under qemu")
-	qemu := testenv.Tool(tb, "qemu-system-x86_64")
 	testenv.Tool(tb, "xz")  // 6.12's modules are .ko.xz
 	testenv.Tool(tb, "ldd") // kexec-tools' libraries
-	kexec := "/usr/sbin/kexec"
-	if _, err := os.Stat(kexec); err != nil {
-		testenv.Skip(tb, "Debian's kexec-tools is not installed (/usr/sbin/kexec)")
-	}
 	work := tb.TempDir()
 	if *flagKeep {
 		var err error
@@ -96,21 +107,55 @@ func newBed(tb testing.TB) (*Bed, string) {
 		}
 		tb.Logf("work directory kept: %s", work)
 	}
-	libs, err := SharedLibs(kexec)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	bed := &Bed{WorkDir: work, Kexec: kexec, Libs: libs,
-		Kexecrec: filepath.Join(work, "kexecrec"), Agent: filepath.Join(work, "agent")}
+	bed := &Bed{WorkDir: work, Kexecrec: filepath.Join(work, "kexecrec"), Guests: map[string]*GuestTools{}, SMP: *flagSMP}
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
 	root := moduleRoot(tb)
-	if err := BuildStatic(goTool, filepath.Join(root, "cmd", "kexecrec"), bed.Kexecrec); err != nil {
+	if err := BuildStatic(goTool, filepath.Join(root, "cmd", "kexecrec"), bed.Kexecrec, runtime.GOARCH); err != nil {
 		tb.Fatal(err)
 	}
-	if err := BuildStatic(goTool, filepath.Join(root, "vmtest", "guest"), bed.Agent); err != nil {
-		tb.Fatal(err)
+	for _, series := range strings.Split(*flagKernels, ",") {
+		arch := testenv.SeriesArch(strings.TrimSpace(series))
+		if bed.Guests[arch] != nil {
+			continue
+		}
+		ga, ok := guestArches[arch]
+		if !ok {
+			tb.Fatalf("no guest machine for %s", arch)
+		}
+		testenv.Tool(tb, ga.Qemu)
+		g := &GuestTools{Arch: arch, Kexecrec: bed.Kexecrec, Agent: filepath.Join(work, "agent-"+arch)}
+		if arch == runtime.GOARCH {
+			g.Kexec = "/usr/sbin/kexec"
+			if _, err := os.Stat(g.Kexec); err != nil {
+				testenv.Skip(tb, "Debian's kexec-tools is not installed (/usr/sbin/kexec)")
+			}
+			libs, err := SharedLibs(g.Kexec)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			for _, l := range libs {
+				g.Files = append(g.Files, GuestFile{l, l})
+			}
+		} else {
+			kroot, err := testenv.ForeignKexec(arch)
+			if err != nil {
+				testenv.Skip(tb, fmt.Sprintf("kexec-tools:%s not available: %v", arch, err))
+			}
+			g.Kexec = filepath.Join(kroot, "sbin", "kexec")
+			if g.Files, err = ForeignLibs(kroot, "/sbin/kexec", ga.LibDirs); err != nil {
+				tb.Fatal(err)
+			}
+			g.Kexecrec = filepath.Join(work, "kexecrec-"+arch)
+			if err := BuildStatic(goTool, filepath.Join(root, "cmd", "kexecrec"), g.Kexecrec, arch); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		if err := BuildStatic(goTool, filepath.Join(root, "vmtest", "guest"), g.Agent, arch); err != nil {
+			tb.Fatal(err)
+		}
+		bed.Guests[arch] = g
 	}
-	return bed, qemu
+	return bed
 }
 
 // lsmBootArgs make bpf an active LSM on the kernel that runs the lsm mode.
@@ -141,7 +186,9 @@ func kernelModes(tb testing.TB, k testenv.Kernel) (modes []string, bootArgs stri
 	if slices.Contains(modes, "lsm") {
 		bootArgs = lsmBootArgs
 	}
-	if slices.Contains(modes, "fentry") || slices.Contains(modes, "lsm") {
+	// The ambiguity is in Debian 6.1's x86 BTF (its bzImage carries the
+	// vmlinux this reads); an arm64 Image's BTF is not checked here.
+	if k.Arch == "amd64" && (slices.Contains(modes, "fentry") || slices.Contains(modes, "lsm")) {
 		if fentryIDs, err = FentryResolutions(k.Vmlinuz, tb.TempDir()); err != nil {
 			tb.Fatal(err)
 		}
@@ -152,7 +199,7 @@ func kernelModes(tb testing.TB, k testenv.Kernel) (modes []string, bootArgs stri
 	return modes, bootArgs, fentryIDs
 }
 
-func runKernel(t *testing.T, bed *Bed, qemu, series string) *kernelReport {
+func runKernel(t *testing.T, bed *Bed, series string) *kernelReport {
 	k := testenv.DebianKernel(t, series)
 	modes, bootArgs, fentryIDs := kernelModes(t, k)
 	// The recorder has StopTimeout seconds after the scenario to stop on
@@ -163,7 +210,7 @@ func runKernel(t *testing.T, bed *Bed, qemu, series string) *kernelReport {
 	}
 	bt.BootArgs, bt.FentryIDs = bootArgs, fentryIDs
 	t.Logf("%s (%s): modes %v, modules %v, boot args %q", k.Package, k.Release, modes, moduleNames(bt.Modules), bootArgs)
-	runErr := bt.Run(context.Background(), qemu, *flagTimeout, *flagSMP)
+	runErr := bt.Run(context.Background(), "", *flagTimeout, *flagSMP)
 	t.Logf("%s: qemu boot + %d scenarios + kexec -e: %s wall time", series, len(bt.Results), bt.Elapsed.Round(time.Second))
 	rep := evaluate(t, bt, bed)
 	if runErr != nil {

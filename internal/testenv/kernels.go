@@ -15,7 +15,8 @@ import (
 
 // Kernel is a Debian kernel package unpacked into the cache.
 type Kernel struct {
-	Series  string // "6.1" or "6.12"
+	Series  string // "6.1", "6.12", or with an architecture: "6.12-arm64"
+	Arch    string // GOARCH of the kernel: "amd64" or "arm64"
 	Package string // e.g. linux-image-6.1.0-50-amd64
 	Release string // uname -r of that kernel, e.g. 6.1.0-50-amd64
 	Root    string // the unpacked package (boot/, lib/modules/...)
@@ -42,10 +43,21 @@ func CacheDir() string {
 	return filepath.Join(d, "kexecrec")
 }
 
-// Debian kernel package names per series: the plain signed amd64 flavour.
+// Debian kernel package names per series: the plain signed flavour of
+// amd64, or of arm64 for a series named "-arm64".
 var kernelPackagePattern = map[string]*regexp.Regexp{
-	"6.1":  regexp.MustCompile(`^linux-image-(6\.1\.0-(\d+)-amd64)$`),
-	"6.12": regexp.MustCompile(`^linux-image-(6\.12\.(\d+)\+deb\d+-amd64)$`),
+	"6.1":        regexp.MustCompile(`^linux-image-(6\.1\.0-(\d+)-amd64)$`),
+	"6.12":       regexp.MustCompile(`^linux-image-(6\.12\.(\d+)\+deb\d+-amd64)$`),
+	"6.1-arm64":  regexp.MustCompile(`^linux-image-(6\.1\.0-(\d+)-arm64)$`),
+	"6.12-arm64": regexp.MustCompile(`^linux-image-(6\.12\.(\d+)\+deb\d+-arm64)$`),
+}
+
+// SeriesArch is the GOARCH of a kernel series' name ("6.12-arm64": arm64).
+func SeriesArch(series string) string {
+	if strings.HasSuffix(series, "-arm64") {
+		return "arm64"
+	}
+	return "amd64"
 }
 
 // DebianKernel returns the newest Debian kernel of a series ("6.1", "6.12")
@@ -81,7 +93,7 @@ func FetchDebianKernel(series string) (Kernel, error) {
 	if err != nil {
 		return Kernel{}, err
 	}
-	k := Kernel{Series: series, Package: pkg, Release: release, Root: filepath.Join(dir, pkg)}
+	k := Kernel{Series: series, Arch: SeriesArch(series), Package: pkg, Release: release, Root: filepath.Join(dir, pkg)}
 	k.Vmlinuz = filepath.Join(k.Root, "boot", "vmlinuz-"+release)
 	k.Config = filepath.Join(k.Root, "boot", "config-"+release)
 	if _, err := os.Stat(k.Vmlinuz); err == nil {
@@ -94,18 +106,9 @@ func FetchDebianKernel(series string) (Kernel, error) {
 		return Kernel{}, err
 	}
 	defer os.RemoveAll(tmp)
-	dl := exec.Command("apt-get", "download", pkg)
-	dl.Dir = tmp
-	if out, err := dl.CombinedOutput(); err != nil {
-		return Kernel{}, fmt.Errorf("apt-get download %s: %v: %s", pkg, err, LastLine(string(out)))
-	}
-	debs, _ := filepath.Glob(filepath.Join(tmp, "*.deb"))
-	if len(debs) != 1 {
-		return Kernel{}, fmt.Errorf("apt-get download %s: got %d .deb files", pkg, len(debs))
-	}
 	root := filepath.Join(tmp, "root")
-	if out, err := exec.Command("dpkg-deb", "-x", debs[0], root).CombinedOutput(); err != nil {
-		return Kernel{}, fmt.Errorf("dpkg-deb -x: %v: %s", err, LastLine(string(out)))
+	if err := downloadUnpack(tmp, root, pkg+":"+k.Arch); err != nil {
+		return Kernel{}, err
 	}
 	if err := os.Rename(root, k.Root); err != nil {
 		return Kernel{}, err
@@ -171,4 +174,25 @@ func LastLine(out string) string {
 		s = s[i+1:]
 	}
 	return s
+}
+
+// downloadUnpack downloads Debian packages (apt-get download, "name:arch"
+// for a foreign architecture) into dir and unpacks each into root with
+// dpkg-deb -x: nothing is installed.
+func downloadUnpack(dir, root string, pkgs ...string) error {
+	dl := exec.Command("apt-get", append([]string{"download"}, pkgs...)...)
+	dl.Dir = dir
+	if out, err := dl.CombinedOutput(); err != nil {
+		return fmt.Errorf("apt-get download %s: %v: %s", strings.Join(pkgs, " "), err, LastLine(string(out)))
+	}
+	debs, _ := filepath.Glob(filepath.Join(dir, "*.deb"))
+	if len(debs) != len(pkgs) {
+		return fmt.Errorf("apt-get download %s: got %d .deb files", strings.Join(pkgs, " "), len(debs))
+	}
+	for _, deb := range debs {
+		if out, err := exec.Command("dpkg-deb", "-x", deb, root).CombinedOutput(); err != nil {
+			return fmt.Errorf("dpkg-deb -x %s: %v: %s", filepath.Base(deb), err, LastLine(string(out)))
+		}
+	}
+	return nil
 }

@@ -26,10 +26,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Syscall numbers on x86_64, and kexec_load for ia32 (compat) callers.
+// kexec_load for ia32 and x32 (compat) callers on x86_64; the native
+// numbers, SysKexecLoad and SysKexecFileLoad, are per architecture
+// (sysnr_amd64.go, sysnr_arm64.go).
 const (
-	SysKexecLoad     = 246
-	SysKexecFileLoad = 320
 	SysKexecLoadIA32 = 283
 	SysKexecLoadX32  = 0x40000000 | 528
 )
@@ -159,8 +159,8 @@ func KexecLoad(spec LoadSpec) (*Result, error) {
 			return nil, err
 		}
 	}
-	if spec.IA32 && !haveIA32 {
-		return nil, errors.New("trigger: ia32 calls need amd64")
+	if (spec.IA32 || spec.X32) && !haveIA32 {
+		return nil, errors.New("trigger: ia32 and x32 calls need amd64")
 	}
 	if spec.IA32 && spec.X32 {
 		return nil, errors.New("trigger: IA32 and X32 are exclusive")
@@ -173,7 +173,7 @@ func KexecLoad(spec LoadSpec) (*Result, error) {
 		if spec.X32 {
 			res.Nr = SysKexecLoadX32
 		}
-		mapFlags |= unix.MAP_32BIT // a 32-bit caller's pointers
+		mapFlags |= map32Bit // a 32-bit caller's pointers
 	}
 	var maps [][]byte
 	res.releaseBufs = func() {

@@ -42,6 +42,9 @@ func (a *agent) run() {
 	execMode := ""
 	for _, mode := range a.p.Modes {
 		for _, s := range plan.PerMode {
+			if !a.p.Runs(mode, s) {
+				continue
+			}
 			r := a.scenario(mode, s)
 			if s == plan.Load && len(r.Errors) == 0 && execMode == "" {
 				execMode = mode
@@ -55,7 +58,9 @@ func (a *agent) run() {
 		a.execLoaded = true
 	}
 	for _, mode := range a.p.Modes {
-		a.scenario(mode, plan.Disabled)
+		if a.p.Runs(mode, plan.Disabled) {
+			a.scenario(mode, plan.Disabled)
+		}
 	}
 }
 
@@ -112,7 +117,11 @@ func (a *agent) act(r *plan.Result) {
 	p := a.p
 	load := func(extra ...string) []string {
 		args := append([]string{p.Kexec}, extra...)
-		return append(args, "--initrd="+p.Initrd, "--append="+p.Append, p.Vmlinuz)
+		args = append(args, "--initrd="+p.Initrd, "--append="+p.Append)
+		if p.Dtb != "" {
+			args = append(args, "--dtb="+p.Dtb)
+		}
+		return append(args, p.Vmlinuz)
 	}
 	run := func(argv ...string) {
 		r.Commands = append(r.Commands, a.command(180*time.Second, argv[0], argv[1:]...))
@@ -135,7 +144,11 @@ func (a *agent) act(r *plan.Result) {
 			r.Errors = append(r.Errors, "trigger output: "+err.Error())
 		}
 	case plan.ExecLoad:
-		run(p.Kexec, "-l", "--kexec-syscall", "--initrd="+p.ExecInitrd, "--append="+p.ExecAppend, p.Vmlinuz)
+		args := []string{p.Kexec, "-l", "--kexec-syscall", "--initrd=" + p.ExecInitrd, "--append=" + p.ExecAppend}
+		if p.Dtb != "" {
+			args = append(args, "--dtb="+p.Dtb)
+		}
+		run(append(args, p.Vmlinuz)...)
 	case plan.Disabled:
 		if readTrim("/proc/sys/kernel/kexec_load_disabled") != "1" {
 			if err := os.WriteFile("/proc/sys/kernel/kexec_load_disabled", []byte("1\n"), 0); err != nil {
@@ -158,6 +171,9 @@ func (a *agent) recorded(r *plan.Result) {
 	os.Remove(outPath)
 	argv := []string{a.p.Kexecrec, "record", "--attach", r.Mode,
 		"--count", strconv.Itoa(plan.Calls[r.Scenario]), "-o", outPath}
+	if a.p.RingBuf != "" {
+		argv = append(argv, "--ringbuf-size", a.p.RingBuf)
+	}
 	rec := &plan.Recorder{Argv: argv, Exit: -1}
 	r.Recorder = rec
 	cmd := exec.Command(argv[0], argv[1:]...)

@@ -61,16 +61,21 @@ type kexecSegment struct {
 // The recorder still sees the arguments and the segment bytes at entry.
 func badFlags(vmlinuz, initrd string) int {
 	var out []plan.Trigger
+	loadFlags := uint64(plan.BadLoadFlags)
+	var p plan.Plan
+	if b, err := os.ReadFile(plan.Path); err == nil && json.Unmarshal(b, &p) == nil && p.LoadArchFlag != 0 {
+		loadFlags = p.LoadArchFlag | plan.BadFlagBit
+	}
 
 	buf := make([]byte, plan.BadFlagsSegment)
 	for i := range buf {
 		buf[i] = plan.BadFlagsByte(i)
 	}
 	seg := []kexecSegment{{Buf: unsafe.Pointer(&buf[0]), BufSz: uintptr(len(buf)), Mem: plan.BadFlagsMem, MemSz: uintptr(len(buf))}}
-	r1, _, errno := unix.Syscall6(unix.SYS_KEXEC_LOAD, 0, uintptr(len(seg)), uintptr(unsafe.Pointer(&seg[0])), plan.BadLoadFlags, 0, 0)
+	r1, _, errno := unix.Syscall6(unix.SYS_KEXEC_LOAD, 0, uintptr(len(seg)), uintptr(unsafe.Pointer(&seg[0])), uintptr(loadFlags), 0, 0)
 	runtime.KeepAlive(buf)
 	runtime.KeepAlive(seg)
-	out = append(out, trigger("kexec_load", unix.SYS_KEXEC_LOAD, plan.BadLoadFlags, r1, errno))
+	out = append(out, trigger("kexec_load", unix.SYS_KEXEC_LOAD, loadFlags, r1, errno))
 
 	kf, err1 := os.Open(vmlinuz)
 	inf, err2 := os.Open(initrd)

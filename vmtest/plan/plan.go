@@ -47,10 +47,12 @@ var Calls = map[string]int{
 	Load: 1, FileLoad: 1, Crash: 1, Unload: 1, NoPerm: 1, BadFlags: 2, ExecLoad: 1, Disabled: 2,
 }
 
-// Bad flag values for BadFlags: an unknown bit on top of the x86_64 arch
-// field for kexec_load, and an unknown bit for kexec_file_load.
+// Bad flag values for BadFlags: an unknown bit on top of the arch field
+// (Plan.LoadArchFlag; BadLoadFlags is x86_64's) for kexec_load, and an
+// unknown bit for kexec_file_load.
 const (
-	BadLoadFlags     = 0x3e0000 | 0x100
+	BadFlagBit       = 0x100
+	BadLoadFlags     = 0x3e0000 | BadFlagBit
 	BadFileLoadFlags = 0x100
 	// BadFlagsSegment is the size of the one segment BadFlags passes; its
 	// bytes are BadFlagsPattern(i).
@@ -72,11 +74,15 @@ type Plan struct {
 	Kexec    string `json:"kexec"`    // Debian's /usr/sbin/kexec
 	Kexecrec string `json:"kexecrec"` // the static kexecrec binary
 
-	Vmlinuz    string `json:"vmlinuz"`     // kernel payload (the booted vmlinuz)
-	Initrd     string `json:"initrd"`      // small initrd payload
-	Append     string `json:"append"`      // command line given to loads
-	ExecInitrd string `json:"exec_initrd"` // initrd for the kernel started by kexec -e (this agent as /init)
-	ExecAppend string `json:"exec_append"` // its command line (BootArg=second)
+	Vmlinuz string `json:"vmlinuz"`       // kernel payload (the booted vmlinuz)
+	Initrd  string `json:"initrd"`        // small initrd payload
+	Append  string `json:"append"`        // command line given to loads
+	Dtb     string `json:"dtb,omitempty"` // device tree passed with --dtb (arm64)
+	// LoadArchFlag is the KEXEC_ARCH_* value of kexec_load's flags on the
+	// guest's architecture (0x3e0000 x86_64, 0xb70000 arm64).
+	LoadArchFlag uint64 `json:"load_arch_flag"`
+	ExecInitrd   string `json:"exec_initrd"` // initrd for the kernel started by kexec -e (this agent as /init)
+	ExecAppend   string `json:"exec_append"` // its command line (BootArg=second)
 
 	OutDevice string `json:"out_device"` // results disk, e.g. /dev/vda
 	OutDir    string `json:"out_dir"`    // where captures are written before being copied to the disk
@@ -87,6 +93,12 @@ type Plan struct {
 	StopTimeout  int `json:"stop_timeout"`
 	// Exec: run kexec -e at the end (false only for debugging the bed).
 	Exec bool `json:"exec"`
+	// FirstModeOnly are scenarios (of PerMode, and Disabled) run only in
+	// the first mode instead of in every mode: a slow guest (arm64 under
+	// TCG) loads in every mode and runs the rest once.
+	FirstModeOnly []string `json:"first_mode_only,omitempty"`
+	// RingBuf, when set, is the recorder's --ringbuf-size.
+	RingBuf string `json:"ringbuf,omitempty"`
 
 	// Before the scenarios, time getppid (a syscall kexecrec does not
 	// record) in OverheadRounds rounds of OverheadCalls calls, with no
@@ -169,4 +181,17 @@ type Boot struct {
 	Scenarios     int      `json:"scenarios"`
 	Errors        []string `json:"errors,omitempty"`
 	ExecStarted   bool     `json:"exec_started"` // kexec -e is about to run
+}
+
+// Runs reports whether scenario s runs in mode (modes[i]) under plan p.
+func (p Plan) Runs(mode, s string) bool {
+	if len(p.Modes) > 0 && mode == p.Modes[0] {
+		return true
+	}
+	for _, f := range p.FirstModeOnly {
+		if f == s {
+			return false
+		}
+	}
+	return true
 }

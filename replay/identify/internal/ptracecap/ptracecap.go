@@ -1,3 +1,5 @@
+//go:build amd64
+
 // Package ptracecap runs a kexec loader (kexec-tools' `kexec -l ...`) under
 // ptrace and captures the kexec_load arguments and every segment buffer at
 // the syscall-entry stop, then makes the syscall a no-op (orig_rax = -1, so
