@@ -13,6 +13,7 @@ import (
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/format"
+	"github.com/kexecrec/kexecrec/replay/identify/fdt"
 )
 
 // Capture is a capture file decoded with format and bpf/layout directly
@@ -233,21 +234,47 @@ func checkBlob(ix *format.Index, p *layout.Payload) ([]byte, error) {
 	return nil, nil
 }
 
-// fdtMagic starts a flattened device tree (big-endian 0xd00dfeed).
-var fdtMagic = []byte{0xd0, 0x0d, 0xfe, 0xed}
-
-// hasDtbBootargs: one of the call's segments is a flattened device tree
-// whose strings hold "bootargs" and whose data holds cmdline with its NUL
-// (a byte check; replay/identify parses the tree).
-func hasDtbBootargs(cc *CapCall, blobs map[string][]byte, cmdline string) bool {
+// dtbProblem checks the call's device tree segment (arm64): one segment
+// parses as a flattened device tree whose /chosen bootargs is exactly
+// cmdline and whose linux,initrd-start/end span exactly the segment that
+// holds the initrd (start = its destination, length = its buffer size, as
+// kexec-tools writes them). It returns "" when that holds.
+func dtbProblem(cc *CapCall, blobs map[string][]byte, cmdline, initrdSHA string) string {
+	if cc.Segments == nil {
+		return "no SEGMENTS record"
+	}
+	var initrd *layout.Segment
 	for _, p := range cc.Payloads {
-		d := blobs[p.SHA256]
-		if p.Kind == layout.KindSegment && bytes.HasPrefix(d, fdtMagic) &&
-			bytes.Contains(d, []byte("bootargs\x00")) && bytes.Contains(d, []byte(cmdline+"\x00")) {
-			return true
+		if p.Kind == layout.KindSegment && p.SHA256 == initrdSHA && int(p.Index) < len(cc.Segments.Segs) {
+			initrd = &cc.Segments.Segs[p.Index]
 		}
 	}
-	return false
+	problem := "no segment is a device tree"
+	for _, p := range cc.Payloads {
+		d := blobs[p.SHA256]
+		if p.Kind != layout.KindSegment || d == nil {
+			continue
+		}
+		tree, err := fdt.Parse(d)
+		if err != nil {
+			continue
+		}
+		if got, _ := tree.Bootargs(); got != cmdline {
+			problem = fmt.Sprintf("device tree in segment %d: bootargs %q, want %q", p.Index, got, cmdline)
+			continue
+		}
+		start, end, ok, err := tree.InitrdRange()
+		switch {
+		case err != nil || !ok:
+			return fmt.Sprintf("device tree in segment %d: no initrd range (%v)", p.Index, err)
+		case initrd == nil:
+			return "no segment holds the initrd"
+		case start != initrd.Mem || end != initrd.Mem+initrd.BufSz:
+			return fmt.Sprintf("device tree in segment %d: initrd %#x-%#x, the initrd segment is %#x+%#x", p.Index, start, end, initrd.Mem, initrd.BufSz)
+		}
+		return ""
+	}
+	return problem
 }
 
 // Sha256Hex is the hex SHA-256 of b.

@@ -132,6 +132,9 @@ type wantCall struct {
 	// dtbAppend: one segment is a flattened device tree holding this
 	// command line as bootargs (NUL-terminated).
 	dtbAppend string
+	// dtbInitrd: the SHA-256 of the initrd segment the device tree's
+	// linux,initrd-start/end must span.
+	dtbInitrd string
 	ret       int64
 	comm      string
 	flagsArg  int    // index of the flags argument
@@ -176,7 +179,7 @@ func (e expectations) wants(scenario string) []wantCall {
 			initrdBytes = nil
 		}
 		return wantCall{nr: e.arch.NrLoad, abi: e.arch.ABI, load: true, ret: ret, comm: "kexec", flagsArg: 3, flagsMask: archMask | 0xffff,
-			flags: e.arch.ArchFlag | flagBits, purgatory: e.arch.ABI == layout.ABIX64, dtbAppend: e.dtbAppend,
+			flags: e.arch.ArchFlag | flagBits, purgatory: true, dtbAppend: e.dtbAppend, dtbInitrd: initrd,
 			payloads: []wantPayload{
 				{"kernel segment (vmlinuz after setup; arm64: the Image)", layout.KindSegment, layout.SrcSyscallEntry, e.kernelSeg, e.kernelSegBytes},
 				{"initrd segment", layout.KindSegment, layout.SrcSyscallEntry, initrd, initrdBytes},
@@ -813,8 +816,10 @@ func checkCall(cc *CapCall, blobs map[string][]byte, w wantCall, hook uint32, pr
 			problem("no complete %s payload with sha256 %s", wp.what, wp.sha[:16])
 		}
 	}
-	if w.dtbAppend != "" && !w.timeCut && !hasDtbBootargs(cc, blobs, w.dtbAppend) {
-		problem("no segment is a device tree holding bootargs %q", w.dtbAppend)
+	if w.dtbAppend != "" && !w.timeCut {
+		if msg := dtbProblem(cc, blobs, w.dtbAppend, w.dtbInitrd); msg != "" {
+			problem("%s", msg)
+		}
 	}
 	if !w.load && w.ret == 0 {
 		kinds := map[uint32]bool{}
@@ -897,6 +902,11 @@ func checkShow(bin, path string, wants []wantCall, callers []callerWant, problem
 		if p := c.Purgatory; wants[i].purgatory && !wants[i].timeCut && wants[i].policyCut == 0 && (p == nil || !p.Found || !p.Match || !p.EntryInPurgatory) {
 			problem("show call %d: purgatory digest not confirmed over the captured segments: %+v", i, p)
 		}
+		// arm64: the purgatory jumps to the start of the Image segment.
+		if p := c.Purgatory; wants[i].purgatory && wants[i].abi == layout.ABIARM64 && !wants[i].timeCut && wants[i].policyCut == 0 &&
+			(p == nil || p.Arm64Jump == nil || !p.Arm64Jump.IntoImage || p.Arm64Jump.KernelSegment != 0) {
+			problem("show call %d: arm64 purgatory does not jump to the Image in segment 0: %+v", i, p)
+		}
 	}
 }
 
@@ -910,6 +920,10 @@ type showCall struct {
 		Match            bool   `json:"match"`
 		EntryInPurgatory bool   `json:"entry_in_purgatory"`
 		Detail           string `json:"detail"`
+		Arm64Jump        *struct {
+			IntoImage     bool `json:"into_image"`
+			KernelSegment int  `json:"kernel_segment"`
+		} `json:"arm64_jump"`
 	} `json:"purgatory"`
 }
 
