@@ -79,6 +79,14 @@ func TestVM(t *testing.T) {
 	total := time.Since(start)
 	t.Logf("vmtest wall time: %s", total.Round(time.Second))
 
+	// Every run leaves its results table among the artifacts (so a CI run's
+	// can be read and kept); -update-results writes the committed one.
+	art := filepath.Join(testenv.ArtifactDir(t), "vmtest-RESULTS.md")
+	if err := writeResults(art, reports, total); err != nil {
+		t.Errorf("%s: %v", art, err)
+	} else {
+		t.Logf("results table: %s", art)
+	}
 	if *flagUpdateResults {
 		if err := writeResults("RESULTS.md", reports, total); err != nil {
 			t.Errorf("RESULTS.md: %v", err)

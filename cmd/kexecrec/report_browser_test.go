@@ -20,19 +20,6 @@ import (
 	"github.com/kexecrec/kexecrec/internal/testenv"
 )
 
-// artifactDir is where the browser test leaves its screenshots: the CI's
-// artifact directory when it names one, else the temporary directory.
-func artifactDir(t *testing.T) string {
-	dir := os.Getenv("KEXECREC_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "kexecrec-artifacts")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // pageEvents collects what the page did: every request, console errors,
 // exceptions, log errors and dialogs (an injected alert() would open one).
 type pageEvents struct {
@@ -129,7 +116,7 @@ func TestReportInBrowser(t *testing.T) {
 			if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) || len(png) < 10_000 {
 				t.Errorf("screenshot is not a PNG of a page (%d bytes)", len(png))
 			}
-			shot := filepath.Join(artifactDir(t), "report-"+name+".png")
+			shot := filepath.Join(testenv.ArtifactDir(t), "report-"+name+".png")
 			if err := os.WriteFile(shot, png, 0o644); err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -50,4 +51,19 @@ func Short(t testing.TB, reason string) {
 	if testing.Short() && !Strict() {
 		t.Skip("-short: " + reason)
 	}
+}
+
+// ArtifactDir is where tests leave files a person looks at after the run
+// (screenshots, the qemu bed's results table): $KEXECREC_ARTIFACTS when
+// set (CI names its artifact directory there), else kexecrec-artifacts in
+// the temporary directory.
+func ArtifactDir(t testing.TB) string {
+	dir := os.Getenv("KEXECREC_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "kexecrec-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
