@@ -115,6 +115,10 @@ func RenderTable(w io.Writer, c *Call, o TableOptions) error {
 		fmt.Fprintln(w, "!!! PURGATORY DIGEST MISMATCH: the captured segments are not what")
 		fmt.Fprintln(w, "!!! purgatory will verify at boot (a race or tampering)")
 	}
+	if d := differentLoaded(c); len(d) > 0 {
+		fmt.Fprintf(w, "!!! LOADED SEGMENT DIFFERENT: the kernel staged other bytes than the caller\n")
+		fmt.Fprintf(w, "!!! passed at entry (segment %s): the capture's entry copy is not what will boot\n", strings.Trim(fmt.Sprint(d), "[]"))
+	}
 	var kvs [][2]string
 	add := func(k, v string) { kvs = append(kvs, [2]string{k, v}) }
 	add("time", when)
@@ -165,8 +169,8 @@ func RenderTable(w io.Writer, c *Call, o TableOptions) error {
 	}
 	for _, p := range c.Payloads {
 		id := p.Identity
-		if id == nil {
-			continue
+		if id == nil || isLoadedPayload(p) && len(c.Segments) > 0 {
+			continue // the entry copy already says it
 		}
 		if id.KernelVersion != "" {
 			add("kernel", id.KernelVersion)
@@ -207,6 +211,9 @@ func RenderTable(w io.Writer, c *Call, o TableOptions) error {
 	if v := c.Purgatory; v != nil {
 		add("purgatory", PurgatoryLine(v))
 	}
+	if s := LoadedLine(c); s != "" {
+		add("loaded", s)
+	}
 	for _, p := range c.Problems {
 		add("problem", p)
 	}
@@ -214,6 +221,9 @@ func RenderTable(w io.Writer, c *Call, o TableOptions) error {
 	if len(c.Segments) > 0 || len(c.Payloads) > 0 {
 		fmt.Fprintln(w)
 		if err := payloadTable(w, c, o); err != nil {
+			return err
+		}
+		if err := loadedTable(w, c, o); err != nil {
 			return err
 		}
 	}
