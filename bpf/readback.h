@@ -244,7 +244,11 @@ static long rb_walk_cb(__u64 i, void *unused)
 	if (e & KR_IND_DESTINATION) {
 		n = s->next_seg;
 		s->dest = e & KR_PAGE_MASK;
-		if (n < s->nseg && n < KR_MAX_SEGMENTS && s->seg[n].mem == s->dest) {
+		if (n < s->nseg && n < KR_MAX_SEGMENTS) {
+			barrier_var(n);
+			n &= KR_MAX_SEGMENTS - 1; /* the verifier loses the bound above */
+			if (s->seg[n].mem != s->dest)
+				return 0;
 			s->first[n] = s->npages;
 			s->found[n] = 1;
 			s->next_seg = n + 1;
@@ -571,6 +575,8 @@ static __always_inline void readback_at_exit(struct call_state *st, __s64 ret, s
 	addr = s->crash ? cfg_rb_kexec_crash_image : cfg_rb_kexec_image;
 	if (cfg_rb_off) {
 		status = cfg_rb_off;
+	} else if (!bpf_core_type_exists(struct kimage)) {
+		status = KR_LS_MODE; /* no kexec in this kernel's BTF */
 	} else if (!addr) {
 		status = KR_LS_NO_SYMBOLS;
 	} else if (cfg_rb_page_offset_base && bpf_probe_read_kernel(&pob, sizeof(pob), (void *)cfg_rb_page_offset_base)) {
