@@ -1,6 +1,7 @@
 package vmtest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -39,7 +40,15 @@ type CapCall struct {
 	Caller    *layout.Caller
 	Argv, Env *layout.Args
 	Records   map[uint16]int
+	// Loaded: the segments the kernel staged, read back at the exit;
+	// LoadedBytes holds the bytes of the small read-back copies (boot
+	// parameters, setup data: at most maxKeptLoaded) by segment index.
+	Loaded      []layout.Loaded
+	LoadedBytes map[uint16][]byte
 }
+
+// maxKeptLoaded bounds the read-back copies ReadCapture keeps in memory.
+const maxKeptLoaded = 64 << 10
 
 // ReadCapture decodes a capture and re-hashes every payload blob through
 // the format's random-access index: a payload's recorded SHA-256 must be the
@@ -96,6 +105,13 @@ func ReadCapture(path string) (*Capture, error) {
 				return nil, err
 			}
 			call(x.CallID).Exit = &x
+		case layout.RecLoaded:
+			l, err := layout.ParseLoaded(rec.Data, bo)
+			if err != nil {
+				return nil, err
+			}
+			cc := call(l.CallID)
+			cc.Loaded = append(cc.Loaded, l)
 		case layout.RecFile:
 			fl, err := layout.ParseFile(rec.Data, bo)
 			if err != nil {
@@ -159,44 +175,61 @@ func ReadCapture(path string) (*Capture, error) {
 	}
 	for _, cc := range c.Calls {
 		for _, p := range cc.Payloads {
-			if err := checkBlob(ix, p); err != nil {
+			b, err := checkBlob(ix, p)
+			if err != nil {
 				return nil, fmt.Errorf("%s: call %d payload kind %d index %d: %v", path, cc.ID, p.Kind, p.Index, err)
+			}
+			if b != nil && p.Kind == layout.KindLoaded {
+				if cc.LoadedBytes == nil {
+					cc.LoadedBytes = map[uint16][]byte{}
+				}
+				cc.LoadedBytes[p.Index] = b
 			}
 		}
 	}
 	return c, nil
 }
 
-func checkBlob(ix *format.Index, p layout.Payload) error {
+// checkBlob re-hashes p's blob; it returns the bytes of a small one
+// (at most maxKeptLoaded).
+func checkBlob(ix *format.Index, p layout.Payload) ([]byte, error) {
 	var sum [32]byte
 	b, err := hex.DecodeString(p.SHA256)
 	if err != nil || len(b) != 32 {
-		return fmt.Errorf("bad sha256 %q", p.SHA256)
+		return nil, fmt.Errorf("bad sha256 %q", p.SHA256)
 	}
 	copy(sum[:], b)
 	if p.Captured == 0 {
 		if sum != sha256.Sum256(nil) {
-			return fmt.Errorf("empty payload with sha256 %s", p.SHA256)
+			return nil, fmt.Errorf("empty payload with sha256 %s", p.SHA256)
 		}
-		return nil
+		return nil, nil
 	}
 	rc, _, err := ix.Blob(sum)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rc.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, rc)
+	var kept bytes.Buffer
+	w := io.Writer(h)
+	if p.Captured <= maxKeptLoaded {
+		w = io.MultiWriter(h, &kept)
+	}
+	n, err := io.Copy(w, rc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if uint64(n) != p.Captured {
-		return fmt.Errorf("blob holds %d bytes, payload says %d captured", n, p.Captured)
+		return nil, fmt.Errorf("blob holds %d bytes, payload says %d captured", n, p.Captured)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != p.SHA256 {
-		return fmt.Errorf("blob bytes hash to %s, payload says %s", got, p.SHA256)
+		return nil, fmt.Errorf("blob bytes hash to %s, payload says %s", got, p.SHA256)
 	}
-	return nil
+	if p.Captured <= maxKeptLoaded {
+		return kept.Bytes(), nil
+	}
+	return nil, nil
 }
 
 // Sha256Hex is the hex SHA-256 of b.

@@ -55,6 +55,8 @@ func cellKey(mode, scenario string) string { return mode + "/" + scenario }
 // expectations holds the hashes the recorder must report, computed on the host.
 type expectations struct {
 	kernelSeg, vmlinuz, initrd, execInitrd, cmdline, badSeg, badCmdline string
+	// appendText is the command line the loads pass (--append).
+	appendText string
 	// The bytes of the kernel segment and the small initrd, to check the
 	// prefix of a payload the unprivileged time limit cut.
 	kernelSegBytes, initrdBytes []byte
@@ -83,6 +85,7 @@ func expect(t *testing.T, bt *Boot) expectations {
 		initrd:         Sha256Hex(initrd),
 		execInitrd:     Sha256Hex(read(bt.Payloads.ExecInitrd)),
 		cmdline:        Sha256Hex([]byte(bt.Payloads.Append + "\x00")),
+		appendText:     bt.Payloads.Append,
 		badSeg:         Sha256Hex(seg),
 		badCmdline:     Sha256Hex([]byte(plan.BadFlagsCmdline)),
 	}
@@ -118,6 +121,11 @@ type wantCall struct {
 	// limit (see timeCutCall), so payloads may end early, flagged
 	// loop-limit, as long as what was captured is an exact prefix.
 	timeCut bool
+	// readBack: the staged image must be read back, every segment (see
+	// checkReadBack); bootCmdline is the text a kernel-built boot
+	// parameters segment must carry.
+	readBack    bool
+	bootCmdline string
 }
 
 const (
@@ -140,6 +148,7 @@ func (e expectations) wants(scenario string) []wantCall {
 			initrdBytes = nil
 		}
 		return wantCall{nr: nrLoad, ret: ret, comm: "kexec", flagsArg: 3, flagsMask: archMask | 0xffff, flags: archX86 | flagBits, purgatory: true,
+			readBack: ret == 0,
 			payloads: []wantPayload{
 				{"kernel segment (vmlinuz after setup)", layout.KindSegment, layout.SrcSyscallEntry, e.kernelSeg, e.kernelSegBytes},
 				{"initrd segment", layout.KindSegment, layout.SrcSyscallEntry, initrd, initrdBytes},
@@ -159,6 +168,7 @@ func (e expectations) wants(scenario string) []wantCall {
 		return []wantCall{kload(0, 1 /* KEXEC_ON_CRASH */, e.initrd)}
 	case plan.FileLoad:
 		return []wantCall{{nr: nrFile, ret: 0, comm: "kexec", flagsArg: 4, flagsMask: ^uint64(0), flags: 0,
+			readBack: true, bootCmdline: e.appendText,
 			payloads: []wantPayload{
 				{"kernel as the kernel read it", layout.KindKernel, layout.SrcKernelRead, e.vmlinuz, nil},
 				{"initrd as the kernel read it", layout.KindInitrd, layout.SrcKernelRead, e.initrd, nil},
@@ -558,8 +568,14 @@ func checkCall(cc *CapCall, w wantCall, hook uint32, problem func(string, ...any
 		if cc.Segments.NrPassed != e.Args[1] {
 			problem("segments: %d passed, argument says %d", cc.Segments.NrPassed, e.Args[1])
 		}
-		if int(cc.Segments.NrCopied) != len(cc.Payloads) && w.nr == nrLoad {
-			problem("%d segments but %d payloads", cc.Segments.NrCopied, len(cc.Payloads))
+		entryCopies := 0
+		for _, p := range cc.Payloads {
+			if p.Kind == layout.KindSegment {
+				entryCopies++
+			}
+		}
+		if int(cc.Segments.NrCopied) != entryCopies && w.nr == nrLoad {
+			problem("%d segments but %d entry payloads", cc.Segments.NrCopied, entryCopies)
 		}
 		for _, p := range cc.Payloads {
 			if p.Kind == layout.KindSegment && int(p.Index) < len(cc.Segments.Segs) && p.Total != cc.Segments.Segs[p.Index].BufSz {
@@ -597,6 +613,7 @@ func checkCall(cc *CapCall, w wantCall, hook uint32, problem func(string, ...any
 			problem("no complete %s payload with sha256 %s", wp.what, wp.sha[:16])
 		}
 	}
+	checkReadBack(cc, w, problem)
 	if w.nr == nrFile && w.ret == 0 {
 		kinds := map[uint32]bool{}
 		for _, f := range cc.Files {
@@ -669,6 +686,7 @@ func checkShow(bin, path string, wants []wantCall, callers []callerWant, problem
 		if p := c.Purgatory; wants[i].purgatory && !wants[i].timeCut && (p == nil || !p.Found || !p.Match || !p.EntryInPurgatory) {
 			problem("show call %d: purgatory digest not confirmed over the captured segments: %+v", i, p)
 		}
+		checkShowLoaded(i, c, wants[i], problem)
 	}
 }
 
@@ -683,6 +701,10 @@ type showCall struct {
 		EntryInPurgatory bool   `json:"entry_in_purgatory"`
 		Detail           string `json:"detail"`
 	} `json:"purgatory"`
+	Segments []struct {
+		Loaded *showLoaded `json:"loaded"`
+	} `json:"segments"`
+	LoadedSegments []showLoaded `json:"loaded_segments"`
 }
 
 // showCalls accepts what `show --format json` prints (an array with one

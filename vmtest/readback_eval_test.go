@@ -1,0 +1,116 @@
+package vmtest
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/kexecrec/kexecrec/bpf/layout"
+)
+
+// checkReadBack holds a call's read-back to what the kernel must have
+// staged. A kexec_load: every segment read back, its bytes [0, bufsz) the
+// entry copy's (same SHA-256), [bufsz, memsz) zeros, in the image its
+// flags name. A kexec_file_load: every segment of the kernel's image read
+// back complete, one of them the boot parameters the kernel built with
+// the --append command line. A call that staged nothing has no read-back.
+func checkReadBack(cc *CapCall, w wantCall, problem func(string, ...any)) {
+	if !w.readBack {
+		if len(cc.Loaded) > 0 {
+			problem("%d LOADED records for a call that staged nothing", len(cc.Loaded))
+		}
+		return
+	}
+	if len(cc.Loaded) == 0 {
+		problem("no LOADED record: the staged image was not read back")
+		return
+	}
+	wantImage := uint32(layout.ImageNormal)
+	if cc.Enter != nil && w.nr == nrLoad && cc.Enter.Args[3]&1 != 0 {
+		wantImage = layout.ImageCrash
+	}
+	payload := func(kind uint16, idx uint16) *layout.Payload {
+		for i := range cc.Payloads {
+			p := &cc.Payloads[i]
+			if p.Kind == kind && p.Index == idx && (kind == layout.KindSegment || p.Source == layout.SrcKernelPages) {
+				return p
+			}
+		}
+		return nil
+	}
+	sawCmdline := false
+	for _, l := range cc.Loaded {
+		if l.Status != layout.LSRead {
+			problem("segment %d not read back: status %d", l.Index, l.Status)
+			continue
+		}
+		if l.ImageType != wantImage {
+			problem("segment %d read back from image type %d, want %d", l.Index, l.ImageType, wantImage)
+		}
+		loaded := payload(layout.KindLoaded, l.Index)
+		if loaded == nil || !loaded.Complete || loaded.Total != l.BufSz {
+			problem("segment %d: loaded copy missing or incomplete: %+v", l.Index, loaded)
+			continue
+		}
+		if l.MemSz > l.BufSz {
+			tail := payload(layout.KindLoadedTail, l.Index)
+			if tail == nil || !tail.Complete || tail.SHA256 != Sha256Hex(make([]byte, l.MemSz-l.BufSz)) {
+				problem("segment %d: the tail [bufsz, memsz) is missing, incomplete or not zero: %+v", l.Index, tail)
+			}
+		}
+		if w.nr == nrLoad {
+			entry := payload(layout.KindSegment, l.Index)
+			switch {
+			case cc.Segments == nil || int(l.Index) >= len(cc.Segments.Segs):
+				problem("segment %d read back, but the call passed no such segment", l.Index)
+			case cc.Segments.Segs[l.Index].Mem != l.Mem || cc.Segments.Segs[l.Index].MemSz != l.MemSz:
+				problem("segment %d read back at mem %#x memsz %d, passed at %#x %d", l.Index, l.Mem, l.MemSz,
+					cc.Segments.Segs[l.Index].Mem, cc.Segments.Segs[l.Index].MemSz)
+			case entry == nil || entry.SHA256 != loaded.SHA256:
+				problem("segment %d: loaded copy %s differs from the entry copy %+v", l.Index, loaded.SHA256[:16], entry)
+			}
+		}
+		if b := cc.LoadedBytes[l.Index]; w.bootCmdline != "" && bytes.Contains(b, []byte("HdrS")) &&
+			bytes.Contains(b, []byte(strings.TrimSpace(w.bootCmdline))) {
+			sawCmdline = true
+		}
+	}
+	if w.nr == nrLoad && cc.Segments != nil && len(cc.Loaded) != int(cc.Segments.NrCopied) {
+		problem("%d segments read back, %d passed", len(cc.Loaded), cc.Segments.NrCopied)
+	}
+	if w.bootCmdline != "" && !sawCmdline {
+		problem("no read-back segment is boot parameters (HdrS) carrying the command line %q", w.bootCmdline)
+	}
+}
+
+// showLoaded is a loaded segment in `show --format json`.
+type showLoaded struct {
+	Verdict string `json:"verdict"`
+	SHA256  string `json:"sha256"`
+	Reason  string `json:"reason"`
+}
+
+// checkShowLoaded: show's verdicts for a call whose image was read back:
+// "same" for every kexec_load segment (the JSON's "loaded" per segment),
+// "kernel-built" for kexec_file_load's.
+func checkShowLoaded(i int, c showCall, w wantCall, problem func(string, ...any)) {
+	if !w.readBack {
+		return
+	}
+	want := "kernel-built"
+	if w.nr == nrLoad {
+		want = "same"
+		for j, s := range c.Segments {
+			if s.Loaded == nil || s.Loaded.Verdict != want || len(s.Loaded.SHA256) != 64 {
+				problem("show call %d segment %d: loaded %+v, want verdict %q", i, j, s.Loaded, want)
+			}
+		}
+	}
+	if len(c.LoadedSegments) == 0 {
+		problem("show call %d: no loaded_segments", i)
+	}
+	for j, l := range c.LoadedSegments {
+		if l.Verdict != want {
+			problem("show call %d loaded segment %d: verdict %q (%s), want %q", i, j, l.Verdict, l.Reason, want)
+		}
+	}
+}
