@@ -46,6 +46,9 @@ type cell struct {
 	// call took from entry to exit: almost all of it is the hooks copying
 	// the payloads, which the unprivileged time limit bounds.
 	EntryCopy string
+	// ReadBack, for the race, says in how many tries the read-back caught
+	// the kernel staging other bytes than the entry copy shows.
+	ReadBack string
 	// Caller is what BPF read about the calls' callers at entry.
 	Caller string
 }
@@ -126,6 +129,8 @@ type wantCall struct {
 	// parameters segment must carry.
 	readBack    bool
 	bootCmdline string
+	// race: a try of the race scenario (see checkRace).
+	race bool
 }
 
 const (
@@ -183,6 +188,12 @@ func (e expectations) wants(scenario string) []wantCall {
 			{nr: nrFile, ret: einval, comm: "init", flagsArg: 4, flagsMask: ^uint64(0), flags: plan.BadFileLoadFlags,
 				payloads: []wantPayload{{"command line", layout.KindCmdline, 0, e.badCmdline, nil}}},
 		}
+	case plan.Race:
+		w := make([]wantCall, plan.RaceTries)
+		for i := range w {
+			w[i] = wantCall{nr: nrLoad, ret: 0, comm: "init", flagsArg: 3, flagsMask: ^uint64(0), flags: 0, nrSegs: u64(2), race: true}
+		}
+		return w
 	case plan.Disabled:
 		return []wantCall{
 			kload(eperm, 0, e.initrd),
@@ -276,6 +287,9 @@ func evaluate(t *testing.T, bt *Boot, bed *Bed) *kernelReport {
 		}
 		checkGuestSide(r, problem)
 		sig := checkCapture(bt, r, exp, kexecrec, c, problem)
+		if c.ReadBack != "" {
+			t.Logf("%s/%s/%s: %s", bt.Kernel.Series, r.Mode, r.Scenario, c.ReadBack)
+		}
 		if c.EntryCopy != "" {
 			t.Logf("%s/%s/%s: %s", bt.Kernel.Series, r.Mode, r.Scenario, c.EntryCopy)
 		}
@@ -360,6 +374,16 @@ func checkGuestSide(r plan.Result, problem func(string, ...any)) {
 		if len(r.Triggers) != 2 || r.Triggers[0].Errno != "EINVAL" || r.Triggers[1].Errno != "EINVAL" {
 			problem("triggers answered %+v, want EINVAL twice", r.Triggers)
 		}
+	case plan.Race:
+		if len(r.Triggers) != plan.RaceTries {
+			problem("race: %d tries answered, want %d", len(r.Triggers), plan.RaceTries)
+		}
+		for i, tr := range r.Triggers {
+			if tr.Ret != 0 {
+				problem("race try %d: kexec_load returned %d (%s), want 0", i, tr.Ret, tr.Errno)
+			}
+		}
+		state("kexec_loaded", r.KexecLoaded, "1")
 	case plan.Disabled:
 		cmdFails(0, notPermitted)
 		cmdFails(1, notPermitted)
@@ -456,6 +480,9 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, kexecrec string, c 
 		if i < len(callers) {
 			checkCaller(cc, callers[i], callProblem)
 		}
+	}
+	if r.Scenario == plan.Race {
+		c.ReadBack = checkRace(capt, problem)
 	}
 	if r.Scenario == plan.NoPerm && len(capt.Calls) == 1 && capt.Calls[0].Exit != nil {
 		var captured uint64
@@ -898,7 +925,8 @@ ns_pid and ancestors and prints the same exe, argv, cwd, exe inode and size, and
 Scenarios: load = ` + "`kexec -l --kexec-syscall`" + `; fileload = ` + "`kexec -l --kexec-file-syscall`" + `;
 crash = ` + "`kexec -p --kexec-syscall`" + ` (crashkernel=192M); unload = ` + "`kexec -u`" + `; noperm = kexec -l without
 CAP_SYS_BOOT (EPERM); badflags = kexec_load and kexec_file_load with an unknown flag bit (EINVAL);
-execload = the load later started with ` + "`kexec -e`" + ` (once per kernel); disabled = kexec -l and kexec -s -l after
+race = 8 kexec_loads while a second thread rewrites the kernel segment's buffer (the read-back must
+catch one: entry copy and staged bytes differ); execload = the load later started with ` + "`kexec -e`" + ` (once per kernel); disabled = kexec -l and kexec -s -l after
 kernel.kexec_load_disabled=1 (EPERM).
 `
 
@@ -928,6 +956,7 @@ func updateSamples(dir string, reps []*kernelReport) error {
 		{"6.1", "kprobe", plan.Load, "real-6.1-kprobe-kexec_load.zst"},
 		{"6.1", "raw", plan.FileLoad, "real-6.1-raw-kexec_file_load.zst"},
 		{"6.12", "fentry", plan.BadFlags, "real-6.12-fentry-einval.zst"},
+		{"6.12", "fentry", plan.Race, "real-6.12-fentry-race.zst"},
 	}
 	for _, p := range picks {
 		for _, rep := range reps {

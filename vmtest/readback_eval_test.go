@@ -2,9 +2,12 @@ package vmtest
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
+	"github.com/kexecrec/kexecrec/replay/identify"
+	"github.com/kexecrec/kexecrec/vmtest/plan"
 )
 
 // checkReadBack holds a call's read-back to what the kernel must have
@@ -14,6 +17,9 @@ import (
 // back complete, one of them the boot parameters the kernel built with
 // the --append command line. A call that staged nothing has no read-back.
 func checkReadBack(cc *CapCall, w wantCall, problem func(string, ...any)) {
+	if w.race {
+		return // checkRace
+	}
 	if !w.readBack {
 		if len(cc.Loaded) > 0 {
 			problem("%d LOADED records for a call that staged nothing", len(cc.Loaded))
@@ -113,4 +119,60 @@ func checkShowLoaded(i int, c showCall, w wantCall, problem func(string, ...any)
 			problem("show call %d loaded segment %d: verdict %q (%s), want %q", i, j, l.Verdict, l.Reason, want)
 		}
 	}
+}
+
+// checkRace: every try of the race staged an image that was read back,
+// and at least one try caught the race: its entry copy holds the offered
+// bytes, the kernel the raced ones, which are what purgatory's digest
+// (recomputed by the reader over the loaded copies) covers. It returns the
+// cell's summary.
+func checkRace(capt *Capture, problem func(string, ...any)) string {
+	offered := make([]byte, plan.RaceSize)
+	raced := make([]byte, plan.RaceSize)
+	for i := range offered {
+		offered[i] = plan.RaceByte(i, false)
+		raced[i] = plan.RaceByte(i, true)
+	}
+	shaOffered, shaRaced := Sha256Hex(offered), Sha256Hex(raced)
+	var caught []string
+	for n, cc := range capt.Calls {
+		var entry, loaded *layout.Payload
+		for i := range cc.Payloads {
+			p := &cc.Payloads[i]
+			switch {
+			case p.Index == 1 && p.Kind == layout.KindSegment:
+				entry = p
+			case p.Index == 1 && p.Kind == layout.KindLoaded:
+				loaded = p
+			}
+		}
+		if len(cc.Loaded) != 2 || loaded == nil || entry == nil || !loaded.Complete || !entry.Complete {
+			problem("race try %d: %d LOADED records, entry copy %v, loaded copy %v: not read back whole", n, len(cc.Loaded), entry != nil, loaded != nil)
+			continue
+		}
+		for _, l := range cc.Loaded {
+			if l.Status != layout.LSRead {
+				problem("race try %d: segment %d not read back (status %d)", n, l.Index, l.Status)
+			}
+		}
+		if entry.SHA256 != shaOffered || loaded.SHA256 != shaRaced {
+			continue
+		}
+		purg := cc.LoadedBytes[0]
+		v := identify.CheckPurgatory([]identify.Segment{
+			{Index: 0, Mem: plan.RacePurgatoryMem, MemSz: 4096, Data: bytes.NewReader(purg), Size: int64(len(purg))},
+			{Index: 1, Mem: plan.RaceMem, MemSz: plan.RaceSize, Data: bytes.NewReader(raced), Size: int64(len(raced))},
+		}, plan.RacePurgatoryMem)
+		if !v.Found || !v.Match {
+			problem("race try %d: purgatory digest over the loaded copies: %+v", n, v)
+			continue
+		}
+		caught = append(caught, fmt.Sprint(n))
+	}
+	if len(caught) == 0 {
+		problem("race not caught in %d tries: no try has the offered bytes in its entry copy and the raced ones in the kernel", len(capt.Calls))
+		return ""
+	}
+	return fmt.Sprintf("race caught in %d of %d tries (%s): entry copy = offered bytes, kernel = raced bytes, purgatory digest matches the loaded copies",
+		len(caught), len(capt.Calls), strings.Join(caught, ", "))
 }

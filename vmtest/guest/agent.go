@@ -134,6 +134,12 @@ func (a *agent) act(r *plan.Result) {
 		if err := json.Unmarshal([]byte(lastLine(c.Output)), &r.Triggers); err != nil {
 			r.Errors = append(r.Errors, "trigger output: "+err.Error())
 		}
+	case plan.Race:
+		c := a.command(180*time.Second, "/init", "trigger", "race")
+		r.Commands = append(r.Commands, c)
+		if err := json.Unmarshal([]byte(lastLine(c.Output)), &r.Triggers); err != nil {
+			r.Errors = append(r.Errors, "trigger output: "+err.Error())
+		}
 	case plan.ExecLoad:
 		run(p.Kexec, "-l", "--kexec-syscall", "--initrd="+p.ExecInitrd, "--append="+p.ExecAppend, p.Vmlinuz)
 	case plan.Disabled:
