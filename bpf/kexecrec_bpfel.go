@@ -230,14 +230,14 @@ type KexecrecRbState struct {
 	Crash      uint32
 	Nseg       uint32
 	Seg        [16]KexecrecKrSeg
-	First      [16]uint32
-	Found      [16]uint32
 	Ptr        uint64
 	Dest       uint64
 	Npages     uint32
-	NextSeg    uint32
 	WalkErr    uint32
 	TooLarge   uint32
+	First      uint32
+	NextFirst  uint32
+	Pad2       uint32
 	Idx        uint32
 	Kind       uint16
 	Pad0       uint16

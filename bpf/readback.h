@@ -20,9 +20,9 @@
  * destination, IND_SOURCE names the page holding the next destination
  * page, IND_INDIRECTION continues the list on another page, IND_DONE ends
  * it) is the only map from destination to page. It is walked once into
- * rb_pages, in list order (the kernel loads segments in index order and
- * starts each with an IND_DESTINATION equal to its mem), then each page is
- * read through the direct map (page_offset_base + physical address).
+ * rb_pages, in list order (the kernel loads segments in index order, one
+ * entry per page of each), then each page is read through the direct map
+ * (page_offset_base + physical address) after checking its destination.
  * Crash images: the kernel copied straight into the crash range at the
  * destination; x86's arch_kexec_protect_crashkres() marks that range
  * read-only (set_pages_ro), not absent, so it is still readable at the
@@ -108,15 +108,15 @@ struct rb_state {
 	__u32 crash;
 	__u32 nseg;
 	struct kr_seg seg[KR_MAX_SEGMENTS]; /* from the image; buf unused */
-	__u32 first[KR_MAX_SEGMENTS];       /* rb_pages index of each segment's first page */
-	__u32 found[KR_MAX_SEGMENTS];
 	/* entry list walk */
 	__u64 ptr;
 	__u64 dest;
 	__u32 npages;
-	__u32 next_seg;
 	__u32 walk_err;
 	__u32 too_large;
+	__u32 first;      /* rb_pages index of the current segment's first page */
+	__u32 next_first; /* ... and of the next segment's */
+	__u32 _pad2;
 	/* the payload being emitted (see rb_region) */
 	__u32 idx;
 	__u16 kind;
@@ -242,17 +242,7 @@ static long rb_walk_cb(__u64 i, void *unused)
 	}
 	s->ptr += sizeof(e);
 	if (e & KR_IND_DESTINATION) {
-		n = s->next_seg;
 		s->dest = e & KR_PAGE_MASK;
-		if (n < s->nseg && n < KR_MAX_SEGMENTS) {
-			barrier_var(n);
-			n &= KR_MAX_SEGMENTS - 1; /* the verifier loses the bound above */
-			if (s->seg[n].mem != s->dest)
-				return 0;
-			s->first[n] = s->npages;
-			s->found[n] = 1;
-			s->next_seg = n + 1;
-		}
 		return 0;
 	}
 	if (!(e & KR_IND_SOURCE))
@@ -293,7 +283,7 @@ static long rb_page_cb(__u64 i, void *unused)
 	if (s->crash) {
 		src = s->pob + mem + so;
 	} else {
-		k = s->first[seg] + (__u32)(so / KR_PAGE_SIZE);
+		k = s->first + (__u32)(so / KR_PAGE_SIZE);
 		struct rb_page *pg = bpf_map_lookup_elem(&rb_pages, &k);
 
 		if (pg && pg->dest == mem + (so & KR_PAGE_MASK))
@@ -449,13 +439,19 @@ static long rb_segment_cb(__u64 i, void *unused)
 	if (!s || idx >= s->nseg || idx >= KR_MAX_SEGMENTS)
 		return 1;
 	idx &= KR_MAX_SEGMENTS - 1;
-	if (!s->crash && !s->found[idx]) {
+	bufsz = s->seg[idx].bufsz;
+	memsz = s->seg[idx].memsz;
+	/* The kernel loads segments in index order, each one page per
+	 * IND_SOURCE entry from its mem on (kimage_load_normal_segment), so a
+	 * segment's pages start where the previous one's end; rb_page_cb
+	 * checks each page's destination. */
+	s->first = s->next_first;
+	s->next_first += (memsz + KR_PAGE_SIZE - 1) / KR_PAGE_SIZE;
+	if (!s->crash && (s->walk_err || s->too_large)) {
 		rb_emit_loaded(s, idx, s->too_large ? KR_LS_TOO_LARGE : KR_LS_ENTRY_LIST);
 		return 0;
 	}
 	rb_emit_loaded(s, idx, KR_LS_READ);
-	bufsz = s->seg[idx].bufsz;
-	memsz = s->seg[idx].memsz;
 	if (bufsz > memsz)
 		bufsz = memsz; /* never: sanity_check_segment_list refuses it */
 	rb_region(s, idx, KR_PAYLOAD_LOADED, 0, bufsz);
@@ -492,8 +488,6 @@ static __always_inline int rb_read_image(struct rb_state *s)
 		s->seg[i].bufsz = BPF_CORE_READ(img, segment[i].bufsz);
 		s->seg[i].mem = BPF_CORE_READ(img, segment[i].mem);
 		s->seg[i].memsz = BPF_CORE_READ(img, segment[i].memsz);
-		s->first[i] = 0;
-		s->found[i] = 0;
 	}
 	return 0;
 }
@@ -569,9 +563,10 @@ static __always_inline void readback_at_exit(struct call_state *st, __s64 ret, s
 	s->crash = st->is_file ? (kflags & KR_KEXEC_FILE_ON_CRASH) != 0 : (kflags & KR_KEXEC_ON_CRASH) != 0;
 	s->nseg = 0;
 	s->npages = 0;
-	s->next_seg = 0;
 	s->walk_err = 0;
 	s->too_large = 0;
+	s->first = 0;
+	s->next_first = 0;
 	addr = s->crash ? cfg_rb_kexec_crash_image : cfg_rb_kexec_image;
 	if (cfg_rb_off) {
 		status = cfg_rb_off;

@@ -77,6 +77,7 @@ func (w *textWriter) summary(s *Summary) {
 	w.line("== %s ==", title)
 
 	// What must not be missed comes first.
+	w.loadedFinding(s)
 	if p := s.Purgatory; p.Mismatch > 0 {
 		w.line("!! PURGATORY DIGEST MISMATCH in %d of %d checked kexec_load calls:", p.Mismatch, p.Checked)
 		w.line("!! the captured segments are NOT what purgatory will verify at boot")
@@ -237,6 +238,7 @@ func (w *textWriter) payloadSection(s *Summary) {
 	if p := s.Purgatory; p.Checked > 0 {
 		w.line("Purgatory digest: %d checked, %d match, %d MISMATCH, %d not found", p.Checked, p.Match, p.Mismatch, p.NotFound)
 	}
+	w.loadedLine(s)
 }
 
 func (w *textWriter) dropSection(s *Summary) {

@@ -45,6 +45,9 @@ type Summary struct {
 	TruncatedExamples []PayloadExample `json:"truncated_examples,omitempty"`
 
 	Purgatory PurgatorySummary `json:"purgatory"`
+	// Loaded: the read-back segments by verdict (nil when the capture has
+	// none; summary_loaded.go).
+	Loaded *LoadedSummary `json:"loaded,omitempty"`
 
 	// CallsWithProblems: calls on which the decoder noted a problem.
 	CallsWithProblems int     `json:"calls_with_problems"`

@@ -203,6 +203,7 @@ func (s *Summary) addCall(c *Call) {
 	for _, p := range c.Payloads {
 		s.addPayload(c, p)
 	}
+	s.addLoaded(c)
 	if v := c.Purgatory; v != nil {
 		s.Purgatory.Checked++
 		switch {

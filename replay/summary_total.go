@@ -74,6 +74,7 @@ func totalOf(sums []*Summary) *Summary {
 				t.Purgatory.Mismatches = append(t.Purgatory.Mismatches, m)
 			}
 		}
+		t.mergeLoaded(s)
 		t.CallsWithProblems += s.CallsWithProblems
 		if s.Partial {
 			t.Partial = true
