@@ -39,6 +39,9 @@ func Changes(a, b *CallDigest) []Change {
 	if a.Purgatory != b.Purgatory {
 		add("purgatory", "", "changed", cmp.Or(a.Purgatory, "none"), cmp.Or(b.Purgatory, "none"))
 	}
+	if a.Loaded != b.Loaded {
+		add("loaded", "", "changed", cmp.Or(a.Loaded, "not read back"), cmp.Or(b.Loaded, "not read back"))
+	}
 	if a.resultKey() != b.resultKey() {
 		add("result", "", "changed", a.ResultText(), b.ResultText())
 	}

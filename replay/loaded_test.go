@@ -16,6 +16,25 @@ import (
 // staged as staged (memsz bytes each) and returns the decoded call.
 func readBackCall(t *testing.T, staged func(segs []synth.Segment) [][]byte, status uint32) (*Call, *Capture) {
 	t.Helper()
+	path := writeReadBack(t, staged, status)
+	c, err := Open(path, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var calls []*Call
+	if err := c.Calls(func(call *Call) error { calls = append(calls, call); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(calls))
+	}
+	return calls[0], c
+}
+
+// writeReadBack writes the capture of readBackCall and returns its path.
+func writeReadBack(t *testing.T, staged func(segs []synth.Segment) [][]byte, status uint32) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "rb.zst")
 	f, err := os.Create(path)
 	if err != nil {
@@ -37,19 +56,7 @@ func readBackCall(t *testing.T, staged func(segs []synth.Segment) [][]byte, stat
 		t.Fatal(err)
 	}
 	f.Close()
-	c, err := Open(path, OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	var calls []*Call
-	if err := c.Calls(func(call *Call) error { calls = append(calls, call); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if len(calls) != 1 {
-		t.Fatalf("%d calls, want 1", len(calls))
-	}
-	return calls[0], c
+	return path
 }
 
 // asStaged is what the kernel holds for segs: each buffer, zeros to memsz.
@@ -149,5 +156,33 @@ func TestLoadedNotReadBack(t *testing.T) {
 		if l.Verdict != VerdictNotReadBack || !strings.Contains(l.Reason, "another load replaced it") || l.SHA256 != "" {
 			t.Errorf("segment %d: verdict %q reason %q sha %q", l.Index, l.Verdict, l.Reason, l.SHA256)
 		}
+	}
+}
+
+// summarize puts a DIFFERENT read-back before everything else, and counts
+// the verdicts.
+func TestLoadedSummary(t *testing.T) {
+	path := writeReadBack(t, func(segs []synth.Segment) [][]byte {
+		s := asStaged(segs)
+		s[1][0] ^= 1
+		return s
+	}, layout.LSRead)
+	rep, err := Summarize([]string{path}, SummarizeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := rep.Files[0].Loaded
+	if l == nil || l.Segments != 2 || l.Same != 1 || l.Different != 1 || len(l.Differences) != 1 ||
+		l.Differences[0].Index != 1 || len(l.Differences[0].DiffersAt) != 1 || l.Differences[0].DiffersAt[0] != 0 {
+		t.Fatalf("loaded summary %+v", l)
+	}
+	var out bytes.Buffer
+	if err := RenderSummary(&out, rep, TableOptions{Width: 120}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out.String(), "\n")
+	if len(lines) < 2 || !strings.HasPrefix(lines[1], "!! LOADED SEGMENT DIFFERENT in 1 of 2") ||
+		!strings.Contains(out.String(), "Read back: 2 segments: 1 same, 1 DIFFERENT") {
+		t.Errorf("summary:\n%s", out.String())
 	}
 }

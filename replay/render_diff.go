@@ -76,4 +76,7 @@ func (w *textWriter) callLines(mark string, d *CallDigest) {
 	if d.Purgatory == "MISMATCH" {
 		w.line("    !! PURGATORY DIGEST MISMATCH")
 	}
+	if strings.Contains(d.Loaded, VerdictDifferent) {
+		w.cutLine("    !! LOADED " + d.Loaded)
+	}
 }

@@ -174,8 +174,8 @@ func (u userID) String() string {
 
 // PayloadName is "segment 2", "kernel", "initrd" or "cmdline".
 func PayloadName(p *Payload) string {
-	if p.Kind == "segment" {
-		return fmt.Sprintf("segment %d", p.Index)
+	if p.Kind == "segment" || isLoadedPayload(p) {
+		return fmt.Sprintf("%s %d", p.Kind, p.Index)
 	}
 	return p.Kind
 }
