@@ -45,6 +45,10 @@ type CapCall struct {
 	// parameters, setup data: at most maxKeptLoaded) by segment index.
 	Loaded      []layout.Loaded
 	LoadedBytes map[uint16][]byte
+	// LoadedEndNS is the time of the read-back's last PAYLOAD_END: the
+	// read-back ran from the exit's time (taken as the exit hook starts)
+	// to this.
+	LoadedEndNS uint64
 }
 
 // maxKeptLoaded bounds the read-back copies ReadCapture keeps in memory.
@@ -105,6 +109,14 @@ func ReadCapture(path string) (*Capture, error) {
 				return nil, err
 			}
 			call(x.CallID).Exit = &x
+		case layout.RecPayloadEnd:
+			e, err := layout.ParsePayloadEnd(rec.Data, bo)
+			if err != nil {
+				return nil, err
+			}
+			if cc := call(e.CallID); e.Source == layout.SrcKernelPages && e.TimeNS > cc.LoadedEndNS {
+				cc.LoadedEndNS = e.TimeNS
+			}
 		case layout.RecLoaded:
 			l, err := layout.ParseLoaded(rec.Data, bo)
 			if err != nil {

@@ -484,6 +484,9 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, kexecrec string, c 
 	if r.Scenario == plan.Race {
 		c.ReadBack = checkRace(capt, problem)
 	}
+	if r.Scenario == plan.Load || r.Scenario == plan.Crash || r.Scenario == plan.FileLoad {
+		c.ReadBack = readBackCost(capt)
+	}
 	if r.Scenario == plan.NoPerm && len(capt.Calls) == 1 && capt.Calls[0].Exit != nil {
 		var captured uint64
 		for _, p := range capt.Calls[0].Payloads {

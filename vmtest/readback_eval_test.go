@@ -176,3 +176,23 @@ func checkRace(capt *Capture, problem func(string, ...any)) string {
 	return fmt.Sprintf("race caught in %d of %d tries (%s): entry copy = offered bytes, kernel = raced bytes, purgatory digest matches the loaded copies",
 		len(caught), len(capt.Calls), strings.Join(caught, ", "))
 }
+
+// readBackCost says how long the read-back of a capture's first call took
+// and how much it read: from the exit's time (taken as the exit hook
+// starts, before the read-back) to the read-back's last PAYLOAD_END.
+func readBackCost(capt *Capture) string {
+	if len(capt.Calls) == 0 {
+		return ""
+	}
+	cc := capt.Calls[0]
+	if cc.Exit == nil || cc.LoadedEndNS <= cc.Exit.TimeNS {
+		return ""
+	}
+	var bytes uint64
+	for _, l := range cc.Loaded {
+		bytes += l.MemSz
+	}
+	mib := float64(bytes) / (1 << 20)
+	ms := float64(cc.LoadedEndNS-cc.Exit.TimeNS) / 1e6
+	return fmt.Sprintf("read back %d segments, %.1f MiB (memsz) in %.1f ms: %.1f ms per MiB", len(cc.Loaded), mib, ms, ms/mib)
+}
