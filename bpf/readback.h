@@ -472,22 +472,31 @@ static __always_inline void rb_refuse(struct rb_state *s, struct call_state *st,
 	}
 }
 
-/* Reads the image's segment table; 0 when it is readable. */
+/* Reads the image's segment table; 0 when it is readable. The element
+ * address is computed from the kernel's element size: a CO-RE access
+ * img->segment[i] with a variable i would use this header's (smaller)
+ * struct kexec_segment for the stride. */
 static __always_inline int rb_read_image(struct rb_state *s)
 {
 	struct kimage *img = (void *)s->image;
 	__u64 n = BPF_CORE_READ(img, nr_segments);
+	__u64 base = s->image + bpf_core_field_offset(struct kimage, segment);
+	__u64 stride = bpf_core_type_size(struct kexec_segment);
 
 	if (n == 0 || n > KR_MAX_SEGMENTS)
 		return -1;
 	s->nseg = n;
 	for (int i = 0; i < KR_MAX_SEGMENTS; i++) {
+		struct kexec_segment *ks = (void *)(base + i * stride);
+
 		if (i >= n)
 			break;
 		s->seg[i].buf = 0;
-		s->seg[i].bufsz = BPF_CORE_READ(img, segment[i].bufsz);
-		s->seg[i].mem = BPF_CORE_READ(img, segment[i].mem);
-		s->seg[i].memsz = BPF_CORE_READ(img, segment[i].memsz);
+		s->seg[i].bufsz = BPF_CORE_READ(ks, bufsz);
+		s->seg[i].mem = BPF_CORE_READ(ks, mem);
+		s->seg[i].memsz = BPF_CORE_READ(ks, memsz);
+		if (s->seg[i].bufsz > s->seg[i].memsz || s->seg[i].memsz > (__u64)KR_RB_MAX_PAGES * KR_PAGE_SIZE)
+			return -1; /* not a segment the kernel would have accepted */
 	}
 	return 0;
 }
