@@ -47,8 +47,9 @@ func race() int {
 			runtime.LockOSThread() // a thread of its own, as an attacker's would be
 			<-start
 			time.Sleep(plan.RaceDelay(n))
+			last := plan.RaceSize - 4096 // where offered and raced differ
 			for !stop.Load() {
-				copy(buf, raced)
+				copy(buf[last:], raced[last:])
 			}
 		}()
 		close(start)

@@ -55,14 +55,14 @@ var Calls = map[string]int{
 // segment's RACED bytes, and a RaceSize-byte kernel segment at RaceMem
 // whose buffer holds the OFFERED bytes (RaceByte(i, false)) when the call
 // starts. A second thread of the caller, after a delay that grows with
-// each try (RaceDelay), rewrites the buffer with the raced bytes
-// (RaceByte(i, true): the last page differs) until the call returns. A try
+// each try (RaceDelay), rewrites the buffer's last page, the only one where
+// the raced bytes (RaceByte(i, true)) differ, until the call returns. A try
 // whose rewrite falls between the recorder's entry copy and the kernel's
 // copy stages bytes the entry copy does not show: the read-back must say
 // DIFFERENT, and its bytes are what purgatory's digest covers.
 const (
 	RaceTries        = 8
-	RaceSize         = 2 << 20
+	RaceSize         = 1 << 20
 	RaceMem          = 0x2000000
 	RacePurgatoryMem = 0x1000000
 )
