@@ -40,17 +40,20 @@
 #define KEXECREC_READBACK_H
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
-/* include/linux/kexec.h */
-struct kexec_segment {
+/* include/linux/kexec.h. Flavors (___rb): they match struct kexec_segment
+ * and struct kimage where the kernel has kexec, and are only read there
+ * (bpf_core_type_exists below), so a kernel without kexec loads the
+ * programs too. */
+struct kexec_segment___rb {
 	__u64 bufsz;
 	__u64 mem;
 	__u64 memsz;
 };
 
-struct kimage {
+struct kimage___rb {
 	unsigned long head; /* kimage_entry_t: the first entry of the list */
 	unsigned long nr_segments;
-	struct kexec_segment segment[KR_MAX_SEGMENTS];
+	struct kexec_segment___rb segment[KR_MAX_SEGMENTS];
 };
 #pragma clang attribute pop
 
@@ -478,16 +481,16 @@ static __always_inline void rb_refuse(struct rb_state *s, struct call_state *st,
  * struct kexec_segment for the stride. */
 static __always_inline int rb_read_image(struct rb_state *s)
 {
-	struct kimage *img = (void *)s->image;
+	struct kimage___rb *img = (void *)s->image;
 	__u64 n = BPF_CORE_READ(img, nr_segments);
-	__u64 base = s->image + bpf_core_field_offset(struct kimage, segment);
-	__u64 stride = bpf_core_type_size(struct kexec_segment);
+	__u64 base = s->image + bpf_core_field_offset(struct kimage___rb, segment);
+	__u64 stride = bpf_core_type_size(struct kexec_segment___rb);
 
 	if (n == 0 || n > KR_MAX_SEGMENTS)
 		return -1;
 	s->nseg = n;
 	for (int i = 0; i < KR_MAX_SEGMENTS; i++) {
-		struct kexec_segment *ks = (void *)(base + i * stride);
+		struct kexec_segment___rb *ks = (void *)(base + i * stride);
 
 		if (i >= n)
 			break;
@@ -579,7 +582,7 @@ static __always_inline void readback_at_exit(struct call_state *st, __s64 ret, s
 	addr = s->crash ? cfg_rb_kexec_crash_image : cfg_rb_kexec_image;
 	if (cfg_rb_off) {
 		status = cfg_rb_off;
-	} else if (!bpf_core_type_exists(struct kimage)) {
+	} else if (!bpf_core_type_exists(struct kimage___rb)) {
 		status = KR_LS_MODE; /* no kexec in this kernel's BTF */
 	} else if (!addr) {
 		status = KR_LS_NO_SYMBOLS;
@@ -602,7 +605,7 @@ static __always_inline void readback_at_exit(struct call_state *st, __s64 ret, s
 		return;
 	}
 	if (!s->crash) {
-		s->ptr = img + bpf_core_field_offset(struct kimage, head);
+		s->ptr = img + bpf_core_field_offset(struct kimage___rb, head);
 		bpf_loop(KR_RB_MAX_ENTRIES, rb_walk_cb, NULL, 0);
 	}
 	bpf_loop(KR_MAX_SEGMENTS, rb_segment_cb, NULL, 0);
