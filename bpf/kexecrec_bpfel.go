@@ -146,16 +146,19 @@ type KexecrecKrHdr struct {
 }
 
 type KexecrecKrLoaded struct {
-	_          structs.HostLayout
-	H          KexecrecKrHdr
-	Index      uint16
-	NrSegments uint16
-	Status     uint32
-	ImageType  uint32
-	Pad0       uint32
-	Bufsz      uint64
-	Mem        uint64
-	Memsz      uint64
+	_           structs.HostLayout
+	H           KexecrecKrHdr
+	Index       uint16
+	NrSegments  uint16
+	Status      uint32
+	ImageType   uint32
+	Pad0        uint32
+	Bufsz       uint64
+	Mem         uint64
+	Memsz       uint64
+	ZeroChecked uint64
+	TailFlags   uint32
+	Pad1        uint32
 }
 
 type KexecrecKrPayloadEnd struct {
@@ -227,33 +230,34 @@ type KexecrecRbState struct {
 		WaitUntil uint64
 		StopAt    uint64
 	}
-	Crash      uint32
-	Nseg       uint32
-	Seg        [16]KexecrecKrSeg
-	Ptr        uint64
-	Dest       uint64
-	Npages     uint32
-	WalkErr    uint32
-	TooLarge   uint32
-	First      uint32
-	NextFirst  uint32
-	Pad2       uint32
-	Idx        uint32
-	Kind       uint16
-	Pad0       uint16
-	Base       uint64
-	Total      uint64
-	Off        uint64
-	Emitted    uint64
-	Pieces     uint32
-	Dropped    uint32
-	ReadErrors uint32
-	Flags      uint32
-	Pos        uint64
-	End        uint64
-	Start      uint64
-	Err        int32
-	Pad1       uint32
+	Crash       uint32
+	Nseg        uint32
+	Seg         [16]KexecrecKrSeg
+	Ptr         uint64
+	Dest        uint64
+	Npages      uint32
+	WalkErr     uint32
+	TooLarge    uint32
+	First       uint32
+	NextFirst   uint32
+	Pad2        uint32
+	Idx         uint32
+	Kind        uint16
+	Pad0        uint16
+	Base        uint64
+	Total       uint64
+	Off         uint64
+	Emitted     uint64
+	Pieces      uint32
+	Dropped     uint32
+	ReadErrors  uint32
+	Flags       uint32
+	Pos         uint64
+	End         uint64
+	Start       uint64
+	Err         int32
+	TailFlags   uint32
+	ZeroChecked uint64
 }
 
 // Names of all BPF objects in the ELF.

@@ -137,7 +137,8 @@ struct rb_state {
 	__u64 end;   /* segment offset where the piece ends */
 	__u64 start; /* segment offset of the piece's byte 0 */
 	__s32 err;
-	__u32 _pad1;
+	__u32 tail_flags;   /* KR_TF_* of the segment being read */
+	__u64 zero_checked; /* ... and its tail bytes found zero */
 };
 
 struct {
@@ -211,6 +212,9 @@ static __always_inline void rb_emit_loaded(struct rb_state *s, __u32 idx, __u32 
 	l->status = status;
 	l->image_type = s->crash ? KR_IMAGE_CRASH : KR_IMAGE_NORMAL;
 	l->_pad0 = 0;
+	l->_pad1 = 0;
+	l->zero_checked = status == KR_LS_READ ? s->zero_checked : 0;
+	l->tail_flags = status == KR_LS_READ ? s->tail_flags : 0;
 	if (idx < s->nseg) {
 		l->bufsz = s->seg[idx].bufsz;
 		l->mem = s->seg[idx].mem;
@@ -433,6 +437,49 @@ static __always_inline void rb_region(struct rb_state *s, __u32 idx, __u16 kind,
 	bpf_ringbuf_submit(end, 0);
 }
 
+/* Checks one whole page of the tail, at segment offset s->pos, for zeros
+ * (read into the piece buffer, not sent). */
+static long rb_zero_cb(__u64 i, void *unused)
+{
+	struct rb_state *s = rb_state();
+	__u32 zero = 0, seg, k;
+	struct rb_piece_buf *buf = bpf_map_lookup_elem(&rb_piece_map, &zero);
+	__u64 so, src = 0, mem, *w;
+
+	if (!s || !buf || s->pos >= s->end)
+		return 1;
+	if (bpf_ktime_get_ns() >= s->b.stop_at) {
+		s->tail_flags |= KR_TF_CUT;
+		return 1;
+	}
+	seg = s->idx & (KR_MAX_SEGMENTS - 1);
+	so = s->pos;
+	mem = s->seg[seg].mem;
+	if (s->crash) {
+		src = s->pob + mem + so;
+	} else {
+		k = s->first + (__u32)(so / KR_PAGE_SIZE);
+		struct rb_page *pg = bpf_map_lookup_elem(&rb_pages, &k);
+
+		if (pg && pg->dest == mem + so)
+			src = s->pob + pg->src;
+	}
+	if (bpf_probe_read_kernel(buf->data, KR_PAGE_SIZE, (void *)src)) {
+		s->tail_flags |= KR_TF_NONZERO; /* unreadable: send it, the hole says so */
+		return 1;
+	}
+	w = (void *)buf->data;
+	for (int j = 0; j < KR_PAGE_SIZE / 8; j++) {
+		if (w[j]) {
+			s->tail_flags |= KR_TF_NONZERO;
+			return 1;
+		}
+	}
+	s->zero_checked += KR_PAGE_SIZE;
+	s->pos = so + KR_PAGE_SIZE;
+	return 0;
+}
+
 static long rb_segment_cb(__u64 i, void *unused)
 {
 	struct rb_state *s = rb_state();
@@ -454,12 +501,30 @@ static long rb_segment_cb(__u64 i, void *unused)
 		rb_emit_loaded(s, idx, s->too_large ? KR_LS_TOO_LARGE : KR_LS_ENTRY_LIST);
 		return 0;
 	}
-	rb_emit_loaded(s, idx, KR_LS_READ);
 	if (bufsz > memsz)
 		bufsz = memsz; /* never: sanity_check_segment_list refuses it */
 	rb_region(s, idx, KR_PAYLOAD_LOADED, 0, bufsz);
-	if (memsz > bufsz)
+	/* The tail: its whole pages checked for zeros here, only the partial
+	 * page after bufsz sent, unless a page is not zero (then all of it). */
+	s->tail_flags = 0;
+	s->zero_checked = 0;
+	s->idx = idx;
+	s->pos = (bufsz + KR_PAGE_SIZE - 1) & KR_PAGE_MASK;
+	s->end = memsz;
+	if (!cfg_no_payload && s->pos < s->end)
+		bpf_loop(KR_RB_MAX_PAGES, rb_zero_cb, NULL, 0);
+	if (s->tail_flags & KR_TF_NONZERO) {
+		s->zero_checked = 0;
 		rb_region(s, idx, KR_PAYLOAD_LOADED_TAIL, bufsz, memsz - bufsz);
+	} else {
+		__u64 head = ((bufsz + KR_PAGE_SIZE - 1) & KR_PAGE_MASK) - bufsz;
+
+		if (head > memsz - bufsz)
+			head = memsz - bufsz;
+		if (head)
+			rb_region(s, idx, KR_PAYLOAD_LOADED_TAIL, bufsz, head);
+	}
+	rb_emit_loaded(s, idx, KR_LS_READ);
 	return 0;
 }
 

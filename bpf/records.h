@@ -285,7 +285,7 @@ struct kr_args {
 };
 
 /* ---- the staged image read back at the syscall's exit (KR_REC_LOADED) ----
- * One record per segment of the image the call installed, before its
+ * One record per segment of the image the call installed, after its
  * KR_PAYLOAD_LOADED / KR_PAYLOAD_LOADED_TAIL payloads (read only when
  * status is KR_LS_READ). */
 
@@ -305,6 +305,14 @@ enum kr_loaded_status {
 #define KR_IMAGE_NORMAL 0 /* kexec_image: pages found through the kimage entry list */
 #define KR_IMAGE_CRASH 1  /* kexec_crash_image: the crash range at the destination */
 
+/* kr_loaded.tail_flags. The tail [bufsz, memsz) is zero-filled by the
+ * kernel: BPF checks its whole pages (from bufsz rounded up to a page) for
+ * zeros instead of sending them; the tail payload carries only the partial
+ * page after bufsz, or, once a page is found not zero, everything from
+ * bufsz to memsz. */
+#define KR_TF_NONZERO 0x1 /* a page not zero: the tail payload is [bufsz, memsz) */
+#define KR_TF_CUT 0x2     /* the time limit stopped the check at zero_checked */
+
 struct kr_loaded {
 	struct kr_hdr h;
 	__u16 index;       /* segment number in the kernel's image */
@@ -315,6 +323,9 @@ struct kr_loaded {
 	__u64 bufsz;       /* the kernel's bufsz for this segment */
 	__u64 mem;         /* physical destination */
 	__u64 memsz;
+	__u64 zero_checked; /* bytes from bufsz rounded up to a page found zero by BPF */
+	__u32 tail_flags;   /* KR_TF_* */
+	__u32 _pad1;
 };
 
 #endif

@@ -52,9 +52,14 @@ type LoadedSegment struct {
 	// TailZero: [bufsz, memsz) holds only zeros, as the kernel fills it.
 	TailZero *bool `json:"tail_zero,omitempty"`
 
-	Payload *Payload `json:"-"` // the loaded [0, bufsz)
-	Tail    *Payload `json:"-"` // the loaded [bufsz, memsz)
-	status  uint32
+	// ZeroChecked: tail bytes (from bufsz rounded up to a page) the
+	// recorder found zero in the kernel without storing them.
+	ZeroChecked uint64 `json:"zero_checked,omitempty"`
+
+	Payload   *Payload `json:"-"` // the loaded [0, bufsz)
+	Tail      *Payload `json:"-"` // the loaded tail: the partial page after bufsz, or all of [bufsz, memsz)
+	status    uint32
+	tailFlags uint32
 }
 
 // maxDiffersAt bounds DiffersAt.
@@ -83,7 +88,8 @@ func (d *Decoder) loadedRec(b []byte) []*Call {
 		return out
 	}
 	c := cs.call
-	ls := &LoadedSegment{Index: int(l.Index), Image: "normal", BufSz: l.BufSz, Mem: l.Mem, MemSz: l.MemSz, status: l.Status}
+	ls := &LoadedSegment{Index: int(l.Index), Image: "normal", BufSz: l.BufSz, Mem: l.Mem, MemSz: l.MemSz, status: l.Status,
+		ZeroChecked: l.ZeroChecked, tailFlags: l.TailFlags}
 	if l.ImageType == layout.ImageCrash {
 		ls.Image = "crash"
 	}
@@ -147,14 +153,10 @@ func judgeOne(c *Call, l *LoadedSegment) (verdict, reason string) {
 	l.SHA256 = p.SHA256
 	tailZero := true
 	if l.MemSz > l.BufSz {
-		t := l.Tail
-		if t == nil {
-			return VerdictNotReadBack, "the loaded tail (bufsz to memsz) is not in the capture"
+		var why string
+		if tailZero, why = judgeTail(l); why != "" {
+			return VerdictNotReadBack, why
 		}
-		if !t.Complete {
-			return VerdictNotReadBack, "loaded tail incomplete: " + budgetWords(t.Reasons)
-		}
-		tailZero = t.SHA256 == zeroSHA256(t.Total)
 		l.TailZero = &tailZero
 	}
 	if c.Syscall != "kexec_load" {
@@ -186,6 +188,43 @@ func judgeOne(c *Call, l *LoadedSegment) (verdict, reason string) {
 		return VerdictDifferent, "bytes beyond bufsz are not zero"
 	}
 	return VerdictSame, ""
+}
+
+// judgeTail says whether [bufsz, memsz) is all zeros: BPF checked its
+// whole pages in the kernel (ZeroChecked) and sent the partial page after
+// bufsz, or, when a page was not zero, sent all of it. why says what
+// keeps it from telling.
+func judgeTail(l *LoadedSegment) (zero bool, why string) {
+	t := l.Tail
+	rest := l.MemSz - l.BufSz
+	head := min((l.BufSz+4095)&^4095-l.BufSz, rest)
+	want := head
+	if l.tailFlags&layout.TFNonZero != 0 {
+		want = rest
+	}
+	if want > 0 {
+		switch {
+		case t == nil:
+			return false, "the loaded tail (bufsz to memsz) is not in the capture"
+		case !t.Complete:
+			return false, "loaded tail incomplete: " + budgetWords(t.Reasons)
+		case t.Total != want:
+			return false, fmt.Sprintf("loaded tail of %d bytes, expected %d", t.Total, want)
+		}
+		if t.SHA256 != zeroSHA256(t.Total) {
+			return false, ""
+		}
+	}
+	if l.tailFlags&layout.TFNonZero != 0 {
+		return true, "" // all of it sent, and zero (a page that could not be checked in place)
+	}
+	if l.tailFlags&layout.TFCut != 0 {
+		return false, "tail check incomplete: budget (loop-limit)"
+	}
+	if l.ZeroChecked != rest-head {
+		return false, fmt.Sprintf("tail checked for %d of %d bytes", l.ZeroChecked, rest-head)
+	}
+	return true, ""
 }
 
 // budgetWords names a cut copy's reasons, the time policy's ones as budget.

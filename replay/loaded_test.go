@@ -148,6 +148,20 @@ func TestLoadedTailNotZero(t *testing.T) {
 	if l.Verdict != VerdictDifferent || l.Reason != "bytes beyond bufsz are not zero" || l.TailZero == nil || *l.TailZero {
 		t.Errorf("verdict %q reason %q tail %v", l.Verdict, l.Reason, l.TailZero)
 	}
+	// Past the partial page: a whole page the recorder checked and found
+	// not zero, so it sent all of the tail.
+	c, _ = readBackCall(t, func(segs []synth.Segment) [][]byte {
+		s := asStaged(segs)
+		s[1][len(s[1])-1] = 1
+		return s
+	}, layout.LSRead)
+	if l := c.Loaded[1]; l.Verdict != VerdictDifferent || l.Reason != "bytes beyond bufsz are not zero" || l.Tail == nil ||
+		l.Tail.Total != 0xc0000-780000 {
+		t.Errorf("verdict %q reason %q tail %+v", l.Verdict, l.Reason, l.Tail)
+	}
+	if l := c.Loaded[0]; l.Verdict != VerdictSame || l.ZeroChecked != 0 {
+		t.Errorf("segment 0: %+v", l)
+	}
 }
 
 func TestLoadedNotReadBack(t *testing.T) {

@@ -36,8 +36,15 @@ const (
 	ImageCrash  = 1
 )
 
+// Tail flags (KR_TF_*): BPF checks the tail's whole pages for zeros and
+// sends only the partial page after bufsz, unless a page is not zero.
+const (
+	TFNonZero = 0x1 // a page not zero: the tail payload is all of [bufsz, memsz)
+	TFCut     = 0x2 // the time limit stopped the check after ZeroChecked bytes
+)
+
 // LoadedSize is sizeof(struct kr_loaded).
-const LoadedSize = HeaderSize + 2 + 2 + 4 + 4 + 4 + 8 + 8 + 8 // 64
+const LoadedSize = HeaderSize + 2 + 2 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 4 + 4 // 80
 
 // Loaded is struct kr_loaded.
 type Loaded struct {
@@ -46,6 +53,10 @@ type Loaded struct {
 	Status            uint32
 	ImageType         uint32
 	BufSz, Mem, MemSz uint64
+	// ZeroChecked: bytes from bufsz rounded up to a page that BPF found
+	// zero (not sent); TailFlags: TF*.
+	ZeroChecked uint64
+	TailFlags   uint32
 }
 
 // ParseLoaded decodes a RecLoaded record.
@@ -59,6 +70,7 @@ func ParseLoaded(b []byte, bo binary.ByteOrder) (Loaded, error) {
 	l.Status, l.ImageType = d.u32(), d.u32()
 	d.u32() // pad
 	l.BufSz, l.Mem, l.MemSz = d.u64(), d.u64(), d.u64()
+	l.ZeroChecked, l.TailFlags = d.u64(), d.u32()
 	return l, nil
 }
 
@@ -74,5 +86,8 @@ func (x Loaded) Marshal(bo binary.AppendByteOrder) []byte {
 	e.u64(x.BufSz)
 	e.u64(x.Mem)
 	e.u64(x.MemSz)
+	e.u64(x.ZeroChecked)
+	e.u32(x.TailFlags)
+	e.u32(0)
 	return e.b
 }

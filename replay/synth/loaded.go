@@ -31,25 +31,45 @@ func (s *Writer) KexecLoadReadBack(segs []Segment, staged [][]byte, entry uint64
 				st = layout.LSNoImage
 			}
 		}
-		if err := s.rec(layout.Loaded{Header: layout.Header{CallID: id, TimeNS: t + 400_000}, Index: uint16(i),
-			NrSegments: uint16(len(segs)), Status: st, BufSz: bufsz, Mem: sg.Mem, MemSz: sg.MemSz}.Marshal(le)); err != nil {
-			return err
-		}
-		if st != layout.LSRead {
-			continue
-		}
-		k := staged[i]
-		if err := s.w.WriteWholePayload(layout.PayloadEnd{Header: layout.Header{CallID: id, TimeNS: t + 400_010},
-			Kind: layout.KindLoaded, Index: uint16(i), Source: layout.SrcKernelPages}, k[:bufsz]); err != nil {
-			return err
-		}
-		if uint64(len(k)) > bufsz {
-			if err := s.w.WriteWholePayload(layout.PayloadEnd{Header: layout.Header{CallID: id, TimeNS: t + 400_020},
-				Kind: layout.KindLoadedTail, Index: uint16(i), Source: layout.SrcKernelPages}, k[bufsz:]); err != nil {
+		rec := layout.Loaded{Header: layout.Header{CallID: id, TimeNS: t + 400_030}, Index: uint16(i),
+			NrSegments: uint16(len(segs)), Status: st, BufSz: bufsz, Mem: sg.Mem, MemSz: sg.MemSz}
+		if st == layout.LSRead {
+			k := staged[i]
+			if err := s.w.WriteWholePayload(layout.PayloadEnd{Header: layout.Header{CallID: id, TimeNS: t + 400_010},
+				Kind: layout.KindLoaded, Index: uint16(i), Source: layout.SrcKernelPages}, k[:bufsz]); err != nil {
 				return err
 			}
+			// As BPF does: whole tail pages checked for zeros, only the
+			// partial page after bufsz sent, unless a page is not zero.
+			pageEnd := min((bufsz+4095)&^4095, uint64(len(k)))
+			tail := k[bufsz:pageEnd]
+			for p := pageEnd; p < uint64(len(k)); p += 4096 {
+				if !allZero(k[p:min(p+4096, uint64(len(k)))]) {
+					rec.TailFlags, rec.ZeroChecked, tail = layout.TFNonZero, 0, k[bufsz:]
+					break
+				}
+				rec.ZeroChecked += 4096
+			}
+			if len(tail) > 0 {
+				if err := s.w.WriteWholePayload(layout.PayloadEnd{Header: layout.Header{CallID: id, TimeNS: t + 400_020},
+					Kind: layout.KindLoadedTail, Index: uint16(i), Source: layout.SrcKernelPages}, tail); err != nil {
+					return err
+				}
+			}
+		}
+		if err := s.rec(rec.Marshal(le)); err != nil {
+			return err
 		}
 	}
 	return s.rec(layout.Exit{Header: layout.Header{CallID: id, TimeNS: t + 500_000}, Ret: 0, DurationNS: 500_000,
 		TID: 77, SyscallNr: 246, Hook: layout.HookFentry}.Marshal(le))
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

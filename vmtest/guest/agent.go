@@ -162,8 +162,11 @@ func (a *agent) recorded(r *plan.Result) {
 	r.Capture = plan.CaptureName(a.p.Series, r.Mode, r.Scenario)
 	outPath := filepath.Join(a.p.OutDir, r.Capture)
 	os.Remove(outPath)
+	// The ring holds a load's entry copy and its read-back at once: with
+	// one CPU no BPF program waits for the reader, so the read-back at the
+	// exit finds the ring as the (slower, TCG) reader left it.
 	argv := []string{a.p.Kexecrec, "record", "--attach", r.Mode,
-		"--count", strconv.Itoa(plan.Calls[r.Scenario]), "-o", outPath}
+		"--count", strconv.Itoa(plan.Calls[r.Scenario]), "--ringbuf-size", "64M", "-o", outPath}
 	rec := &plan.Recorder{Argv: argv, Exit: -1}
 	r.Recorder = rec
 	cmd := exec.Command(argv[0], argv[1:]...)
