@@ -196,7 +196,7 @@ func TestLoadedSummary(t *testing.T) {
 	}
 	lines := strings.Split(out.String(), "\n")
 	if len(lines) < 2 || !strings.HasPrefix(lines[1], "!! LOADED SEGMENT DIFFERENT in 1 of 2") ||
-		!strings.Contains(out.String(), "Read back: 2 segments: 1 same, 1 DIFFERENT") {
+		!strings.Contains(out.String(), "Read back: 2 segments, 1 same, 1 DIFFERENT") {
 		t.Errorf("summary:\n%s", out.String())
 	}
 }

@@ -51,7 +51,9 @@ func LoadedLine(c *Call) string {
 	return strings.Join(parts, "; ")
 }
 
-func loadedVerdictCell(l *LoadedSegment) string {
+// loadedVerdictCell is the verdict, then its reason and the differing
+// pieces wrapped to short lines (the table wraps only its last column).
+func loadedVerdictCell(l *LoadedSegment, wide bool) string {
 	s := l.Verdict
 	if l.Reason != "" {
 		s += ": " + l.Reason
@@ -63,7 +65,20 @@ func loadedVerdictCell(l *LoadedSegment) string {
 		}
 		s += " (pieces at " + strings.Join(offs, ", ") + ")"
 	}
-	return sanitize(s)
+	s = sanitize(s)
+	if wide {
+		return s
+	}
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(word) > 24 {
+			lines = append(lines, line)
+			line = ""
+		}
+		line = strings.TrimSpace(line + " " + word)
+	}
+	return strings.Join(append(lines, line), "\n")
 }
 
 func loadedTable(w io.Writer, c *Call, o TableOptions) error {
@@ -76,6 +91,10 @@ func loadedTable(w io.Writer, c *Call, o TableOptions) error {
 		t.header = []string{"LOADED", "IMAGE", "MEM", "MEMSZ", "BUFSZ", "SHA256", "TAIL", "VERDICT", "WHAT"}
 	}
 	for _, l := range c.Loaded {
+		w := what(l.Payload)
+		if tw := what(l.Tail); tw != "" {
+			w = strings.TrimSpace(w + "; tail: " + tw)
+		}
 		tail := "-"
 		if l.TailZero != nil {
 			tail = "nonzero"
@@ -85,10 +104,10 @@ func loadedTable(w io.Writer, c *Call, o TableOptions) error {
 		}
 		if o.Wide {
 			t.add(strconv.Itoa(l.Index), l.Image, fmt.Sprintf("%#x", l.Mem), strconv.FormatUint(l.MemSz, 10),
-				strconv.FormatUint(l.BufSz, 10), o.hash(l.SHA256), tail, loadedVerdictCell(l), what(l.Payload))
+				strconv.FormatUint(l.BufSz, 10), o.hash(l.SHA256), tail, loadedVerdictCell(l, true), w)
 		} else {
 			t.add(strconv.Itoa(l.Index)+"\n"+l.Image, fmt.Sprintf("%#x\n%d", l.Mem, l.MemSz),
-				strconv.FormatUint(l.BufSz, 10), o.hash(l.SHA256), loadedVerdictCell(l), what(l.Payload))
+				strconv.FormatUint(l.BufSz, 10), o.hash(l.SHA256), loadedVerdictCell(l, false), w)
 		}
 	}
 	return t.render(w, o)

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -104,8 +105,18 @@ func (w *textWriter) loadedFinding(s *Summary) {
 
 // loadedLine is the read-back's count line.
 func (w *textWriter) loadedLine(s *Summary) {
-	if l := s.Loaded; l != nil {
-		w.line("Read back: %d segments: %d same, %d DIFFERENT, %d not read back, %d not compared, %d kernel-built",
-			l.Segments, l.Same, l.Different, l.NotReadBack, l.NotCompared, l.KernelBuilt)
+	l := s.Loaded
+	if l == nil {
+		return
 	}
+	parts := []string{fmt.Sprintf("Read back: %d segments", l.Segments)}
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{l.Same, "same"}, {l.Different, "DIFFERENT"}, {l.NotReadBack, "not read back"}, {l.NotCompared, "not compared"}, {l.KernelBuilt, "kernel-built"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
+		}
+	}
+	w.cutLine(strings.Join(parts, ", "))
 }
