@@ -301,6 +301,9 @@ static long rb_page_cb(__u64 i, void *unused)
 		n = KR_PAGE_SIZE;
 	if (n == 0)
 		return 1;
+	/* 1..4096 in a form older verifiers (6.1) can bound */
+	barrier_var(n);
+	n = ((n - 1) & (KR_PAGE_SIZE - 1)) + 1;
 	/* src 0 fails and zero-fills: the hole of a page the list lacks. */
 	err = bpf_probe_read_kernel(buf->data + d, n, (void *)src);
 	if (err && !s->err)
