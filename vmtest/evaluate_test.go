@@ -928,7 +928,7 @@ ns_pid and ancestors and prints the same exe, argv, cwd, exe inode and size, and
 Scenarios: load = ` + "`kexec -l --kexec-syscall`" + `; fileload = ` + "`kexec -l --kexec-file-syscall`" + `;
 crash = ` + "`kexec -p --kexec-syscall`" + ` (crashkernel=192M); unload = ` + "`kexec -u`" + `; noperm = kexec -l without
 CAP_SYS_BOOT (EPERM); badflags = kexec_load and kexec_file_load with an unknown flag bit (EINVAL);
-race = 8 kexec_loads while a second thread rewrites the kernel segment's buffer (the read-back must
+race = 16 kexec_loads while a second thread rewrites the kernel segment's buffer (the read-back must
 catch one: entry copy and staged bytes differ); execload = the load later started with ` + "`kexec -e`" + ` (once per kernel); disabled = kexec -l and kexec -s -l after
 kernel.kexec_load_disabled=1 (EPERM).
 `

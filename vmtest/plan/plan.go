@@ -61,7 +61,7 @@ var Calls = map[string]int{
 // copy stages bytes the entry copy does not show: the read-back must say
 // DIFFERENT, and its bytes are what purgatory's digest covers.
 const (
-	RaceTries        = 8
+	RaceTries        = 16
 	RaceSize         = 1 << 20
 	RaceMem          = 0x2000000
 	RacePurgatoryMem = 0x1000000
@@ -76,12 +76,11 @@ func RaceByte(i int, raced bool) byte {
 	return b
 }
 
-// RaceDelay is how long the rewriting thread waits in try n.
+// RaceDelay is how long the rewriting thread waits in try n: a grid of
+// 0.75 ms steps, since where the window between the two copies falls
+// depends on the kernel, the attach mode and the emulation's speed.
 func RaceDelay(n int) time.Duration {
-	if n == 0 {
-		return 0
-	}
-	return time.Duration(250<<n) * time.Microsecond
+	return time.Duration(n) * 750 * time.Microsecond
 }
 
 // Bad flag values for BadFlags: an unknown bit on top of the x86_64 arch
