@@ -383,7 +383,7 @@ func checkGuestSide(r plan.Result, problem func(string, ...any)) {
 				problem("race try %d: kexec_load returned %d (%s), want 0", i, tr.Ret, tr.Errno)
 			}
 		}
-		state("kexec_loaded", r.KexecLoaded, "1")
+		state("kexec_loaded", r.KexecLoaded, "0") // unloaded after the recorder stopped
 	case plan.Disabled:
 		cmdFails(0, notPermitted)
 		cmdFails(1, notPermitted)
