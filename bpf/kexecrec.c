@@ -210,6 +210,7 @@ struct call_state {
 	__u32 compat[KR_MAX_SEGMENTS * 4]; /* raw compat entries before widening */
 	struct path_scratch path;
 	struct payload_ctx payload; /* of the emit_payload running now */
+	__u64 kflags; /* the call's flags argument (readback.h) */
 };
 
 struct {
@@ -780,6 +781,8 @@ static long segment_cb(__u64 i, void *arg)
 	return 0;
 }
 
+#include "readback.h"
+
 /* ---- common entry / exit ---- */
 
 static __always_inline void on_enter(struct pt_regs *regs, __u32 nr, __u32 abi, __u32 hook)
@@ -810,6 +813,7 @@ static __always_inline void on_enter(struct pt_regs *regs, __u32 nr, __u32 abi, 
 	st->entry_size = (abi == KR_ABI_NATIVE) ? 32 : 16;
 
 	read_args(regs, abi, args);
+	st->kflags = is_file ? args[4] : args[3];
 	/* The caller's facts go first, so that user space has them when the
 	 * ENTER arrives (it reads /proc only for what they lack). */
 	if (cfg_caller) {
@@ -867,6 +871,8 @@ static __always_inline void on_exit(__s64 ret, __u32 nr, __u32 hook, __u32 flags
 		call_id = __sync_fetch_and_add(&next_call_id, 1) + 1;
 	}
 	start_budget(&b, may_boot());
+	if (st && !flags)
+		readback_at_exit(st, ret, &b);
 	x = reserve(sizeof(*x), b.wait_until, &hopeless);
 	if (!x) {
 		count(KR_CNT_EXIT_DROPPED, 1);

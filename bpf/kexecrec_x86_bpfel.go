@@ -65,6 +65,7 @@ type KexecrecCallState struct {
 		Policy     uint32
 		_          [4]byte
 	}
+	Kflags uint64
 }
 
 type KexecrecKrAncestor struct {
@@ -169,6 +170,22 @@ type KexecrecKrHdr struct {
 	TsNs    uint64
 }
 
+type KexecrecKrLoaded struct {
+	_           structs.HostLayout
+	H           KexecrecKrHdr
+	Index       uint16
+	NrSegments  uint16
+	Status      uint32
+	ImageType   uint32
+	Pad0        uint32
+	Bufsz       uint64
+	Mem         uint64
+	Memsz       uint64
+	ZeroChecked uint64
+	TailFlags   uint32
+	Pad1        uint32
+}
+
 type KexecrecKrPayloadEnd struct {
 	_          structs.HostLayout
 	H          KexecrecKrHdr
@@ -216,6 +233,58 @@ type KexecrecKrSegments struct {
 	Seg       [16]KexecrecKrSeg
 }
 
+type KexecrecRbPage struct {
+	_    structs.HostLayout
+	Dest uint64
+	Src  uint64
+}
+
+type KexecrecRbPieceBuf struct {
+	_    structs.HostLayout
+	Rec  KexecrecKrPiece
+	Data [266240]uint8
+}
+
+type KexecrecRbState struct {
+	_      structs.HostLayout
+	CallId uint64
+	Pob    uint64
+	Image  uint64
+	B      struct {
+		_         structs.HostLayout
+		WaitUntil uint64
+		StopAt    uint64
+	}
+	Crash       uint32
+	Nseg        uint32
+	Seg         [16]KexecrecKrSeg
+	Ptr         uint64
+	Dest        uint64
+	Npages      uint32
+	WalkErr     uint32
+	TooLarge    uint32
+	First       uint32
+	NextFirst   uint32
+	Pad2        uint32
+	Idx         uint32
+	Kind        uint16
+	Pad0        uint16
+	Base        uint64
+	Total       uint64
+	Off         uint64
+	Emitted     uint64
+	Pieces      uint32
+	Dropped     uint32
+	ReadErrors  uint32
+	Flags       uint32
+	Pos         uint64
+	End         uint64
+	Start       uint64
+	Err         int32
+	TailFlags   uint32
+	ZeroChecked uint64
+}
+
 type KexecrecTokenBucket struct {
 	_      structs.HostLayout
 	LastNs uint64
@@ -229,6 +298,10 @@ const (
 	KexecrecMapCalls                     = "calls"
 	KexecrecMapCounters                  = "counters"
 	KexecrecMapEvents                    = "events"
+	KexecrecMapRbBusy                    = "rb_busy"
+	KexecrecMapRbPages                   = "rb_pages"
+	KexecrecMapRbPieceMap                = "rb_piece_map"
+	KexecrecMapRbStateMap                = "rb_state_map"
 	KexecrecMapUnprivBuckets             = "unpriv_buckets"
 	KexecrecMapUnprivTotalBucket         = "unpriv_total_bucket"
 	KexecrecMapZeroCaller                = "zero_caller"
@@ -262,6 +335,11 @@ const (
 	KexecrecVarCfgNoPayload              = "cfg_no_payload"
 	KexecrecVarCfgNrCpus                 = "cfg_nr_cpus"
 	KexecrecVarCfgOnlyTgid               = "cfg_only_tgid"
+	KexecrecVarCfgRbKexecCrashImage      = "cfg_rb_kexec_crash_image"
+	KexecrecVarCfgRbKexecImage           = "cfg_rb_kexec_image"
+	KexecrecVarCfgRbOff                  = "cfg_rb_off"
+	KexecrecVarCfgRbPageOffset           = "cfg_rb_page_offset"
+	KexecrecVarCfgRbPageOffsetBase       = "cfg_rb_page_offset_base"
 	KexecrecVarCfgRetKnownEnosys         = "cfg_ret_known_enosys"
 	KexecrecVarCfgSnaplen                = "cfg_snaplen"
 	KexecrecVarCfgUnprivBurst            = "cfg_unpriv_burst"
@@ -278,6 +356,7 @@ const (
 	KexecrecVarUnusedEnter               = "unused_enter"
 	KexecrecVarUnusedExit                = "unused_exit"
 	KexecrecVarUnusedFile                = "unused_file"
+	KexecrecVarUnusedLoaded              = "unused_loaded"
 	KexecrecVarUnusedPayloadEnd          = "unused_payload_end"
 	KexecrecVarUnusedPiece               = "unused_piece"
 	KexecrecVarUnusedSegments            = "unused_segments"
@@ -355,6 +434,10 @@ type KexecrecMapSpecs struct {
 	Calls             *ebpf.MapSpec `ebpf:"calls"`
 	Counters          *ebpf.MapSpec `ebpf:"counters"`
 	Events            *ebpf.MapSpec `ebpf:"events"`
+	RbBusy            *ebpf.MapSpec `ebpf:"rb_busy"`
+	RbPages           *ebpf.MapSpec `ebpf:"rb_pages"`
+	RbPieceMap        *ebpf.MapSpec `ebpf:"rb_piece_map"`
+	RbStateMap        *ebpf.MapSpec `ebpf:"rb_state_map"`
 	UnprivBuckets     *ebpf.MapSpec `ebpf:"unpriv_buckets"`
 	UnprivTotalBucket *ebpf.MapSpec `ebpf:"unpriv_total_bucket"`
 	ZeroCaller        *ebpf.MapSpec `ebpf:"zero_caller"`
@@ -365,33 +448,39 @@ type KexecrecMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type KexecrecVariableSpecs struct {
-	CfgCaller           *ebpf.VariableSpec `ebpf:"cfg_caller"`
-	CfgEnv              *ebpf.VariableSpec `ebpf:"cfg_env"`
-	CfgLimitNs          *ebpf.VariableSpec `ebpf:"cfg_limit_ns"`
-	CfgLimitUnprivNs    *ebpf.VariableSpec `ebpf:"cfg_limit_unpriv_ns"`
-	CfgMaxArgs          *ebpf.VariableSpec `ebpf:"cfg_max_args"`
-	CfgNoPayload        *ebpf.VariableSpec `ebpf:"cfg_no_payload"`
-	CfgNrCpus           *ebpf.VariableSpec `ebpf:"cfg_nr_cpus"`
-	CfgOnlyTgid         *ebpf.VariableSpec `ebpf:"cfg_only_tgid"`
-	CfgRetKnownEnosys   *ebpf.VariableSpec `ebpf:"cfg_ret_known_enosys"`
-	CfgSnaplen          *ebpf.VariableSpec `ebpf:"cfg_snaplen"`
-	CfgUnprivBurst      *ebpf.VariableSpec `ebpf:"cfg_unpriv_burst"`
-	CfgUnprivRate       *ebpf.VariableSpec `ebpf:"cfg_unpriv_rate"`
-	CfgUnprivRingBytes  *ebpf.VariableSpec `ebpf:"cfg_unpriv_ring_bytes"`
-	CfgUnprivSnaplen    *ebpf.VariableSpec `ebpf:"cfg_unpriv_snaplen"`
-	CfgUnprivTotalBurst *ebpf.VariableSpec `ebpf:"cfg_unpriv_total_burst"`
-	CfgUnprivTotalRate  *ebpf.VariableSpec `ebpf:"cfg_unpriv_total_rate"`
-	CfgWaitNs           *ebpf.VariableSpec `ebpf:"cfg_wait_ns"`
-	CfgWaitUnprivNs     *ebpf.VariableSpec `ebpf:"cfg_wait_unpriv_ns"`
-	NextCallId          *ebpf.VariableSpec `ebpf:"next_call_id"`
-	UnusedArgs          *ebpf.VariableSpec `ebpf:"unused_args"`
-	UnusedCaller        *ebpf.VariableSpec `ebpf:"unused_caller"`
-	UnusedEnter         *ebpf.VariableSpec `ebpf:"unused_enter"`
-	UnusedExit          *ebpf.VariableSpec `ebpf:"unused_exit"`
-	UnusedFile          *ebpf.VariableSpec `ebpf:"unused_file"`
-	UnusedPayloadEnd    *ebpf.VariableSpec `ebpf:"unused_payload_end"`
-	UnusedPiece         *ebpf.VariableSpec `ebpf:"unused_piece"`
-	UnusedSegments      *ebpf.VariableSpec `ebpf:"unused_segments"`
+	CfgCaller            *ebpf.VariableSpec `ebpf:"cfg_caller"`
+	CfgEnv               *ebpf.VariableSpec `ebpf:"cfg_env"`
+	CfgLimitNs           *ebpf.VariableSpec `ebpf:"cfg_limit_ns"`
+	CfgLimitUnprivNs     *ebpf.VariableSpec `ebpf:"cfg_limit_unpriv_ns"`
+	CfgMaxArgs           *ebpf.VariableSpec `ebpf:"cfg_max_args"`
+	CfgNoPayload         *ebpf.VariableSpec `ebpf:"cfg_no_payload"`
+	CfgNrCpus            *ebpf.VariableSpec `ebpf:"cfg_nr_cpus"`
+	CfgOnlyTgid          *ebpf.VariableSpec `ebpf:"cfg_only_tgid"`
+	CfgRbKexecCrashImage *ebpf.VariableSpec `ebpf:"cfg_rb_kexec_crash_image"`
+	CfgRbKexecImage      *ebpf.VariableSpec `ebpf:"cfg_rb_kexec_image"`
+	CfgRbOff             *ebpf.VariableSpec `ebpf:"cfg_rb_off"`
+	CfgRbPageOffset      *ebpf.VariableSpec `ebpf:"cfg_rb_page_offset"`
+	CfgRbPageOffsetBase  *ebpf.VariableSpec `ebpf:"cfg_rb_page_offset_base"`
+	CfgRetKnownEnosys    *ebpf.VariableSpec `ebpf:"cfg_ret_known_enosys"`
+	CfgSnaplen           *ebpf.VariableSpec `ebpf:"cfg_snaplen"`
+	CfgUnprivBurst       *ebpf.VariableSpec `ebpf:"cfg_unpriv_burst"`
+	CfgUnprivRate        *ebpf.VariableSpec `ebpf:"cfg_unpriv_rate"`
+	CfgUnprivRingBytes   *ebpf.VariableSpec `ebpf:"cfg_unpriv_ring_bytes"`
+	CfgUnprivSnaplen     *ebpf.VariableSpec `ebpf:"cfg_unpriv_snaplen"`
+	CfgUnprivTotalBurst  *ebpf.VariableSpec `ebpf:"cfg_unpriv_total_burst"`
+	CfgUnprivTotalRate   *ebpf.VariableSpec `ebpf:"cfg_unpriv_total_rate"`
+	CfgWaitNs            *ebpf.VariableSpec `ebpf:"cfg_wait_ns"`
+	CfgWaitUnprivNs      *ebpf.VariableSpec `ebpf:"cfg_wait_unpriv_ns"`
+	NextCallId           *ebpf.VariableSpec `ebpf:"next_call_id"`
+	UnusedArgs           *ebpf.VariableSpec `ebpf:"unused_args"`
+	UnusedCaller         *ebpf.VariableSpec `ebpf:"unused_caller"`
+	UnusedEnter          *ebpf.VariableSpec `ebpf:"unused_enter"`
+	UnusedExit           *ebpf.VariableSpec `ebpf:"unused_exit"`
+	UnusedFile           *ebpf.VariableSpec `ebpf:"unused_file"`
+	UnusedLoaded         *ebpf.VariableSpec `ebpf:"unused_loaded"`
+	UnusedPayloadEnd     *ebpf.VariableSpec `ebpf:"unused_payload_end"`
+	UnusedPiece          *ebpf.VariableSpec `ebpf:"unused_piece"`
+	UnusedSegments       *ebpf.VariableSpec `ebpf:"unused_segments"`
 }
 
 // KexecrecObjects contains all objects after they have been loaded into the kernel.
@@ -417,6 +506,10 @@ type KexecrecMaps struct {
 	Calls             *ebpf.Map `ebpf:"calls"`
 	Counters          *ebpf.Map `ebpf:"counters"`
 	Events            *ebpf.Map `ebpf:"events"`
+	RbBusy            *ebpf.Map `ebpf:"rb_busy"`
+	RbPages           *ebpf.Map `ebpf:"rb_pages"`
+	RbPieceMap        *ebpf.Map `ebpf:"rb_piece_map"`
+	RbStateMap        *ebpf.Map `ebpf:"rb_state_map"`
 	UnprivBuckets     *ebpf.Map `ebpf:"unpriv_buckets"`
 	UnprivTotalBucket *ebpf.Map `ebpf:"unpriv_total_bucket"`
 	ZeroCaller        *ebpf.Map `ebpf:"zero_caller"`
@@ -428,6 +521,10 @@ func (m *KexecrecMaps) Close() error {
 		m.Calls,
 		m.Counters,
 		m.Events,
+		m.RbBusy,
+		m.RbPages,
+		m.RbPieceMap,
+		m.RbStateMap,
 		m.UnprivBuckets,
 		m.UnprivTotalBucket,
 		m.ZeroCaller,
@@ -439,33 +536,39 @@ func (m *KexecrecMaps) Close() error {
 //
 // It can be passed to LoadKexecrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type KexecrecVariables struct {
-	CfgCaller           *ebpf.Variable `ebpf:"cfg_caller"`
-	CfgEnv              *ebpf.Variable `ebpf:"cfg_env"`
-	CfgLimitNs          *ebpf.Variable `ebpf:"cfg_limit_ns"`
-	CfgLimitUnprivNs    *ebpf.Variable `ebpf:"cfg_limit_unpriv_ns"`
-	CfgMaxArgs          *ebpf.Variable `ebpf:"cfg_max_args"`
-	CfgNoPayload        *ebpf.Variable `ebpf:"cfg_no_payload"`
-	CfgNrCpus           *ebpf.Variable `ebpf:"cfg_nr_cpus"`
-	CfgOnlyTgid         *ebpf.Variable `ebpf:"cfg_only_tgid"`
-	CfgRetKnownEnosys   *ebpf.Variable `ebpf:"cfg_ret_known_enosys"`
-	CfgSnaplen          *ebpf.Variable `ebpf:"cfg_snaplen"`
-	CfgUnprivBurst      *ebpf.Variable `ebpf:"cfg_unpriv_burst"`
-	CfgUnprivRate       *ebpf.Variable `ebpf:"cfg_unpriv_rate"`
-	CfgUnprivRingBytes  *ebpf.Variable `ebpf:"cfg_unpriv_ring_bytes"`
-	CfgUnprivSnaplen    *ebpf.Variable `ebpf:"cfg_unpriv_snaplen"`
-	CfgUnprivTotalBurst *ebpf.Variable `ebpf:"cfg_unpriv_total_burst"`
-	CfgUnprivTotalRate  *ebpf.Variable `ebpf:"cfg_unpriv_total_rate"`
-	CfgWaitNs           *ebpf.Variable `ebpf:"cfg_wait_ns"`
-	CfgWaitUnprivNs     *ebpf.Variable `ebpf:"cfg_wait_unpriv_ns"`
-	NextCallId          *ebpf.Variable `ebpf:"next_call_id"`
-	UnusedArgs          *ebpf.Variable `ebpf:"unused_args"`
-	UnusedCaller        *ebpf.Variable `ebpf:"unused_caller"`
-	UnusedEnter         *ebpf.Variable `ebpf:"unused_enter"`
-	UnusedExit          *ebpf.Variable `ebpf:"unused_exit"`
-	UnusedFile          *ebpf.Variable `ebpf:"unused_file"`
-	UnusedPayloadEnd    *ebpf.Variable `ebpf:"unused_payload_end"`
-	UnusedPiece         *ebpf.Variable `ebpf:"unused_piece"`
-	UnusedSegments      *ebpf.Variable `ebpf:"unused_segments"`
+	CfgCaller            *ebpf.Variable `ebpf:"cfg_caller"`
+	CfgEnv               *ebpf.Variable `ebpf:"cfg_env"`
+	CfgLimitNs           *ebpf.Variable `ebpf:"cfg_limit_ns"`
+	CfgLimitUnprivNs     *ebpf.Variable `ebpf:"cfg_limit_unpriv_ns"`
+	CfgMaxArgs           *ebpf.Variable `ebpf:"cfg_max_args"`
+	CfgNoPayload         *ebpf.Variable `ebpf:"cfg_no_payload"`
+	CfgNrCpus            *ebpf.Variable `ebpf:"cfg_nr_cpus"`
+	CfgOnlyTgid          *ebpf.Variable `ebpf:"cfg_only_tgid"`
+	CfgRbKexecCrashImage *ebpf.Variable `ebpf:"cfg_rb_kexec_crash_image"`
+	CfgRbKexecImage      *ebpf.Variable `ebpf:"cfg_rb_kexec_image"`
+	CfgRbOff             *ebpf.Variable `ebpf:"cfg_rb_off"`
+	CfgRbPageOffset      *ebpf.Variable `ebpf:"cfg_rb_page_offset"`
+	CfgRbPageOffsetBase  *ebpf.Variable `ebpf:"cfg_rb_page_offset_base"`
+	CfgRetKnownEnosys    *ebpf.Variable `ebpf:"cfg_ret_known_enosys"`
+	CfgSnaplen           *ebpf.Variable `ebpf:"cfg_snaplen"`
+	CfgUnprivBurst       *ebpf.Variable `ebpf:"cfg_unpriv_burst"`
+	CfgUnprivRate        *ebpf.Variable `ebpf:"cfg_unpriv_rate"`
+	CfgUnprivRingBytes   *ebpf.Variable `ebpf:"cfg_unpriv_ring_bytes"`
+	CfgUnprivSnaplen     *ebpf.Variable `ebpf:"cfg_unpriv_snaplen"`
+	CfgUnprivTotalBurst  *ebpf.Variable `ebpf:"cfg_unpriv_total_burst"`
+	CfgUnprivTotalRate   *ebpf.Variable `ebpf:"cfg_unpriv_total_rate"`
+	CfgWaitNs            *ebpf.Variable `ebpf:"cfg_wait_ns"`
+	CfgWaitUnprivNs      *ebpf.Variable `ebpf:"cfg_wait_unpriv_ns"`
+	NextCallId           *ebpf.Variable `ebpf:"next_call_id"`
+	UnusedArgs           *ebpf.Variable `ebpf:"unused_args"`
+	UnusedCaller         *ebpf.Variable `ebpf:"unused_caller"`
+	UnusedEnter          *ebpf.Variable `ebpf:"unused_enter"`
+	UnusedExit           *ebpf.Variable `ebpf:"unused_exit"`
+	UnusedFile           *ebpf.Variable `ebpf:"unused_file"`
+	UnusedLoaded         *ebpf.Variable `ebpf:"unused_loaded"`
+	UnusedPayloadEnd     *ebpf.Variable `ebpf:"unused_payload_end"`
+	UnusedPiece          *ebpf.Variable `ebpf:"unused_piece"`
+	UnusedSegments       *ebpf.Variable `ebpf:"unused_segments"`
 }
 
 // KexecrecPrograms contains all programs after they have been loaded into the kernel.

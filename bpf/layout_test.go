@@ -114,3 +114,26 @@ func TestDecodeGenerated(t *testing.T) {
 		t.Errorf("file decoded as %+v", gf)
 	}
 }
+
+func TestLoadedLayout(t *testing.T) {
+	if int(unsafe.Sizeof(KexecrecKrLoaded{})) != layout.LoadedSize {
+		t.Fatalf("kr_loaded: BPF object says %d bytes, bpf/layout says %d", unsafe.Sizeof(KexecrecKrLoaded{}), layout.LoadedSize)
+	}
+	l := KexecrecKrLoaded{Index: 7, NrSegments: 9, Status: layout.LSReplaced, ImageType: layout.ImageCrash,
+		Bufsz: 0x1234, Mem: 0x100000, Memsz: 0x2000, ZeroChecked: 0x5000, TailFlags: layout.TFCut}
+	l.H = KexecrecKrHdr{Type: layout.RecLoaded, Version: 1, Size: uint32(unsafe.Sizeof(l)), CallId: 42, TsNs: 43}
+	b := bytes.Clone(unsafe.Slice((*byte)(unsafe.Pointer(&l)), unsafe.Sizeof(l)))
+	g, err := layout.ParseLoaded(b, binary.NativeEndian)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := layout.Loaded{Header: layout.Header{Type: layout.RecLoaded, Version: 1, Size: layout.LoadedSize, CallID: 42, TimeNS: 43},
+		Index: 7, NrSegments: 9, Status: layout.LSReplaced, ImageType: layout.ImageCrash, BufSz: 0x1234, Mem: 0x100000, MemSz: 0x2000,
+		ZeroChecked: 0x5000, TailFlags: layout.TFCut}
+	if g != want {
+		t.Errorf("loaded decoded as %+v, want %+v", g, want)
+	}
+	if m := want.Marshal(binary.NativeEndian); !bytes.Equal(m, b) {
+		t.Errorf("Marshal gives % x, BPF layout % x", m, b)
+	}
+}

@@ -28,6 +28,7 @@ enum kr_rec_type {
 	KR_REC_FILE = 6,        /* struct kr_file: a file the kernel read for kexec_file_load */
 	KR_REC_CALLER = 7,      /* struct kr_caller: the caller's exe, cwd, tty, cgroup, ancestry */
 	KR_REC_ARGS = 8,        /* struct kr_args + data: the caller's argv or environment bytes */
+	KR_REC_LOADED = 9,      /* struct kr_loaded: one segment of the image the kernel staged (readback.h) */
 };
 
 /* Which payload a piece belongs to. */
@@ -36,12 +37,15 @@ enum kr_payload_kind {
 	KR_PAYLOAD_KERNEL = 2,  /* kexec_file_load kernel image */
 	KR_PAYLOAD_INITRD = 3,  /* kexec_file_load initrd */
 	KR_PAYLOAD_CMDLINE = 4, /* kexec_file_load command line (cmdline_len bytes) */
+	KR_PAYLOAD_LOADED = 5,  /* a segment's bytes [0, bufsz) as the kernel holds them, index = segment */
+	KR_PAYLOAD_LOADED_TAIL = 6, /* the same segment's [bufsz, memsz): the kernel zero-fills it */
 };
 
 /* Where the bytes were read: this matters for TOCTOU questions. */
 enum kr_source {
 	KR_SRC_SYSCALL_ENTRY = 1, /* caller's memory, read at syscall entry */
 	KR_SRC_KERNEL_READ = 2,   /* kernel's own buffer (security_kernel_post_read_file / LSM) */
+	KR_SRC_KERNEL_PAGES = 3,  /* the staged image's pages, read back at the syscall's exit */
 };
 
 /* Which hook produced an ENTER/EXIT record. */
@@ -286,6 +290,50 @@ struct kr_args {
 	__u32 _pad0;
 	/* __u8 data[len] follows: NUL-separated strings as in /proc/PID/cmdline;
 	 * h.size = sizeof(struct kr_args) + len rounded up to 8 */
+};
+
+/* ---- the staged image read back at the syscall's exit (KR_REC_LOADED) ----
+ * One record per segment of the image the call installed, after its
+ * KR_PAYLOAD_LOADED / KR_PAYLOAD_LOADED_TAIL payloads (read only when
+ * status is KR_LS_READ). */
+
+/* kr_loaded.status: read, or why the segment was not read back */
+enum kr_loaded_status {
+	KR_LS_READ = 0,      /* read back: the payloads follow */
+	KR_LS_MODE = 1,      /* this run cannot read back (user space said why in the header notes) */
+	KR_LS_NO_SYMBOLS = 2,/* kexec_image / kexec_crash_image / page_offset_base not in kallsyms */
+	KR_LS_NO_IMAGE = 3,  /* the kernel's image pointer was empty or unreadable at the exit */
+	KR_LS_REPLACED = 4,  /* the image's segments are not the call's: another load replaced it */
+	KR_LS_BUSY = 5,      /* another readback was running (one at a time: shared page table) */
+	KR_LS_TOO_LARGE = 6, /* the image has more pages than the readback's page table holds */
+	KR_LS_ENTRY_LIST = 7,/* the kimage entry list did not lead to this segment's pages */
+};
+
+/* kr_loaded.image_type */
+#define KR_IMAGE_NORMAL 0 /* kexec_image: pages found through the kimage entry list */
+#define KR_IMAGE_CRASH 1  /* kexec_crash_image: the crash range at the destination */
+
+/* kr_loaded.tail_flags. The tail [bufsz, memsz) is zero-filled by the
+ * kernel: BPF checks its whole pages (from bufsz rounded up to a page) for
+ * zeros instead of sending them; the tail payload carries only the partial
+ * page after bufsz, or, once a page is found not zero, everything from
+ * bufsz to memsz. */
+#define KR_TF_NONZERO 0x1 /* a page not zero: the tail payload is [bufsz, memsz) */
+#define KR_TF_CUT 0x2     /* the time limit stopped the check at zero_checked */
+
+struct kr_loaded {
+	struct kr_hdr h;
+	__u16 index;       /* segment number in the kernel's image */
+	__u16 nr_segments; /* image->nr_segments (0 when no image was read) */
+	__u32 status;      /* enum kr_loaded_status */
+	__u32 image_type;  /* KR_IMAGE_* */
+	__u32 _pad0;
+	__u64 bufsz;       /* the kernel's bufsz for this segment */
+	__u64 mem;         /* physical destination */
+	__u64 memsz;
+	__u64 zero_checked; /* bytes from bufsz rounded up to a page found zero by BPF */
+	__u32 tail_flags;   /* KR_TF_* */
+	__u32 _pad1;
 };
 
 #endif

@@ -172,6 +172,10 @@ func Attach(cfg AttachConfig) (Source, error) {
 	if kexec.Absent {
 		lims = append(lims, noKexecLimitation(kexec.Evidence))
 	}
+	rb := planReadback(kexec.Absent)
+	if rb.limitation != nil {
+		lims = append(lims, *rb.limitation)
+	}
 	warnings := make([]string, len(lims))
 	for i, l := range lims {
 		warnings[i] = l.Detail
@@ -190,6 +194,9 @@ func Attach(cfg AttachConfig) (Source, error) {
 	}
 	objs.Events.MaxEntries = uint32(ring)
 	if err := setConfig(&objs.KexecrecVariableSpecs, cfg, limits, kexec.Absent); err != nil {
+		return nil, err
+	}
+	if err := setReadbackConfig(&objs.KexecrecVariableSpecs, rb); err != nil {
 		return nil, err
 	}
 

@@ -32,6 +32,9 @@ type Call struct {
 
 	// Payloads: every captured payload of this call (segments, kernel, initrd, cmdline).
 	Payloads []*Payload `json:"payloads,omitempty"`
+	// Loaded: the segments of the image the kernel staged, read back from
+	// its pages at the syscall's exit, with their verdicts (loaded.go).
+	Loaded []*LoadedSegment `json:"loaded_segments,omitempty"`
 	// Purgatory: kexec-tools' purgatory digest recomputed over the captured segments.
 	Purgatory *identify.PurgatoryVerdict `json:"purgatory,omitempty"`
 	// DTBInitrd: the linux,initrd-start/end of the call's device tree
@@ -133,6 +136,8 @@ type Segment struct {
 	Mem     uint64   `json:"mem"`
 	MemSz   uint64   `json:"memsz"`
 	Payload *Payload `json:"-"` // same object as in Call.Payloads
+	// Loaded: the same segment read back from the kernel (Call.Loaded).
+	Loaded *LoadedSegment `json:"loaded,omitempty"`
 }
 
 // File is a file the kernel read for kexec_file_load.

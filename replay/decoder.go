@@ -140,7 +140,7 @@ func typeName(t uint16) string { return recordTypeNames.name(t) }
 
 var recordTypeNames = newEnumNames("type", map[uint16]string{
 	layout.RecEnter: "enter", layout.RecSegments: "segments", layout.RecPiece: "piece",
-	layout.RecPayloadEnd: "payload_end", layout.RecExit: "exit", layout.RecFile: "file",
+	layout.RecPayloadEnd: "payload_end", layout.RecExit: "exit", layout.RecFile: "file", layout.RecLoaded: "loaded",
 	layout.RecCaller: "caller", layout.RecArgs: "args", layout.RecPayload: "payload",
 	layout.RecProcess: "process", layout.RecNote: "note"})
 
@@ -160,6 +160,8 @@ func (d *Decoder) Add(r format.Record) ([]*Call, error) {
 		return d.rawPart(r.Type, r.Data), nil
 	case layout.RecExit:
 		return d.exit(r.Data), nil
+	case layout.RecLoaded:
+		return d.loadedRec(r.Data), nil
 	case layout.RecCaller:
 		return d.callerRec(r.Data), nil
 	case layout.RecArgs:

@@ -215,6 +215,7 @@ func (d *Decoder) finish(cs *callState, exited bool) *Call {
 			c.Problems = append(c.Problems, fmt.Sprintf("segment %d: no payload in the capture", s.Index))
 		}
 	}
+	judgeLoaded(c)
 	d.stats.Calls++
 	return c
 }

@@ -64,7 +64,7 @@ type ChangedCall struct {
 
 // Change is one difference between two paired calls.
 type Change struct {
-	// Field: "syscall", "exe", "flags", "segment_count", "payload",
+	// Field: "syscall", "exe", "flags", "segment_count", "payload", "loaded",
 	// "kernel_version", "cmdline", "initramfs", "purgatory", "dtb_initrd",
 	// "result".
 	Field string `json:"field"`
@@ -102,6 +102,8 @@ func (c Change) Text(short func(string) string) string {
 		return fmt.Sprintf("purgatory digest %s -> %s", c.From, c.To)
 	case "dtb_initrd":
 		return fmt.Sprintf("dtb initrd range %s -> %s", c.From, c.To)
+	case "loaded":
+		return fmt.Sprintf("read-back %s -> %s", c.From, c.To)
 	case "exe":
 		return fmt.Sprintf("caller exe changed %s -> %s", c.From, c.To)
 	}
@@ -146,9 +148,12 @@ type CallBody struct {
 	// DTBInitrd: the device tree's initrd range against the segments
 	// (arm64 kexec_load): "match", "MISMATCH", "" when not checked.
 	DTBInitrd string `json:"dtb_initrd,omitempty"`
-	Outcome   string `json:"outcome"`
-	Ret       *int64 `json:"ret,omitempty"`
-	Errno     string `json:"errno,omitempty"`
+	// Loaded: the read-back's verdicts in one line (LoadedLine), "" when
+	// nothing was read back.
+	Loaded  string `json:"loaded,omitempty"`
+	Outcome string `json:"outcome"`
+	Ret     *int64 `json:"ret,omitempty"`
+	Errno   string `json:"errno,omitempty"`
 	// Identity is the hex SHA-256 of the identity key (see DiffResult).
 	Identity string `json:"identity"`
 
@@ -238,13 +243,14 @@ func newCallBody(c *Call) *CallBody {
 			d.DTBInitrd = "match"
 		}
 	}
+	d.Loaded = LoadedLine(c)
 	sum := sha256.Sum256([]byte(d.identityKey()))
 	d.Identity = hexenc.EncodeToString(sum[:])
 	// Interning key: identity, result, and what a change report shows that
 	// the identity leaves out (comm, segment count, identification; an
 	// initramfs listing follows from its payload's hash).
 	var k strings.Builder
-	fmt.Fprintf(&k, "%s %q %q %d %q %q %q", d.Identity, d.resultKey(), d.Comm, d.NrSegments, d.Purgatory, d.DTBInitrd, d.FlagNames)
+	fmt.Fprintf(&k, "%s %q %q %d %q %q %q %q", d.Identity, d.resultKey(), d.Comm, d.NrSegments, d.Purgatory, d.DTBInitrd, d.FlagNames, d.Loaded)
 	for _, p := range d.Payloads {
 		fmt.Fprintf(&k, " %d %d %t %q %q", p.Size, p.Total, p.Complete, p.Type, p.What)
 	}

@@ -42,6 +42,9 @@ func Changes(a, b *CallDigest) []Change {
 	if a.DTBInitrd != b.DTBInitrd {
 		add("dtb_initrd", "", "changed", cmp.Or(a.DTBInitrd, "none"), cmp.Or(b.DTBInitrd, "none"))
 	}
+	if a.Loaded != b.Loaded {
+		add("loaded", "", "changed", cmp.Or(a.Loaded, "not read back"), cmp.Or(b.Loaded, "not read back"))
+	}
 	if a.resultKey() != b.resultKey() {
 		add("result", "", "changed", a.ResultText(), b.ResultText())
 	}

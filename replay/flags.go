@@ -186,9 +186,10 @@ var (
 	hookNames = newEnumNames("hook", map[uint32]string{
 		layout.HookFentry: "fentry", layout.HookKprobe: "kprobe", layout.HookRawSyscall: "raw"})
 	kindNames = newEnumNames("kind", map[uint32]string{
-		layout.KindSegment: "segment", layout.KindKernel: "kernel", layout.KindInitrd: "initrd", layout.KindCmdline: "cmdline"})
+		layout.KindSegment: "segment", layout.KindKernel: "kernel", layout.KindInitrd: "initrd", layout.KindCmdline: "cmdline",
+		layout.KindLoaded: "loaded", layout.KindLoadedTail: "loaded-tail"})
 	sourceNames = newEnumNames("source", map[uint16]string{
-		layout.SrcSyscallEntry: "syscall-entry", layout.SrcKernelRead: "kernel-read"})
+		layout.SrcSyscallEntry: "syscall-entry", layout.SrcKernelRead: "kernel-read", layout.SrcKernelPages: "kernel-pages"})
 )
 
 // ABIName names a layout.ABI* value.

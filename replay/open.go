@@ -437,6 +437,7 @@ func (c *Capture) enrich(call *Call) {
 			break
 		}
 	}
+	c.locateDifferences(call)
 	if !c.opts.Identify {
 		return
 	}

@@ -123,6 +123,10 @@ func RenderTable(w io.Writer, c *Call, o TableOptions) error {
 		fmt.Fprintln(w, "!!! DTB INITRD RANGE MISMATCH: the device tree sends the next kernel to")
 		fmt.Fprintln(w, "!!! an initramfs that is not the initrd segment of this call")
 	}
+	if d := differentLoaded(c); len(d) > 0 {
+		fmt.Fprintf(w, "!!! LOADED SEGMENT DIFFERENT: the kernel staged other bytes than the caller\n")
+		fmt.Fprintf(w, "!!! passed at entry (segment %s): the capture's entry copy is not what will boot\n", strings.Trim(fmt.Sprint(d), "[]"))
+	}
 	var kvs [][2]string
 	add := func(k, v string) { kvs = append(kvs, [2]string{k, v}) }
 	add("time", when)
@@ -173,8 +177,8 @@ func RenderTable(w io.Writer, c *Call, o TableOptions) error {
 	}
 	for _, p := range c.Payloads {
 		id := p.Identity
-		if id == nil {
-			continue
+		if id == nil || isLoadedPayload(p) && len(c.Segments) > 0 {
+			continue // the entry copy already says it
 		}
 		if id.KernelVersion != "" {
 			add("kernel", id.KernelVersion)
@@ -219,6 +223,9 @@ func RenderTable(w io.Writer, c *Call, o TableOptions) error {
 	if v := c.DTBInitrd; v != nil {
 		add("dtb initrd", DTBInitrdLine(v))
 	}
+	if s := LoadedLine(c); s != "" {
+		add("loaded", s)
+	}
 	for _, p := range c.Problems {
 		add("problem", p)
 	}
@@ -226,6 +233,9 @@ func RenderTable(w io.Writer, c *Call, o TableOptions) error {
 	if len(c.Segments) > 0 || len(c.Payloads) > 0 {
 		fmt.Fprintln(w)
 		if err := payloadTable(w, c, o); err != nil {
+			return err
+		}
+		if err := loadedTable(w, c, o); err != nil {
 			return err
 		}
 	}

@@ -79,4 +79,7 @@ func (w *textWriter) callLines(mark string, d *CallDigest) {
 	if d.DTBInitrd == "MISMATCH" {
 		w.line("    !! DTB INITRD RANGE MISMATCH")
 	}
+	if strings.Contains(d.Loaded, VerdictDifferent) {
+		w.cutLine("    !! LOADED " + d.Loaded)
+	}
 }

@@ -53,6 +53,12 @@ func appendCall(b []byte, c *Call) ([]byte, error) {
 			b = strconv.AppendUint(b, s.Mem, 10)
 			b = append(b, `,"memsz":`...)
 			b = strconv.AppendUint(b, s.MemSz, 10)
+			if s.Loaded != nil {
+				b = append(b, `,"loaded":`...)
+				if b, err = appendJSON(b, s.Loaded); err != nil {
+					return b, err
+				}
+			}
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -99,6 +105,12 @@ func appendCall(b []byte, c *Call) ([]byte, error) {
 			}
 		}
 		b = append(b, ']')
+	}
+	if len(c.Loaded) > 0 {
+		b = append(b, `,"loaded_segments":`...)
+		if b, err = appendJSON(b, c.Loaded); err != nil {
+			return b, err
+		}
 	}
 	if c.Purgatory != nil {
 		b = append(b, `,"purgatory":`...)

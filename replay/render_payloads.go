@@ -86,7 +86,7 @@ func payloadTable(w io.Writer, c *Call, o TableOptions) error {
 	// cmdline, or segment payloads whose table was lost.
 	var rest []*Payload
 	for _, p := range c.Payloads {
-		if !linked[p] {
+		if !linked[p] && !isLoadedPayload(p) {
 			rest = append(rest, p)
 		}
 	}

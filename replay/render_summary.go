@@ -77,6 +77,7 @@ func (w *textWriter) summary(s *Summary) {
 	w.line("== %s ==", title)
 
 	// What must not be missed comes first.
+	w.loadedFinding(s)
 	if p := s.DTBInitrd; p.Mismatch > 0 {
 		w.line("!! DTB INITRD RANGE MISMATCH in %d of %d checked device trees:", p.Mismatch, p.Checked)
 		w.line("!! the next kernel would take its initramfs from memory that is not")
@@ -248,6 +249,7 @@ func (w *textWriter) payloadSection(s *Summary) {
 	if p := s.DTBInitrd; p.Checked > 0 {
 		w.line("DTB initrd range: %d checked, %d match, %d MISMATCH", p.Checked, p.Match, p.Mismatch)
 	}
+	w.loadedLine(s)
 }
 
 func (w *textWriter) dropSection(s *Summary) {

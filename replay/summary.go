@@ -48,6 +48,9 @@ type Summary struct {
 	// DTBInitrd counts the arm64 device trees whose initrd range was
 	// checked against their call's segments (absent when none was).
 	DTBInitrd DTBInitrdSummary `json:"dtb_initrd,omitzero"`
+	// Loaded: the read-back segments by verdict (nil when the capture has
+	// none; summary_loaded.go).
+	Loaded *LoadedSummary `json:"loaded,omitempty"`
 
 	// CallsWithProblems: calls on which the decoder noted a problem.
 	CallsWithProblems int     `json:"calls_with_problems"`

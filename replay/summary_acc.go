@@ -174,8 +174,8 @@ func (u userID) String() string {
 
 // PayloadName is "segment 2", "kernel", "initrd" or "cmdline".
 func PayloadName(p *Payload) string {
-	if p.Kind == "segment" {
-		return fmt.Sprintf("segment %d", p.Index)
+	if p.Kind == "segment" || isLoadedPayload(p) {
+		return fmt.Sprintf("%s %d", p.Kind, p.Index)
 	}
 	return p.Kind
 }
@@ -203,6 +203,7 @@ func (s *Summary) addCall(c *Call) {
 	for _, p := range c.Payloads {
 		s.addPayload(c, p)
 	}
+	s.addLoaded(c)
 	if v := c.Purgatory; v != nil {
 		s.Purgatory.Checked++
 		switch {

@@ -75,6 +75,7 @@ func totalOf(sums []*Summary) *Summary {
 			}
 		}
 		t.DTBInitrd.merge(s.DTBInitrd)
+		t.mergeLoaded(s)
 		t.CallsWithProblems += s.CallsWithProblems
 		if s.Partial {
 			t.Partial = true

@@ -266,7 +266,7 @@ func (bed *Bed) Prepare(k testenv.Kernel, modes []string, stopTimeout int, m Mea
 		OutDevice: guestOutDevice, OutDir: guestOutDir,
 		ReadyTimeout: 90, StopTimeout: stopTimeout, Exec: !m.Only,
 		OverheadCalls: m.Calls, OverheadRounds: m.Rounds, OnlyOverhead: m.Only,
-		LoadArchFlag: arch.ArchFlag, FirstModeOnly: arch.FirstModeOnly, RingBuf: arch.RingBuf,
+		LoadArchFlag: arch.ArchFlag, FirstModeOnly: arch.FirstModeOnly, Skip: arch.Skip, RingBuf: arch.RingBuf,
 	}
 	if arch.FirstModeOnly != nil {
 		// getppid rounds under TCG on a slow guest measure the emulator.

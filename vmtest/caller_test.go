@@ -81,6 +81,16 @@ func (s callerSizes) callers(r plan.Result, kexec string) ([]callerWant, error) 
 		}
 		w := callerWant{exe: agentSelf, exeSize: s.agent, argv: a}
 		return []callerWant{w, w}, nil
+	case plan.Race:
+		a, err := argv(0)
+		if err != nil {
+			return nil, err
+		}
+		w := make([]callerWant, plan.RaceTries)
+		for i := range w {
+			w[i] = callerWant{exe: agentSelf, exeSize: s.agent, argv: a}
+		}
+		return w, nil
 	case plan.Disabled:
 		first, err := kexecCall(0, 0)
 		if err != nil {

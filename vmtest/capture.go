@@ -47,7 +47,19 @@ type CapCall struct {
 	Caller    *layout.Caller
 	Argv, Env *layout.Args
 	Records   map[uint16]int
+	// Loaded: the segments the kernel staged, read back at the exit;
+	// LoadedBytes holds the bytes of the small read-back copies (boot
+	// parameters, setup data: at most maxKeptLoaded) by segment index.
+	Loaded      []layout.Loaded
+	LoadedBytes map[uint16][]byte
+	// LoadedEndNS is the time of the read-back's last PAYLOAD_END: the
+	// read-back ran from the exit's time (taken as the exit hook starts)
+	// to this.
+	LoadedEndNS uint64
 }
+
+// maxKeptLoaded bounds the read-back copies ReadCapture keeps in memory.
+const maxKeptLoaded = 64 << 10
 
 // ReadCapture decodes a capture and re-hashes every payload blob through
 // the format's random-access index: a payload's recorded SHA-256 must be the
@@ -104,6 +116,21 @@ func ReadCapture(path string) (*Capture, error) {
 				return nil, err
 			}
 			call(x.CallID).Exit = &x
+		case layout.RecPayloadEnd:
+			e, err := layout.ParsePayloadEnd(rec.Data, bo)
+			if err != nil {
+				return nil, err
+			}
+			if cc := call(e.CallID); e.Source == layout.SrcKernelPages && e.TimeNS > cc.LoadedEndNS {
+				cc.LoadedEndNS = e.TimeNS
+			}
+		case layout.RecLoaded:
+			l, err := layout.ParseLoaded(rec.Data, bo)
+			if err != nil {
+				return nil, err
+			}
+			cc := call(l.CallID)
+			cc.Loaded = append(cc.Loaded, l)
 		case layout.RecFile:
 			fl, err := layout.ParseFile(rec.Data, bo)
 			if err != nil {
@@ -175,6 +202,12 @@ func ReadCapture(path string) (*Capture, error) {
 			}
 			if data != nil {
 				c.Blobs[p.SHA256] = data
+				if p.Kind == layout.KindLoaded && len(data) <= maxKeptLoaded {
+					if cc.LoadedBytes == nil {
+						cc.LoadedBytes = map[uint16][]byte{}
+					}
+					cc.LoadedBytes[p.Index] = data
+				}
 			}
 		}
 	}

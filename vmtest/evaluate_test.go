@@ -56,6 +56,9 @@ type cell struct {
 	// call took from entry to exit: almost all of it is the hooks copying
 	// the payloads, which the unprivileged time limit bounds.
 	EntryCopy string
+	// ReadBack, for the race, says in how many tries the read-back caught
+	// the kernel staging other bytes than the entry copy shows.
+	ReadBack string
 	// Caller is what BPF read about the calls' callers at entry.
 	Caller string
 }
@@ -65,6 +68,8 @@ func cellKey(mode, scenario string) string { return mode + "/" + scenario }
 // expectations holds the hashes the recorder must report, computed on the host.
 type expectations struct {
 	kernelSeg, vmlinuz, initrd, execInitrd, cmdline, badSeg, badCmdline string
+	// appendText is the command line the loads pass (--append).
+	appendText string
 	// The bytes of the kernel segment and the small initrd, to check the
 	// prefix of a payload the unprivileged time limit cut.
 	kernelSegBytes, initrdBytes []byte
@@ -109,6 +114,7 @@ func expect(t *testing.T, bt *Boot) expectations {
 		initrd:         Sha256Hex(initrd),
 		execInitrd:     Sha256Hex(read(bt.Payloads.ExecInitrd)),
 		cmdline:        Sha256Hex([]byte(bt.Payloads.Append + "\x00")),
+		appendText:     bt.Payloads.Append,
 		badSeg:         Sha256Hex(seg),
 		badCmdline:     Sha256Hex([]byte(plan.BadFlagsCmdline)),
 	}
@@ -157,6 +163,16 @@ type wantCall struct {
 	// payload holds exactly its first min(policyCut, length) bytes,
 	// flagged policy and nothing else; 0 = no such cut.
 	policyCut uint64
+	// readBack: the staged image must be read back, every segment (see
+	// checkReadBack); bootCmdline is the text a kernel-built boot
+	// parameters segment must carry.
+	readBack    bool
+	bootCmdline string
+	// race: a try of the race scenario (see checkRace).
+	race bool
+	// readBackOff: the recorder cannot read back on this architecture;
+	// any LOADED record must say so (status mode), none may claim a read.
+	readBackOff bool
 }
 
 const (
@@ -181,6 +197,7 @@ func (e expectations) wants(scenario string) []wantCall {
 		}
 		return wantCall{nr: e.arch.NrLoad, abi: e.arch.ABI, load: true, ret: ret, comm: "kexec", flagsArg: 3, flagsMask: archMask | 0xffff,
 			flags: e.arch.ArchFlag | flagBits, purgatory: true, dtbAppend: e.dtbAppend, dtbInitrd: initrd,
+			readBack: ret == 0 && e.arch.ABI == layout.ABIX64, readBackOff: e.arch.ABI != layout.ABIX64,
 			payloads: []wantPayload{
 				{"kernel segment (vmlinuz after setup; arm64: the Image)", layout.KindSegment, layout.SrcSyscallEntry, e.kernelSeg, e.kernelSegBytes},
 				{"initrd segment", layout.KindSegment, layout.SrcSyscallEntry, initrd, initrdBytes},
@@ -217,6 +234,7 @@ func (e expectations) wants(scenario string) []wantCall {
 			return []wantCall{{nr: nrFile, abi: abi, ret: enosys, comm: "kexec", flagsArg: 4}}
 		}
 		return []wantCall{{nr: nrFile, abi: abi, ret: 0, comm: "kexec", flagsArg: 4, flagsMask: ^uint64(0), flags: 0,
+			readBack: true, bootCmdline: e.appendText,
 			payloads: []wantPayload{
 				{"kernel as the kernel read it", layout.KindKernel, layout.SrcKernelRead, e.vmlinuz, nil},
 				{"initrd as the kernel read it", layout.KindInitrd, layout.SrcKernelRead, e.initrd, nil},
@@ -231,6 +249,12 @@ func (e expectations) wants(scenario string) []wantCall {
 			{nr: nrFile, abi: abi, ret: fileRet(einval), comm: "init", flagsArg: 4, flagsMask: ^uint64(0), flags: plan.BadFileLoadFlags,
 				payloads: []wantPayload{{"command line", layout.KindCmdline, 0, e.badCmdline, nil}}},
 		}
+	case plan.Race:
+		w := make([]wantCall, plan.RaceTries)
+		for i := range w {
+			w[i] = wantCall{nr: nrLoad, abi: abi, load: true, ret: 0, comm: "init", flagsArg: 3, flagsMask: ^uint64(0), flags: 0, nrSegs: u64(2), race: true}
+		}
+		return w
 	case plan.Disabled:
 		return []wantCall{
 			kload(eperm, 0, e.initrd),
@@ -338,6 +362,9 @@ func evaluate(t *testing.T, bt *Boot, bed *Bed) *kernelReport {
 		}
 		checkGuestSide(r, exp.noFileLoad, problem)
 		sig := checkCapture(bt, r, exp, kexecrec, c, problem)
+		if c.ReadBack != "" {
+			t.Logf("%s/%s/%s: %s", bt.Kernel.Series, r.Mode, r.Scenario, c.ReadBack)
+		}
 		if c.EntryCopy != "" {
 			t.Logf("%s/%s/%s: %s", bt.Kernel.Series, r.Mode, r.Scenario, c.EntryCopy)
 		}
@@ -437,6 +464,16 @@ func checkGuestSide(r plan.Result, noFileLoad bool, problem func(string, ...any)
 		if len(r.Triggers) != 2 || r.Triggers[0].Errno != "EINVAL" || r.Triggers[1].Errno != "EINVAL" {
 			problem("triggers answered %+v, want EINVAL twice", r.Triggers)
 		}
+	case plan.Race:
+		if len(r.Triggers) != plan.RaceTries {
+			problem("race: %d tries answered, want %d", len(r.Triggers), plan.RaceTries)
+		}
+		for i, tr := range r.Triggers {
+			if tr.Ret != 0 {
+				problem("race try %d: kexec_load returned %d (%s), want 0", i, tr.Ret, tr.Errno)
+			}
+		}
+		state("kexec_loaded", r.KexecLoaded, "0") // unloaded after the recorder stopped
 	case plan.Disabled:
 		cmdFails(0, notPermitted)
 		cmdFails(1, notPermitted)
@@ -596,6 +633,12 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, kexecrec string, c 
 		if i < len(callers) {
 			checkCaller(cc, callers[i], callProblem)
 		}
+	}
+	if r.Scenario == plan.Race {
+		c.ReadBack = checkRace(capt, problem)
+	}
+	if r.Scenario == plan.Load || r.Scenario == plan.Crash || r.Scenario == plan.FileLoad {
+		c.ReadBack = readBackCost(capt)
 	}
 	if r.Scenario == plan.NoPerm && len(capt.Calls) == 1 && capt.Calls[0].Exit != nil {
 		var captured uint64
@@ -773,8 +816,14 @@ func checkCall(cc *CapCall, blobs map[string][]byte, w wantCall, hook uint32, pr
 		if cc.Segments.NrPassed != e.Args[1] {
 			problem("segments: %d passed, argument says %d", cc.Segments.NrPassed, e.Args[1])
 		}
-		if int(cc.Segments.NrCopied) != len(cc.Payloads) && w.load {
-			problem("%d segments but %d payloads", cc.Segments.NrCopied, len(cc.Payloads))
+		entryCopies := 0
+		for _, p := range cc.Payloads {
+			if p.Kind == layout.KindSegment {
+				entryCopies++
+			}
+		}
+		if int(cc.Segments.NrCopied) != entryCopies && w.load {
+			problem("%d segments but %d entry payloads", cc.Segments.NrCopied, entryCopies)
 		}
 		for _, p := range cc.Payloads {
 			if p.Kind == layout.KindSegment && int(p.Index) < len(cc.Segments.Segs) && p.Total != cc.Segments.Segs[p.Index].BufSz {
@@ -822,6 +871,7 @@ func checkCall(cc *CapCall, blobs map[string][]byte, w wantCall, hook uint32, pr
 			problem("%s", msg)
 		}
 	}
+	checkReadBack(cc, w, problem)
 	if !w.load && w.ret == 0 {
 		kinds := map[uint32]bool{}
 		for _, f := range cc.Files {
@@ -908,6 +958,7 @@ func checkShow(bin, path string, wants []wantCall, callers []callerWant, problem
 			(p == nil || p.Arm64Jump == nil || !p.Arm64Jump.IntoImage || p.Arm64Jump.KernelSegment != 0) {
 			problem("show call %d: arm64 purgatory does not jump to the Image in segment 0: %+v", i, p)
 		}
+		checkShowLoaded(i, c, wants[i], problem)
 	}
 }
 
@@ -926,6 +977,10 @@ type showCall struct {
 			KernelSegment int  `json:"kernel_segment"`
 		} `json:"arm64_jump"`
 	} `json:"purgatory"`
+	Segments []struct {
+		Loaded *showLoaded `json:"loaded"`
+	} `json:"segments"`
+	LoadedSegments []showLoaded `json:"loaded_segments"`
 }
 
 // showCalls accepts what `show --format json` prints (an array with one
@@ -1180,7 +1235,8 @@ ns_pid and ancestors and prints the same exe, argv, cwd, exe inode and size, and
 Scenarios: load = ` + "`kexec -l --kexec-syscall`" + `; fileload = ` + "`kexec -l --kexec-file-syscall`" + `;
 crash = ` + "`kexec -p --kexec-syscall`" + ` (crashkernel=192M); unload = ` + "`kexec -u`" + `; noperm = kexec -l without
 CAP_SYS_BOOT (EPERM); badflags = kexec_load and kexec_file_load with an unknown flag bit (EINVAL);
-execload = the load later started with ` + "`kexec -e`" + ` (once per kernel); disabled = kexec -l and kexec -s -l after
+race = 16 kexec_loads while a second thread rewrites the kernel segment's buffer (the read-back must
+catch one: entry copy and staged bytes differ; x86 only); execload = the load later started with ` + "`kexec -e`" + ` (once per kernel); disabled = kexec -l and kexec -s -l after
 kernel.kexec_load_disabled=1 (EPERM). arm64 loads add ` + "`--dtb`" + `. Debian's arm64 kernels have no KEXEC_FILE:
 there fileload is kexec-tools' kexec_file_load answered ENOSYS (kexec-tools then gives up), badflags'
 kexec_file_load and disabled's kexec -s answer ENOSYS too, and each such call is recorded as it was made, with
@@ -1223,6 +1279,7 @@ func updateSamples(dir string, reps []*kernelReport) error {
 		{"6.1", "fentry", plan.BadFlags, "real-6.1-fentry-einval.zst"},
 		{"6.1", "lsm", plan.FileLoad, "real-6.1-lsm-kexec_file_load.zst"},
 		{"6.12", "fentry", plan.BadFlags, "real-6.12-fentry-einval.zst"},
+		{"6.12", "fentry", plan.Race, "real-6.12-fentry-race.zst"},
 		{"6.12-arm64", "fentry", plan.Load, "real-6.12-arm64-fentry-kexec_load.zst"},
 	}
 	var only []string

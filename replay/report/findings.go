@@ -114,12 +114,21 @@ func callRef(cp *Capture, c *replay.Call, many bool) string {
 // Findings lists what a reviewer must look at, most serious first.
 func Findings(e *Evidence) []Finding {
 	many := len(e.Captures) > 1
-	var mismatch, initrdMismatch, unknownKernel, risky, failed, unusual, unfinished []string
+	var different, mismatch, initrdMismatch, unknownKernel, risky, failed, unusual, unfinished []string
 	failedByUser := map[string]int{}
 	var users []string
 	for _, cp := range e.Captures {
 		for _, c := range cp.Calls {
 			ref := callRef(cp, c, many)
+			for _, l := range c.Loaded {
+				if l.Verdict == replay.VerdictDifferent {
+					item := fmt.Sprintf("%s: segment %d: %s", ref, l.Index, Printable(l.Reason))
+					if len(l.DiffersAt) > 0 {
+						item += fmt.Sprintf(" (pieces at %#x)", l.DiffersAt)
+					}
+					different = append(different, item)
+				}
+			}
 			if v := c.Purgatory; v != nil && v.Found && !v.Match {
 				why := "stored " + v.Stored + " computed " + v.Computed
 				if v.Incomplete {
@@ -169,6 +178,7 @@ func Findings(e *Evidence) []Finding {
 			out = append(out, Finding{Severity: sev, Title: title, Items: items})
 		}
 	}
+	add("critical", "Loaded segments DIFFERENT: the kernel staged other bytes than the caller passed at entry", different)
 	add("critical", "Purgatory digest MISMATCH: the captured segments are not what purgatory will verify at boot", mismatch)
 	add("critical", "arm64 boot handoff MISMATCH: the purgatory's jump or the device tree's initrd range is not what the call loaded", initrdMismatch)
 	add("critical", "Kernels that match no kernel of the baseline", unknownKernel)

@@ -38,7 +38,9 @@ func TestFindings(t *testing.T) {
 	e := &Evidence{
 		Captures: []*Capture{{Path: "c.zst", Calls: []*replay.Call{
 			{ID: 1, Syscall: "kexec_load", Outcome: "ok", Ret: ret(0), Caller: replay.Caller{Comm: "kexec", Exe: "/usr/sbin/kexec"},
-				Payloads: []*replay.Payload{kernel}, Purgatory: &identify.PurgatoryVerdict{Found: true, Stored: "11", Computed: "22"}},
+				Payloads: []*replay.Payload{kernel}, Purgatory: &identify.PurgatoryVerdict{Found: true, Stored: "11", Computed: "22"},
+				Loaded: []*replay.LoadedSegment{{Index: 0, Verdict: replay.VerdictSame},
+					{Index: 1, Verdict: replay.VerdictDifferent, Reason: "bytes differ from the entry copy", DiffersAt: []uint64{0x40000}}}},
 			{ID: 2, Syscall: "kexec_file_load", Outcome: "error", Ret: ret(-1), Errno: "EPERM", Cmdline: &cmd,
 				Caller: replay.Caller{Comm: "x", Exe: "/tmp/x", UID: 1000, EUID: 1000, LoginUID: 1000}},
 		}}},
@@ -50,6 +52,8 @@ func TestFindings(t *testing.T) {
 		got = append(got, f.Severity+": "+f.Title+": "+strings.Join(f.Items, " / "))
 	}
 	want := []string{
+		"critical: Loaded segments DIFFERENT: the kernel staged other bytes than the caller passed at entry: " +
+			"call 1 kexec_load by kexec /usr/sbin/kexec: segment 1: bytes differ from the entry copy (pieces at [0x40000])",
 		"critical: Purgatory digest MISMATCH",
 		"critical: Kernels that match no kernel of the baseline: call 1 kexec_load by kexec /usr/sbin/kexec: segment 1 aa (kernel 6.1.0-evil)",
 		"warning: Command lines with risky parameters: call 2 kexec_file_load by x /tmp/x: init=/bin/sh",

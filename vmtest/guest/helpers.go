@@ -26,8 +26,11 @@ func helper(args []string) int {
 		if len(args) == 4 && args[1] == "badflags" {
 			return badFlags(args[2], args[3])
 		}
+		if len(args) == 2 && args[1] == "race" {
+			return race()
+		}
 	}
-	fmt.Fprintln(os.Stderr, "usage: init dropcap PROG ARGS... | init trigger badflags VMLINUZ INITRD")
+	fmt.Fprintln(os.Stderr, "usage: init dropcap PROG ARGS... | init trigger badflags VMLINUZ INITRD | init trigger race")
 	return 2
 }
 

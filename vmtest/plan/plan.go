@@ -5,6 +5,11 @@
 // Both sides are built from this one package so they cannot drift apart.
 package plan
 
+import (
+	"slices"
+	"time"
+)
+
 // Paths and markers shared by host and guest.
 const (
 	// Path of the plan inside the initramfs.
@@ -37,14 +42,48 @@ const (
 	BadFlags = "badflags" // agent's own kexec_load and kexec_file_load with unknown flag bits: EINVAL
 	ExecLoad = "execload" // kexec -l -c of the kernel later started with kexec -e (once, first mode)
 	Disabled = "disabled" // kernel.kexec_load_disabled=1, then kexec -l -c and kexec -s -l: EPERM (last: one way)
+	Race     = "race"     // agent's kexec_load while another thread rewrites the segment buffer (RaceTries calls)
 )
 
 // PerMode are the scenarios run in every mode before ExecLoad.
-var PerMode = []string{Load, FileLoad, Crash, Unload, NoPerm, BadFlags}
+var PerMode = []string{Load, FileLoad, Crash, Unload, NoPerm, BadFlags, Race}
 
 // Calls is how many kexec syscalls each scenario makes (the recorder's --count).
 var Calls = map[string]int{
-	Load: 1, FileLoad: 1, Crash: 1, Unload: 1, NoPerm: 1, BadFlags: 2, ExecLoad: 1, Disabled: 2,
+	Load: 1, FileLoad: 1, Crash: 1, Unload: 1, NoPerm: 1, BadFlags: 2, ExecLoad: 1, Disabled: 2, Race: RaceTries,
+}
+
+// The race: RaceTries kexec_loads of two segments, a purgatory at
+// RacePurgatoryMem (the entry point) whose digest covers the kernel
+// segment's RACED bytes, and a RaceSize-byte kernel segment at RaceMem
+// whose buffer holds the OFFERED bytes (RaceByte(i, false)) when the call
+// starts. A second thread of the caller, after a delay that grows with
+// each try (RaceDelay), rewrites the buffer's last page, the only one where
+// the raced bytes (RaceByte(i, true)) differ, until the call returns. A try
+// whose rewrite falls between the recorder's entry copy and the kernel's
+// copy stages bytes the entry copy does not show: the read-back must say
+// DIFFERENT, and its bytes are what purgatory's digest covers.
+const (
+	RaceTries        = 16
+	RaceSize         = 1 << 20
+	RaceMem          = 0x2000000
+	RacePurgatoryMem = 0x1000000
+)
+
+// RaceByte is byte i of the race's kernel segment, offered or raced.
+func RaceByte(i int, raced bool) byte {
+	b := byte(i*13 + i>>12)
+	if raced && i >= RaceSize-4096 {
+		b ^= 0xa5
+	}
+	return b
+}
+
+// RaceDelay is how long the rewriting thread waits in try n: a grid of
+// 0.75 ms steps, since where the window between the two copies falls
+// depends on the kernel, the attach mode and the emulation's speed.
+func RaceDelay(n int) time.Duration {
+	return time.Duration(n) * 750 * time.Microsecond
 }
 
 // Bad flag values for BadFlags: an unknown bit on top of the arch field
@@ -97,6 +136,9 @@ type Plan struct {
 	// the first mode instead of in every mode: a slow guest (arm64 under
 	// TCG) loads in every mode and runs the rest once.
 	FirstModeOnly []string `json:"first_mode_only,omitempty"`
+	// Skip are scenarios not run at all on this guest (the race needs the
+	// read-back, which the recorder does only on x86-64).
+	Skip []string `json:"skip,omitempty"`
 	// RingBuf, when set, is the recorder's --ringbuf-size.
 	RingBuf string `json:"ringbuf,omitempty"`
 
@@ -185,6 +227,9 @@ type Boot struct {
 
 // Runs reports whether scenario s runs in mode (modes[i]) under plan p.
 func (p Plan) Runs(mode, s string) bool {
+	if slices.Contains(p.Skip, s) {
+		return false
+	}
 	if len(p.Modes) > 0 && mode == p.Modes[0] {
 		return true
 	}
