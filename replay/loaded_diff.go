@@ -22,10 +22,10 @@ func (c *Capture) locateDifferences(call *Call) {
 				entry = call.Segments[i].Payload
 			}
 		}
-		if entry == nil || entry.SHA256 == "" || l.Payload.SHA256 == "" || entry.SHA256 == l.Payload.SHA256 {
+		if entry == nil || entry.Blob == "" || l.Payload.Blob == "" || entry.SHA256 == l.Payload.SHA256 {
 			continue
 		}
-		offs, err := c.differingPieces(entry.SHA256, l.Payload.SHA256)
+		offs, err := c.differingPieces(entry.Blob, l.Payload.Blob)
 		if err != nil {
 			call.Problems = append(call.Problems, "loaded segment "+strconv.Itoa(l.Index)+": "+err.Error())
 			continue

@@ -415,7 +415,11 @@ const maxCmdline = 64 << 10
 // enrich adds what needs payload bytes: the kexec_file_load command line,
 // identification and the purgatory verdict. Failures become problems.
 func (c *Capture) enrich(call *Call) {
-	c.fillSHA256(call)
+	if c.fillSHA256(call) {
+		// Format 1.1 names payloads by their piece lists: the read-back's
+		// verdicts compare SHA-256s, known only now.
+		judgeLoaded(call)
+	}
 	if !c.opts.NoCmdline && call.Cmdline == nil {
 		for _, p := range call.Payloads {
 			if p.Kind != "cmdline" || p.Blob == "" {

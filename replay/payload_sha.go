@@ -43,7 +43,7 @@ func (c *Capture) payloadSHA256(blob string) (string, error) {
 // its blob is named by its piece list (format 1.1): the PAYLOAD record
 // then names only the blob, or (recorded for live consumers) carries a
 // SHA-256 that is checked here, not trusted.
-func (c *Capture) fillSHA256(call *Call) {
+func (c *Capture) fillSHA256(call *Call) (filled bool) {
 	for _, p := range call.Payloads {
 		if p.Blob == "" || !p.listed && !c.listedBlob(p.Blob) {
 			continue // format 1.0: the blob is named by its SHA-256
@@ -60,7 +60,9 @@ func (c *Capture) fillSHA256(call *Call) {
 				p.Kind, p.Index))
 		}
 		p.SHA256 = sum
+		filled = true
 	}
+	return filled
 }
 
 // listedBlob reports whether the stream has read a blob map that names
