@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"runtime"
@@ -159,4 +160,46 @@ func privilegedCall(tb testing.TB, segSize int, seed uint64) *trigger.Result {
 		tb.Fatalf("privileged call: cap dropped %v, ret %d (%s), want EINVAL or ENOSYS with CAP_SYS_BOOT", priv.CapDropped, priv.Ret, priv.ErrnoName)
 	}
 	return priv
+}
+
+// floodRun is a recording running in the background through a flood of
+// dur and one privileged call made a third into it (seed tags its bytes).
+type floodRun struct {
+	fl     floodResult
+	priv   *trigger.Result
+	cancel context.CancelFunc
+	ran    chan error
+	sum    Summary
+}
+
+func runFlood(t *testing.T, rec *Recorder, dur time.Duration, seed uint64) *floodRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	r := &floodRun{cancel: cancel, ran: make(chan error, 1)}
+	go func() {
+		var err error
+		r.sum, err = rec.Run(ctx)
+		r.ran <- err
+	}()
+	bufs := floodBuffers(t)
+	for rec.Progress().File == "" {
+		time.Sleep(10 * time.Millisecond)
+	}
+	floodDone := startFlood(time.Now().Add(dur), bufs)
+	time.Sleep(dur / 3)
+	r.priv = privilegedCall(t, privSegSize, seed)
+	r.fl = <-floodDone
+	checkFlood(t, r.fl)
+	return r
+}
+
+// stop stops the recording and returns its summary.
+func (r *floodRun) stop(t *testing.T) Summary {
+	t.Helper()
+	r.cancel()
+	if err := <-r.ran; err != nil {
+		t.Fatal(err)
+	}
+	return r.sum
 }

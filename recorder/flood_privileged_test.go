@@ -1,7 +1,6 @@
 package recorder
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,27 +21,9 @@ func TestPrivilegedFlood(t *testing.T) {
 	src := attachRaw(t, AttachConfig{RingWait: MaxRingWait, RingWaitUnprivileged: -1, Unprivileged: pol})
 	path := filepath.Join(t.TempDir(), "flood.kxr")
 	rec := New(Config{Source: src, Sink: &FileSink{Base: path}, Header: HostHeader("test")})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ran := make(chan error, 1)
-	var sum Summary
-	go func() {
-		var err error
-		sum, err = rec.Run(ctx)
-		ran <- err
-	}()
-
-	bufs := floodBuffers(t)
-	for rec.Progress().File == "" {
-		time.Sleep(10 * time.Millisecond)
-	}
-	floodDone := startFlood(time.Now().Add(floodFor), bufs)
-
 	// The real load, a third into the flood.
-	time.Sleep(floodFor / 3)
-	priv := privilegedCall(t, privSegSize, 77)
-	fl := <-floodDone
-	checkFlood(t, fl)
+	run := runFlood(t, rec, floodFor, 77)
+	fl, priv := run.fl, run.priv
 
 	// Every call is recorded or counted as dropped: wait until the recorder
 	// has read all the calls BPF saw (the deadline only stops a broken run).
@@ -57,10 +38,7 @@ func TestPrivilegedFlood(t *testing.T) {
 			t.Fatalf("calls %d (made %d): %d entered and %d exited in the recorder; counters %v", cnt["calls"], total, p.CallsSeen, p.CallsCompleted, cnt)
 		}
 	}
-	cancel()
-	if err := <-ran; err != nil {
-		t.Fatal(err)
-	}
+	sum := run.stop(t)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)

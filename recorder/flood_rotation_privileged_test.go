@@ -1,7 +1,6 @@
 package recorder
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,24 +27,8 @@ func TestPrivilegedFloodRotation(t *testing.T) {
 	rec := New(Config{Source: src, Sink: &FileSink{Base: pattern}, Header: HostHeader("test"),
 		Rotate: Rotation{Size: rotSize},
 		Bound:  &TotalBound{Pattern: pattern, Max: rotMax, Reserve: rotSize, KeepEvidence: true}})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ran := make(chan error, 1)
-	var sum Summary
-	go func() {
-		var err error
-		sum, err = rec.Run(ctx)
-		ran <- err
-	}()
-	bufs := floodBuffers(t)
-	for rec.Progress().File == "" {
-		time.Sleep(10 * time.Millisecond)
-	}
-	floodDone := startFlood(time.Now().Add(rotationFloodFor), bufs)
-	time.Sleep(rotationFloodFor / 3)
-	priv := privilegedCall(t, privSegSize, 78)
-	fl := <-floodDone
-	checkFlood(t, fl)
+	run := runFlood(t, rec, rotationFloodFor, 78)
+	fl, priv := run.fl, run.priv
 	// Let the recorder read what BPF sent before stopping it.
 	total := uint64(fl.calls + 1)
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
@@ -57,10 +40,7 @@ func TestPrivilegedFloodRotation(t *testing.T) {
 			t.Fatalf("the recorder did not complete the %d calls in 2 min: %+v", total, rec.Progress())
 		}
 	}
-	cancel()
-	if err := <-ran; err != nil {
-		t.Fatal(err)
-	}
+	sum := run.stop(t)
 
 	// The parts left, and the one holding the real load.
 	var left []string

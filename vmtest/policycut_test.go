@@ -18,25 +18,8 @@ import (
 // wrong prefix or a call the kernel did not refuse stays a failure.
 func TestPolicyCutRefusedCall(t *testing.T) {
 	const snaplen = 1000
-	kernel := make([]byte, 5000)
-	initrd := make([]byte, 300)
-	for i := range kernel {
-		kernel[i] = byte(i * 7)
-	}
-	for i := range initrd {
-		initrd[i] = byte(i*3 + 1)
-	}
-	exp := expectations{kernelSeg: Sha256Hex(kernel), initrd: Sha256Hex(initrd), kernelSegBytes: kernel, initrdBytes: initrd, arch: guestArches["amd64"]}
-
-	cut := func(index uint16, data []byte, n uint64) layout.Payload {
-		return layout.Payload{Kind: layout.KindSegment, Index: index, Source: layout.SrcSyscallEntry,
-			Total: uint64(len(data)), Captured: n, SHA256: Sha256Hex(data[:n]),
-			Missing: []layout.Range{{Off: n, Len: uint64(len(data)) - n}}, Reasons: []string{"policy"}}
-	}
-	whole := func(index uint16, data []byte) layout.Payload {
-		return layout.Payload{Kind: layout.KindSegment, Index: index, Source: layout.SrcSyscallEntry,
-			Total: uint64(len(data)), Captured: uint64(len(data)), SHA256: Sha256Hex(data), Complete: true}
-	}
+	fx := newCutFixture(5000, "policy")
+	kernel, initrd, exp, cut, whole := fx.kernel, fx.initrd, fx.exp, fx.cut, fx.whole
 	other := make([]byte, 3000) // a segment whose bytes the bed does not know (purgatory)
 	// call builds the refused call: the kernel segment (0) cut at the
 	// snaplen, the initrd segment (1), shorter, whole, another segment (2)

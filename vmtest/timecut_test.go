@@ -19,25 +19,8 @@ import (
 // It runs without qemu: a slow guest is what cannot be arranged on demand.
 func TestTimeCutRefusedCall(t *testing.T) {
 	const piece = layout.PieceMax
-	kernel := make([]byte, 3*piece+1000)
-	initrd := make([]byte, 300)
-	for i := range kernel {
-		kernel[i] = byte(i * 7)
-	}
-	for i := range initrd {
-		initrd[i] = byte(i*3 + 1)
-	}
-	exp := expectations{kernelSeg: Sha256Hex(kernel), initrd: Sha256Hex(initrd), kernelSegBytes: kernel, initrdBytes: initrd, arch: guestArches["amd64"]}
-
-	cut := func(index uint16, data []byte, n uint64) layout.Payload {
-		return layout.Payload{Kind: layout.KindSegment, Index: index, Source: layout.SrcSyscallEntry,
-			Total: uint64(len(data)), Captured: n, SHA256: Sha256Hex(data[:n]),
-			Missing: []layout.Range{{Off: n, Len: uint64(len(data)) - n}}, Reasons: []string{"loop-limit"}}
-	}
-	whole := func(index uint16, data []byte) layout.Payload {
-		return layout.Payload{Kind: layout.KindSegment, Index: index, Source: layout.SrcSyscallEntry,
-			Total: uint64(len(data)), Captured: uint64(len(data)), SHA256: Sha256Hex(data), Complete: true}
-	}
+	fx := newCutFixture(3*piece+1000, "loop-limit")
+	kernel, initrd, exp, cut, whole := fx.kernel, fx.initrd, fx.exp, fx.cut, fx.whole
 	// call builds the refused call: by default the kernel segment (0) cut
 	// after two pieces and the initrd segment (1) not reached, the call
 	// lasting `took`.
@@ -107,5 +90,39 @@ func TestTimeCutRefusedCall(t *testing.T) {
 				t.Errorf("checkCall problems %q, want %q", got, tc.problem)
 			}
 		})
+	}
+}
+
+// cutFixture is a known kernel segment of kernelLen bytes and a 300-byte
+// initrd, their expectations, and payload builders: cut holds the first n
+// bytes of data flagged reason, whole all of it.
+type cutFixture struct {
+	kernel, initrd []byte
+	exp            expectations
+	cut            func(index uint16, data []byte, n uint64) layout.Payload
+	whole          func(index uint16, data []byte) layout.Payload
+}
+
+func newCutFixture(kernelLen int, reason string) cutFixture {
+	kernel := make([]byte, kernelLen)
+	initrd := make([]byte, 300)
+	for i := range kernel {
+		kernel[i] = byte(i * 7)
+	}
+	for i := range initrd {
+		initrd[i] = byte(i*3 + 1)
+	}
+	return cutFixture{
+		kernel: kernel, initrd: initrd,
+		exp: expectations{kernelSeg: Sha256Hex(kernel), initrd: Sha256Hex(initrd), kernelSegBytes: kernel, initrdBytes: initrd, arch: guestArches["amd64"]},
+		cut: func(index uint16, data []byte, n uint64) layout.Payload {
+			return layout.Payload{Kind: layout.KindSegment, Index: index, Source: layout.SrcSyscallEntry,
+				Total: uint64(len(data)), Captured: n, SHA256: Sha256Hex(data[:n]),
+				Missing: []layout.Range{{Off: n, Len: uint64(len(data)) - n}}, Reasons: []string{reason}}
+		},
+		whole: func(index uint16, data []byte) layout.Payload {
+			return layout.Payload{Kind: layout.KindSegment, Index: index, Source: layout.SrcSyscallEntry,
+				Total: uint64(len(data)), Captured: uint64(len(data)), SHA256: Sha256Hex(data), Complete: true}
+		},
 	}
 }
