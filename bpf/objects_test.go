@@ -108,7 +108,7 @@ func TestRecordLayoutBothArchitectures(t *testing.T) {
 // and post-read programs.
 func TestObjectHookSections(t *testing.T) {
 	common := []string{"tp_btf/sys_enter", "tp_btf/sys_exit",
-		"fentry/security_kernel_post_read_file", "kprobe/security_kernel_post_read_file"}
+		"fentry/security_kernel_post_read_file", "kprobe/security_kernel_post_read_file", "lsm/kernel_post_read_file"}
 	wrappers := func(prefix string) []string {
 		var s []string
 		for _, sys := range []string{"kexec_load", "kexec_file_load"} {
