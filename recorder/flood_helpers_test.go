@@ -163,7 +163,8 @@ func privilegedCall(tb testing.TB, segSize int, seed uint64) *trigger.Result {
 }
 
 // floodRun is a recording running in the background through a flood of
-// dur and one privileged call made a third into it (seed tags its bytes).
+// dur and one privileged call of floodSegs segments of privSize bytes made
+// a third into it (seed tags its bytes).
 type floodRun struct {
 	fl     floodResult
 	priv   *trigger.Result
@@ -172,7 +173,7 @@ type floodRun struct {
 	sum    Summary
 }
 
-func runFlood(t *testing.T, rec *Recorder, dur time.Duration, seed uint64) *floodRun {
+func runFlood(t *testing.T, rec *Recorder, dur time.Duration, privSize int, seed uint64) *floodRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -188,7 +189,7 @@ func runFlood(t *testing.T, rec *Recorder, dur time.Duration, seed uint64) *floo
 	}
 	floodDone := startFlood(time.Now().Add(dur), bufs)
 	time.Sleep(dur / 3)
-	r.priv = privilegedCall(t, privSegSize, seed)
+	r.priv = privilegedCall(t, privSize, seed)
 	r.fl = <-floodDone
 	checkFlood(t, r.fl)
 	return r

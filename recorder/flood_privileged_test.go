@@ -22,7 +22,7 @@ func TestPrivilegedFlood(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "flood.kxr")
 	rec := New(Config{Source: src, Sink: &FileSink{Base: path}, Header: HostHeader("test")})
 	// The real load, a third into the flood.
-	run := runFlood(t, rec, floodFor, 77)
+	run := runFlood(t, rec, floodFor, privSegSize, 77)
 	fl, priv := run.fl, run.priv
 
 	// Every call is recorded or counted as dropped: wait until the recorder

@@ -27,7 +27,7 @@ func TestPrivilegedFloodRotation(t *testing.T) {
 	rec := New(Config{Source: src, Sink: &FileSink{Base: pattern}, Header: HostHeader("test"),
 		Rotate: Rotation{Size: rotSize},
 		Bound:  &TotalBound{Pattern: pattern, Max: rotMax, Reserve: rotSize, KeepEvidence: true}})
-	run := runFlood(t, rec, rotationFloodFor, 78)
+	run := runFlood(t, rec, rotationFloodFor, privSegSize, 78)
 	fl, priv := run.fl, run.priv
 	// Let the recorder read what BPF sent before stopping it.
 	total := uint64(fl.calls + 1)
