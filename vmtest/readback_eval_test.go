@@ -139,8 +139,10 @@ func checkShowLoaded(i int, c showCall, w wantCall, problem func(string, ...any)
 // and at least one try caught the race: its entry copy holds the offered
 // bytes, the kernel the raced ones, which are what purgatory's digest
 // (recomputed by the reader over the loaded copies) covers. It returns the
-// cell's summary.
-func checkRace(capt *Capture, problem func(string, ...any)) string {
+// cell's summary and the number of tries caught. A try not caught must
+// still be consistent: each copy is the offered or the raced bytes, and the
+// kernel never holds older bytes than the entry copy.
+func checkRace(capt *Capture, problem func(string, ...any)) (string, int) {
 	offered := make([]byte, plan.RaceSize)
 	raced := make([]byte, plan.RaceSize)
 	for i := range offered {
@@ -169,8 +171,16 @@ func checkRace(capt *Capture, problem func(string, ...any)) string {
 				problem("race try %d: segment %d not read back (status %d)", n, l.Index, l.Status)
 			}
 		}
-		if entry.SHA256 != shaOffered || loaded.SHA256 != shaRaced {
+		known := func(sha string) bool { return sha == shaOffered || sha == shaRaced }
+		switch {
+		case !known(entry.SHA256) || !known(loaded.SHA256):
+			problem("race try %d: entry copy %.12s, loaded copy %.12s: neither the offered nor the raced bytes", n, entry.SHA256, loaded.SHA256)
 			continue
+		case entry.SHA256 == shaRaced && loaded.SHA256 == shaOffered:
+			problem("race try %d: the kernel holds the offered bytes, the entry copy the raced ones (copied later)", n)
+			continue
+		case entry.SHA256 != shaOffered || loaded.SHA256 != shaRaced:
+			continue // the rewriter lost (or won before the entry copy): nothing to catch
 		}
 		purg := cc.LoadedBytes[0]
 		v := identify.CheckPurgatory([]identify.Segment{
@@ -184,11 +194,10 @@ func checkRace(capt *Capture, problem func(string, ...any)) string {
 		caught = append(caught, fmt.Sprint(n))
 	}
 	if len(caught) == 0 {
-		problem("race not caught in %d tries: no try has the offered bytes in its entry copy and the raced ones in the kernel", len(capt.Calls))
-		return ""
+		return fmt.Sprintf("race not caught in %d tries (the rewriting thread never ran inside the copy)", len(capt.Calls)), 0
 	}
 	return fmt.Sprintf("race caught in %d of %d tries (%s): entry copy = offered bytes, kernel = raced bytes, purgatory digest matches the loaded copies",
-		len(caught), len(capt.Calls), strings.Join(caught, ", "))
+		len(caught), len(capt.Calls), strings.Join(caught, ", ")), len(caught)
 }
 
 // readBackCost says how long the read-back of a capture's first call took
