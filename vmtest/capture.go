@@ -47,19 +47,29 @@ type CapCall struct {
 	Caller    *layout.Caller
 	Argv, Env *layout.Args
 	Records   map[uint16]int
-	// Loaded: the segments the kernel staged, read back at the exit;
-	// LoadedBytes holds the bytes of the small read-back copies (boot
-	// parameters, setup data: at most maxKeptLoaded) by segment index.
-	Loaded      []layout.Loaded
-	LoadedBytes map[uint16][]byte
+	// Loaded: the segments the kernel staged, read back at the exit (their
+	// small copies' bytes: loadedBytes).
+	Loaded []layout.Loaded
 	// LoadedEndNS is the time of the read-back's last PAYLOAD_END: the
 	// read-back ran from the exit's time (taken as the exit hook starts)
 	// to this.
 	LoadedEndNS uint64
 }
 
-// maxKeptLoaded bounds the read-back copies ReadCapture keeps in memory.
+// maxKeptLoaded is the largest read-back copy loadedBytes gives: boot
+// parameters and setup data, not the kernel or initrd.
 const maxKeptLoaded = 64 << 10
+
+// loadedBytes is the read-back copy of segment idx when it is at most
+// maxKeptLoaded bytes (ReadCapture keeps it in blobs), else nil.
+func loadedBytes(cc *CapCall, blobs map[string][]byte, idx uint16) []byte {
+	for _, p := range cc.Payloads {
+		if p.Kind == layout.KindLoaded && p.Index == idx && p.Captured <= maxKeptLoaded {
+			return blobs[p.SHA256]
+		}
+	}
+	return nil
+}
 
 // ReadCapture decodes a capture and re-hashes every payload blob through
 // the format's random-access index: a payload's recorded SHA-256 must be the
@@ -202,12 +212,6 @@ func ReadCapture(path string) (*Capture, error) {
 			}
 			if data != nil {
 				c.Blobs[p.SHA256] = data
-				if p.Kind == layout.KindLoaded && len(data) <= maxKeptLoaded {
-					if cc.LoadedBytes == nil {
-						cc.LoadedBytes = map[uint16][]byte{}
-					}
-					cc.LoadedBytes[p.Index] = data
-				}
 			}
 		}
 	}

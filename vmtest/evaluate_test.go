@@ -896,7 +896,7 @@ func checkCall(cc *CapCall, blobs map[string][]byte, w wantCall, hook uint32, pr
 			problem("%s", msg)
 		}
 	}
-	checkReadBack(cc, w, problem)
+	checkReadBack(cc, blobs, w, problem)
 	if !w.load && w.ret == 0 {
 		kinds := map[uint32]bool{}
 		for _, f := range cc.Files {

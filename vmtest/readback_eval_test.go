@@ -16,7 +16,7 @@ import (
 // flags name. A kexec_file_load: every segment of the kernel's image read
 // back complete, one of them the boot parameters the kernel built with
 // the --append command line. A call that staged nothing has no read-back.
-func checkReadBack(cc *CapCall, w wantCall, problem func(string, ...any)) {
+func checkReadBack(cc *CapCall, blobs map[string][]byte, w wantCall, problem func(string, ...any)) {
 	if w.race {
 		return // checkRace
 	}
@@ -89,7 +89,7 @@ func checkReadBack(cc *CapCall, w wantCall, problem func(string, ...any)) {
 				problem("segment %d: loaded copy %s differs from the entry copy %+v", l.Index, loaded.SHA256[:16], entry)
 			}
 		}
-		if b := cc.LoadedBytes[l.Index]; w.bootCmdline != "" && bytes.Contains(b, []byte("HdrS")) &&
+		if b := loadedBytes(cc, blobs, l.Index); w.bootCmdline != "" && bytes.Contains(b, []byte("HdrS")) &&
 			bytes.Contains(b, []byte(strings.TrimSpace(w.bootCmdline))) {
 			sawCmdline = true
 		}
@@ -182,7 +182,7 @@ func checkRace(capt *Capture, problem func(string, ...any)) (string, int) {
 		case entry.SHA256 != shaOffered || loaded.SHA256 != shaRaced:
 			continue // the rewriter lost (or won before the entry copy): nothing to catch
 		}
-		purg := cc.LoadedBytes[0]
+		purg := loadedBytes(cc, capt.Blobs, 0)
 		v := identify.CheckPurgatory([]identify.Segment{
 			{Index: 0, Mem: plan.RacePurgatoryMem, MemSz: 4096, Data: bytes.NewReader(purg), Size: int64(len(purg))},
 			{Index: 1, Mem: plan.RaceMem, MemSz: plan.RaceSize, Data: bytes.NewReader(raced), Size: int64(len(raced))},
