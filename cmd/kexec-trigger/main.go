@@ -46,6 +46,7 @@ func run(args []string) error {
 	kernel := fs.String("kernel", "", "kexec_file_load: kernel file")
 	initrd := fs.String("initrd", "", "kexec_file_load: initrd file (-1 fd when empty)")
 	cmdline := fs.String("cmdline", "", "kexec_file_load: command line (a NUL is appended)")
+	keepSysBoot := fs.Bool("keep-sys-boot", false, "kexec_load with CAP_SYS_BOOT kept (a privileged caller's ring budget); needs -nr above 16, which every kernel refuses before loading anything")
 	waitStdin := fs.Bool("wait-stdin", false, "read one line from stdin before the call (a test can change the process's state first)")
 	fs.String("note", "", "ignored: lets a test make argv as long as it needs")
 	if err := fs.Parse(args); err != nil {
@@ -134,7 +135,7 @@ func run(args []string) error {
 				segs[i].Unreadable = true
 			}
 		}
-		res, err = trigger.KexecLoad(trigger.LoadSpec{Entry: ent, Segments: segs, NrSegments: *nr, Flags: flags, Seed: *seed, IA32: *ia32, X32: *x32})
+		res, err = trigger.KexecLoad(trigger.LoadSpec{Entry: ent, Segments: segs, NrSegments: *nr, Flags: flags, Seed: *seed, IA32: *ia32, X32: *x32, KeepSysBoot: *keepSysBoot})
 		if err != nil {
 			return err
 		}
