@@ -3,6 +3,7 @@ package recorder
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -36,6 +37,11 @@ import (
 //   - stored-frame: what the writer does instead for a piece zstd cannot
 //     shrink: the piece copied into raw zstd blocks and its XXH64 content
 //     checksum;
+//   - floor: the least a capture in this format needs per byte, in one
+//     loop: each ring record copied once into its 1 MiB piece, the piece's
+//     BLAKE3 (its id), its XXH64 (the frame's content checksum) and CRC32C
+//     (the frame check), and one write(2) of it into the page cache;
+//     no chunk headers, records, frame copy, ring or channel;
 //   - copy-write: copying each 256 KiB ring record into a 1 MiB piece
 //     buffer and writing the pieces to a file in the test's temp dir (the
 //     page cache), with no hashing or compression at all.
@@ -137,6 +143,32 @@ func BenchmarkPayloadCeiling(b *testing.B) {
 			}
 		}
 	})
+	b.Run("floor", func(b *testing.B) {
+		path := filepath.Join(b.TempDir(), "floor")
+		buf := make([]byte, 0, piece)
+		defer threadCPU(b, benchPayload)()
+		for b.Loop() {
+			f, err := os.Create(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, p := range pieces {
+				buf = append(buf, p...)
+				if len(buf) == piece {
+					blake3.Sum256(buf)
+					xxhash.Sum64(buf)
+					crc32.Update(0, castagnoli, buf)
+					if _, err := f.Write(buf); err != nil {
+						b.Fatal(err)
+					}
+					buf = buf[:0]
+				}
+			}
+			if err := f.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("copy-write", func(b *testing.B) {
 		path := filepath.Join(b.TempDir(), "copy")
 		buf := make([]byte, 0, piece)
@@ -161,6 +193,8 @@ func BenchmarkPayloadCeiling(b *testing.B) {
 		}
 	})
 }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // ceilingPieces is the 256 MiB payload as ring records would carry it:
 // 256 KiB pieces of random bytes, every piece different.

@@ -215,7 +215,7 @@ func BenchmarkRealKexecLoad256MiB(b *testing.B) {
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/kexecrec/kexecrec/cmd/kexecrec").CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
-	var total, recorderCPU, captureCPU time.Duration
+	var total, recorderCPU, captureCPU, callWall, callCPU time.Duration
 	var maxrss int64
 	for range b.N { // ns/op includes the recorder's start-up; see the metrics
 		path := filepath.Join(dir, "real.kxr")
@@ -248,6 +248,8 @@ func BenchmarkRealKexecLoad256MiB(b *testing.B) {
 			b.Fatal(err)
 		}
 		want := res.Segments[0].SHA256
+		callWall += time.Duration(res.DurationNS)
+		callCPU += time.Duration(res.CPUNS)
 		res.Release()
 		if err := cmd.Wait(); err != nil {
 			b.Fatalf("recorder: %v: %s", err, stderr.String())
@@ -275,6 +277,12 @@ func BenchmarkRealKexecLoad256MiB(b *testing.B) {
 	// The same after start-up: what capturing the payload cost the
 	// recorder, and the rate one core of its own gives at that cost (on
 	// a loaded machine the wall-clock rate also counts waiting for a CPU).
+	// The caller's CPU while its syscall ran, per second of that syscall:
+	// BPF copies the segment into the ring and, when the ring is full,
+	// waits for space on the caller's CPU. Near 1 means the calling CPU
+	// was held for the whole call, leaving the recorder the other core.
+	b.ReportMetric(callCPU.Seconds()/callWall.Seconds(), "caller-cpu-busy")
+	b.ReportMetric(float64(callWall.Milliseconds())/float64(b.N), "syscall-ms")
 	capNS := float64(captureCPU.Nanoseconds()) / float64(b.N) / benchPayload
 	b.ReportMetric(capNS, "capture-cpu-ns/B")
 	b.ReportMetric(1e3/capNS, "capture-cpu-MB/s")

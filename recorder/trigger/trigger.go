@@ -100,6 +100,7 @@ type Result struct {
 	ErrnoName   string          `json:"errno_name,omitempty"`
 	CapDropped  bool            `json:"cap_sys_boot_dropped"`
 	DurationNS  int64           `json:"-"`             // wall time of the syscall itself (64-bit calls)
+	CPUNS       int64           `json:"-"`             // the calling thread's CPU time in it (BPF copying and waiting for ring space run there)
 	UID         uint32          `json:"uid,omitempty"` // the caller's uid, when LoadSpec.UID set one
 	uid         uint32
 	releaseBufs func()
@@ -344,10 +345,12 @@ func call(res *Result, dropCap bool) error {
 				errno = unix.Errno(-v)
 			}
 		} else {
+			cpu0 := threadCPU()
 			start := time.Now()
 			r, _, errno = unix.Syscall6(uintptr(res.Nr), uintptr(res.Args[0]), uintptr(res.Args[1]),
 				uintptr(res.Args[2]), uintptr(res.Args[3]), uintptr(res.Args[4]), uintptr(res.Args[5]))
 			res.DurationNS = time.Since(start).Nanoseconds()
+			res.CPUNS = threadCPU() - cpu0
 		}
 		res.Ret = int64(r)
 		if errno != 0 {
@@ -358,6 +361,15 @@ func call(res *Result, dropCap bool) error {
 		done <- nil
 	}()
 	return <-done
+}
+
+// threadCPU is the calling OS thread's CPU time in nanoseconds.
+func threadCPU() int64 {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
+		return 0
+	}
+	return ts.Nano()
 }
 
 // becomeUID makes the calling thread uid and gid uid with no supplementary
