@@ -274,15 +274,15 @@ func BenchmarkRealKexecLoad256MiB(b *testing.B) {
 	// The recorder process's own CPU time per payload byte (start-up
 	// included); the BPF side runs in the caller's syscall, not here.
 	b.ReportMetric(float64(recorderCPU.Nanoseconds())/float64(b.N)/benchPayload, "recorder-cpu-ns/B")
-	// The same after start-up: what capturing the payload cost the
-	// recorder, and the rate one core of its own gives at that cost (on
-	// a loaded machine the wall-clock rate also counts waiting for a CPU).
 	// The caller's CPU while its syscall ran, per second of that syscall:
 	// BPF copies the segment into the ring and, when the ring is full,
 	// waits for space on the caller's CPU. Near 1 means the calling CPU
 	// was held for the whole call, leaving the recorder the other core.
 	b.ReportMetric(callCPU.Seconds()/callWall.Seconds(), "caller-cpu-busy")
 	b.ReportMetric(float64(callWall.Milliseconds())/float64(b.N), "syscall-ms")
+	// The same after start-up: what capturing the payload cost the
+	// recorder, and the rate one core of its own gives at that cost (on
+	// a loaded machine the wall-clock rate also counts waiting for a CPU).
 	capNS := float64(captureCPU.Nanoseconds()) / float64(b.N) / benchPayload
 	b.ReportMetric(capNS, "capture-cpu-ns/B")
 	b.ReportMetric(1e3/capNS, "capture-cpu-MB/s")
