@@ -280,7 +280,7 @@ func BenchmarkRealKexecLoad256MiB(b *testing.B) {
 	// was held for the whole call, leaving the recorder the other core.
 	b.ReportMetric(callCPU.Seconds()/callWall.Seconds(), "caller-cpu-busy")
 	b.ReportMetric(float64(callWall.Milliseconds())/float64(b.N), "syscall-ms")
-	// The same after start-up: what capturing the payload cost the
+	// The recorder's CPU after start-up: what capturing the payload cost the
 	// recorder, and the rate one core of its own gives at that cost (on
 	// a loaded machine the wall-clock rate also counts waiting for a CPU).
 	capNS := float64(captureCPU.Nanoseconds()) / float64(b.N) / benchPayload
