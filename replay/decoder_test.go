@@ -346,6 +346,17 @@ func TestDecodeAArch32(t *testing.T) {
 	if len(c.Segments) != 1 || c.Segments[0].Buf != 0x10000 || c.Segments[0].BufSz != 100 || c.Segments[0].MemSz != 4096 {
 		t.Errorf("segments %+v", c.Segments)
 	}
+
+	// Entries lost: the exit's number alone names the ABI on arm64.
+	for _, tc := range []struct {
+		nr           uint32
+		syscall, abi string
+	}{{401, "kexec_file_load", "aarch32?"}, {347, "kexec_load", "aarch32?"}, {294, "kexec_file_load", "arm64?"}} {
+		calls := feed(t, NewDecoder(h), raw(layout.Exit{Header: layout.Header{CallID: 9}, Ret: -38, SyscallNr: tc.nr}.Marshal(le)))
+		if len(calls) != 1 || calls[0].Syscall != tc.syscall || calls[0].ABI != tc.abi {
+			t.Errorf("exit of %d alone: %+v", tc.nr, calls)
+		}
+	}
 }
 
 func TestDecodeEviction(t *testing.T) {
