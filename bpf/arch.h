@@ -107,6 +107,12 @@ static __always_inline int is_file_nr(__u32 nr, __u32 abi)
 /* include/uapi/asm-generic/unistd.h */
 #define NR_KEXEC_LOAD_ARM64 104
 #define NR_KEXEC_FILE_LOAD_ARM64 294
+/* An AArch32 (compat) task's numbers (arch/arm64/tools/syscall_32.tbl):
+ * kexec_load enters through __arm64_compat_sys_kexec_load (compat segment
+ * entries), kexec_file_load through the native __arm64_sys_kexec_file_load
+ * (its arguments need no conversion). */
+#define NR_KEXEC_LOAD_AARCH32 347
+#define NR_KEXEC_FILE_LOAD_AARCH32 401
 
 /* pstate of an AArch32 (compat) task: PSR_MODE32_BIT (arch/arm64/include/uapi/asm/ptrace.h). */
 #define KR_PSR_MODE32_BIT 0x10
@@ -121,31 +127,45 @@ static __always_inline int is_file_nr(__u32 nr, __u32 abi)
 #define KR_KPROBE_ARG4(ctx) ((ctx)->regs[3])
 #define KR_KPROBE_RET(ctx) ((ctx)->regs[0])
 
-/* Only AArch64 callers are recorded: an AArch32 task's kexec_load is 347 and
- * goes through __arm64_compat_sys_kexec_load, and its 104 and 294 are other
- * syscalls (raw_abi_ok keeps those out). */
+/* The ABI a kexec number belongs to. The number sets are disjoint, and the
+ * wrappers are entered only with their own ABI's number (the kernel
+ * dispatches an AArch32 task's 347 to the compat wrapper and its 401 to
+ * __arm64_sys_kexec_file_load, where regs->syscallno is 401); in raw mode
+ * raw_abi_ok then checks the task's execution state, since an AArch32
+ * task's 104 and 294 are other syscalls and an AArch64 task's 347 and 401
+ * are not kexec. */
 static __always_inline __u32 abi_of(__u32 nr)
 {
+	if (nr == NR_KEXEC_LOAD_AARCH32 || nr == NR_KEXEC_FILE_LOAD_AARCH32)
+		return KR_ABI_AARCH32;
 	return KR_ABI_ARM64;
 }
 
 static __always_inline int is_kexec_nr(__u32 nr)
 {
-	return nr == NR_KEXEC_LOAD_ARM64 || nr == NR_KEXEC_FILE_LOAD_ARM64;
+	return nr == NR_KEXEC_LOAD_ARM64 || nr == NR_KEXEC_FILE_LOAD_ARM64 || nr == NR_KEXEC_LOAD_AARCH32 ||
+	       nr == NR_KEXEC_FILE_LOAD_AARCH32;
 }
 
+/* The number means kexec only when the task runs in that ABI's execution
+ * state: AArch32 (PSR_MODE32_BIT in the saved pstate) for 347/401, AArch64
+ * for 104/294. */
 static __always_inline int raw_abi_ok(struct pt_regs *regs, __u32 nr, __u32 abi)
 {
-	return !(BPF_CORE_READ(regs, pstate) & KR_PSR_MODE32_BIT);
+	int aarch32 = (BPF_CORE_READ(regs, pstate) & KR_PSR_MODE32_BIT) != 0;
+
+	return aarch32 == (abi == KR_ABI_AARCH32);
 }
 
 static __always_inline int is_file_nr(__u32 nr, __u32 abi)
 {
-	return nr == NR_KEXEC_FILE_LOAD_ARM64;
+	return nr == NR_KEXEC_FILE_LOAD_ARM64 || nr == NR_KEXEC_FILE_LOAD_AARCH32;
 }
 
-/* Arguments in x0-x5. At syscall entry x0 still holds the first argument
- * (the kernel overwrites it with the return value only on the way out). */
+/* Arguments in x0-x5 (an AArch32 task's r0-r5). At syscall entry x0 still
+ * holds the first argument (the kernel overwrites it with the return value
+ * only on the way out). An AArch32 argument is the low 32 bits, as the
+ * compat wrappers take it. */
 static __always_inline void read_args(struct pt_regs *regs, __u32 abi, __u64 args[6])
 {
 	args[0] = BPF_CORE_READ(regs, regs[0]);
@@ -154,6 +174,10 @@ static __always_inline void read_args(struct pt_regs *regs, __u32 abi, __u64 arg
 	args[3] = BPF_CORE_READ(regs, regs[3]);
 	args[4] = BPF_CORE_READ(regs, regs[4]);
 	args[5] = BPF_CORE_READ(regs, regs[5]);
+	if (abi == KR_ABI_AARCH32) {
+		for (int i = 0; i < 6; i++)
+			args[i] = (__u32)args[i];
+	}
 }
 
 #endif

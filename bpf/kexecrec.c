@@ -1059,3 +1059,4 @@ int kprobe_post_read_file(struct pt_regs *ctx)
 }
 
 #include "lsm.h"
+#include "aarch32.h"

@@ -295,63 +295,68 @@ type KexecrecTokenBucket struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	KexecrecMapCalls                   = "calls"
-	KexecrecMapCounters                = "counters"
-	KexecrecMapEvents                  = "events"
-	KexecrecMapRbBusy                  = "rb_busy"
-	KexecrecMapRbPages                 = "rb_pages"
-	KexecrecMapRbPieceMap              = "rb_piece_map"
-	KexecrecMapRbStateMap              = "rb_state_map"
-	KexecrecMapUnprivBuckets           = "unpriv_buckets"
-	KexecrecMapUnprivTotalBucket       = "unpriv_total_bucket"
-	KexecrecMapZeroCaller              = "zero_caller"
-	KexecrecMapZeroState               = "zero_state"
-	KexecrecProgFentryKexecFileLoad    = "fentry_kexec_file_load"
-	KexecrecProgFentryKexecLoad        = "fentry_kexec_load"
-	KexecrecProgFentryPostReadFile     = "fentry_post_read_file"
-	KexecrecProgFexitKexecFileLoad     = "fexit_kexec_file_load"
-	KexecrecProgFexitKexecLoad         = "fexit_kexec_load"
-	KexecrecProgKprobeKexecFileLoad    = "kprobe_kexec_file_load"
-	KexecrecProgKprobeKexecLoad        = "kprobe_kexec_load"
-	KexecrecProgKprobePostReadFile     = "kprobe_post_read_file"
-	KexecrecProgKretprobeKexecFileLoad = "kretprobe_kexec_file_load"
-	KexecrecProgKretprobeKexecLoad     = "kretprobe_kexec_load"
-	KexecrecProgLsmPostReadFile        = "lsm_post_read_file"
-	KexecrecProgRawSysEnter            = "raw_sys_enter"
-	KexecrecProgRawSysExit             = "raw_sys_exit"
-	KexecrecVarCfgCaller               = "cfg_caller"
-	KexecrecVarCfgEnv                  = "cfg_env"
-	KexecrecVarCfgLimitNs              = "cfg_limit_ns"
-	KexecrecVarCfgLimitUnprivNs        = "cfg_limit_unpriv_ns"
-	KexecrecVarCfgMaxArgs              = "cfg_max_args"
-	KexecrecVarCfgNoPayload            = "cfg_no_payload"
-	KexecrecVarCfgNrCpus               = "cfg_nr_cpus"
-	KexecrecVarCfgOnlyTgid             = "cfg_only_tgid"
-	KexecrecVarCfgRbKexecCrashImage    = "cfg_rb_kexec_crash_image"
-	KexecrecVarCfgRbKexecImage         = "cfg_rb_kexec_image"
-	KexecrecVarCfgRbOff                = "cfg_rb_off"
-	KexecrecVarCfgRbPageOffset         = "cfg_rb_page_offset"
-	KexecrecVarCfgRbPageOffsetBase     = "cfg_rb_page_offset_base"
-	KexecrecVarCfgRetKnownEnosys       = "cfg_ret_known_enosys"
-	KexecrecVarCfgSnaplen              = "cfg_snaplen"
-	KexecrecVarCfgUnprivBurst          = "cfg_unpriv_burst"
-	KexecrecVarCfgUnprivRate           = "cfg_unpriv_rate"
-	KexecrecVarCfgUnprivRingBytes      = "cfg_unpriv_ring_bytes"
-	KexecrecVarCfgUnprivSnaplen        = "cfg_unpriv_snaplen"
-	KexecrecVarCfgUnprivTotalBurst     = "cfg_unpriv_total_burst"
-	KexecrecVarCfgUnprivTotalRate      = "cfg_unpriv_total_rate"
-	KexecrecVarCfgWaitNs               = "cfg_wait_ns"
-	KexecrecVarCfgWaitUnprivNs         = "cfg_wait_unpriv_ns"
-	KexecrecVarNextCallId              = "next_call_id"
-	KexecrecVarUnusedArgs              = "unused_args"
-	KexecrecVarUnusedCaller            = "unused_caller"
-	KexecrecVarUnusedEnter             = "unused_enter"
-	KexecrecVarUnusedExit              = "unused_exit"
-	KexecrecVarUnusedFile              = "unused_file"
-	KexecrecVarUnusedLoaded            = "unused_loaded"
-	KexecrecVarUnusedPayloadEnd        = "unused_payload_end"
-	KexecrecVarUnusedPiece             = "unused_piece"
-	KexecrecVarUnusedSegments          = "unused_segments"
+	KexecrecMapCalls                      = "calls"
+	KexecrecMapCounters                   = "counters"
+	KexecrecMapEvents                     = "events"
+	KexecrecMapRbBusy                     = "rb_busy"
+	KexecrecMapRbPages                    = "rb_pages"
+	KexecrecMapRbPieceMap                 = "rb_piece_map"
+	KexecrecMapRbStateMap                 = "rb_state_map"
+	KexecrecMapUnprivBuckets              = "unpriv_buckets"
+	KexecrecMapUnprivTotalBucket          = "unpriv_total_bucket"
+	KexecrecMapZeroCaller                 = "zero_caller"
+	KexecrecMapZeroState                  = "zero_state"
+	KexecrecProgFentryAarch32KexecLoad    = "fentry_aarch32_kexec_load"
+	KexecrecProgFentryKexecFileLoad       = "fentry_kexec_file_load"
+	KexecrecProgFentryKexecLoad           = "fentry_kexec_load"
+	KexecrecProgFentryPostReadFile        = "fentry_post_read_file"
+	KexecrecProgFexitAarch32KexecLoad     = "fexit_aarch32_kexec_load"
+	KexecrecProgFexitKexecFileLoad        = "fexit_kexec_file_load"
+	KexecrecProgFexitKexecLoad            = "fexit_kexec_load"
+	KexecrecProgKprobeAarch32KexecLoad    = "kprobe_aarch32_kexec_load"
+	KexecrecProgKprobeKexecFileLoad       = "kprobe_kexec_file_load"
+	KexecrecProgKprobeKexecLoad           = "kprobe_kexec_load"
+	KexecrecProgKprobePostReadFile        = "kprobe_post_read_file"
+	KexecrecProgKretprobeAarch32KexecLoad = "kretprobe_aarch32_kexec_load"
+	KexecrecProgKretprobeKexecFileLoad    = "kretprobe_kexec_file_load"
+	KexecrecProgKretprobeKexecLoad        = "kretprobe_kexec_load"
+	KexecrecProgLsmPostReadFile           = "lsm_post_read_file"
+	KexecrecProgRawSysEnter               = "raw_sys_enter"
+	KexecrecProgRawSysExit                = "raw_sys_exit"
+	KexecrecVarCfgCaller                  = "cfg_caller"
+	KexecrecVarCfgEnv                     = "cfg_env"
+	KexecrecVarCfgLimitNs                 = "cfg_limit_ns"
+	KexecrecVarCfgLimitUnprivNs           = "cfg_limit_unpriv_ns"
+	KexecrecVarCfgMaxArgs                 = "cfg_max_args"
+	KexecrecVarCfgNoPayload               = "cfg_no_payload"
+	KexecrecVarCfgNrCpus                  = "cfg_nr_cpus"
+	KexecrecVarCfgOnlyTgid                = "cfg_only_tgid"
+	KexecrecVarCfgRbKexecCrashImage       = "cfg_rb_kexec_crash_image"
+	KexecrecVarCfgRbKexecImage            = "cfg_rb_kexec_image"
+	KexecrecVarCfgRbOff                   = "cfg_rb_off"
+	KexecrecVarCfgRbPageOffset            = "cfg_rb_page_offset"
+	KexecrecVarCfgRbPageOffsetBase        = "cfg_rb_page_offset_base"
+	KexecrecVarCfgRetKnownEnosys          = "cfg_ret_known_enosys"
+	KexecrecVarCfgSnaplen                 = "cfg_snaplen"
+	KexecrecVarCfgUnprivBurst             = "cfg_unpriv_burst"
+	KexecrecVarCfgUnprivRate              = "cfg_unpriv_rate"
+	KexecrecVarCfgUnprivRingBytes         = "cfg_unpriv_ring_bytes"
+	KexecrecVarCfgUnprivSnaplen           = "cfg_unpriv_snaplen"
+	KexecrecVarCfgUnprivTotalBurst        = "cfg_unpriv_total_burst"
+	KexecrecVarCfgUnprivTotalRate         = "cfg_unpriv_total_rate"
+	KexecrecVarCfgWaitNs                  = "cfg_wait_ns"
+	KexecrecVarCfgWaitUnprivNs            = "cfg_wait_unpriv_ns"
+	KexecrecVarNextCallId                 = "next_call_id"
+	KexecrecVarUnusedAbi                  = "unused_abi"
+	KexecrecVarUnusedArgs                 = "unused_args"
+	KexecrecVarUnusedCaller               = "unused_caller"
+	KexecrecVarUnusedEnter                = "unused_enter"
+	KexecrecVarUnusedExit                 = "unused_exit"
+	KexecrecVarUnusedFile                 = "unused_file"
+	KexecrecVarUnusedLoaded               = "unused_loaded"
+	KexecrecVarUnusedPayloadEnd           = "unused_payload_end"
+	KexecrecVarUnusedPiece                = "unused_piece"
+	KexecrecVarUnusedSegments             = "unused_segments"
 )
 
 // LoadKexecrec returns the embedded CollectionSpec for Kexecrec.
@@ -396,19 +401,23 @@ type KexecrecSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type KexecrecProgramSpecs struct {
-	FentryKexecFileLoad    *ebpf.ProgramSpec `ebpf:"fentry_kexec_file_load"`
-	FentryKexecLoad        *ebpf.ProgramSpec `ebpf:"fentry_kexec_load"`
-	FentryPostReadFile     *ebpf.ProgramSpec `ebpf:"fentry_post_read_file"`
-	FexitKexecFileLoad     *ebpf.ProgramSpec `ebpf:"fexit_kexec_file_load"`
-	FexitKexecLoad         *ebpf.ProgramSpec `ebpf:"fexit_kexec_load"`
-	KprobeKexecFileLoad    *ebpf.ProgramSpec `ebpf:"kprobe_kexec_file_load"`
-	KprobeKexecLoad        *ebpf.ProgramSpec `ebpf:"kprobe_kexec_load"`
-	KprobePostReadFile     *ebpf.ProgramSpec `ebpf:"kprobe_post_read_file"`
-	KretprobeKexecFileLoad *ebpf.ProgramSpec `ebpf:"kretprobe_kexec_file_load"`
-	KretprobeKexecLoad     *ebpf.ProgramSpec `ebpf:"kretprobe_kexec_load"`
-	LsmPostReadFile        *ebpf.ProgramSpec `ebpf:"lsm_post_read_file"`
-	RawSysEnter            *ebpf.ProgramSpec `ebpf:"raw_sys_enter"`
-	RawSysExit             *ebpf.ProgramSpec `ebpf:"raw_sys_exit"`
+	FentryAarch32KexecLoad    *ebpf.ProgramSpec `ebpf:"fentry_aarch32_kexec_load"`
+	FentryKexecFileLoad       *ebpf.ProgramSpec `ebpf:"fentry_kexec_file_load"`
+	FentryKexecLoad           *ebpf.ProgramSpec `ebpf:"fentry_kexec_load"`
+	FentryPostReadFile        *ebpf.ProgramSpec `ebpf:"fentry_post_read_file"`
+	FexitAarch32KexecLoad     *ebpf.ProgramSpec `ebpf:"fexit_aarch32_kexec_load"`
+	FexitKexecFileLoad        *ebpf.ProgramSpec `ebpf:"fexit_kexec_file_load"`
+	FexitKexecLoad            *ebpf.ProgramSpec `ebpf:"fexit_kexec_load"`
+	KprobeAarch32KexecLoad    *ebpf.ProgramSpec `ebpf:"kprobe_aarch32_kexec_load"`
+	KprobeKexecFileLoad       *ebpf.ProgramSpec `ebpf:"kprobe_kexec_file_load"`
+	KprobeKexecLoad           *ebpf.ProgramSpec `ebpf:"kprobe_kexec_load"`
+	KprobePostReadFile        *ebpf.ProgramSpec `ebpf:"kprobe_post_read_file"`
+	KretprobeAarch32KexecLoad *ebpf.ProgramSpec `ebpf:"kretprobe_aarch32_kexec_load"`
+	KretprobeKexecFileLoad    *ebpf.ProgramSpec `ebpf:"kretprobe_kexec_file_load"`
+	KretprobeKexecLoad        *ebpf.ProgramSpec `ebpf:"kretprobe_kexec_load"`
+	LsmPostReadFile           *ebpf.ProgramSpec `ebpf:"lsm_post_read_file"`
+	RawSysEnter               *ebpf.ProgramSpec `ebpf:"raw_sys_enter"`
+	RawSysExit                *ebpf.ProgramSpec `ebpf:"raw_sys_exit"`
 }
 
 // KexecrecMapSpecs contains maps before they are loaded into the kernel.
@@ -456,6 +465,7 @@ type KexecrecVariableSpecs struct {
 	CfgWaitNs            *ebpf.VariableSpec `ebpf:"cfg_wait_ns"`
 	CfgWaitUnprivNs      *ebpf.VariableSpec `ebpf:"cfg_wait_unpriv_ns"`
 	NextCallId           *ebpf.VariableSpec `ebpf:"next_call_id"`
+	UnusedAbi            *ebpf.VariableSpec `ebpf:"unused_abi"`
 	UnusedArgs           *ebpf.VariableSpec `ebpf:"unused_args"`
 	UnusedCaller         *ebpf.VariableSpec `ebpf:"unused_caller"`
 	UnusedEnter          *ebpf.VariableSpec `ebpf:"unused_enter"`
@@ -544,6 +554,7 @@ type KexecrecVariables struct {
 	CfgWaitNs            *ebpf.Variable `ebpf:"cfg_wait_ns"`
 	CfgWaitUnprivNs      *ebpf.Variable `ebpf:"cfg_wait_unpriv_ns"`
 	NextCallId           *ebpf.Variable `ebpf:"next_call_id"`
+	UnusedAbi            *ebpf.Variable `ebpf:"unused_abi"`
 	UnusedArgs           *ebpf.Variable `ebpf:"unused_args"`
 	UnusedCaller         *ebpf.Variable `ebpf:"unused_caller"`
 	UnusedEnter          *ebpf.Variable `ebpf:"unused_enter"`
@@ -559,31 +570,39 @@ type KexecrecVariables struct {
 //
 // It can be passed to LoadKexecrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type KexecrecPrograms struct {
-	FentryKexecFileLoad    *ebpf.Program `ebpf:"fentry_kexec_file_load"`
-	FentryKexecLoad        *ebpf.Program `ebpf:"fentry_kexec_load"`
-	FentryPostReadFile     *ebpf.Program `ebpf:"fentry_post_read_file"`
-	FexitKexecFileLoad     *ebpf.Program `ebpf:"fexit_kexec_file_load"`
-	FexitKexecLoad         *ebpf.Program `ebpf:"fexit_kexec_load"`
-	KprobeKexecFileLoad    *ebpf.Program `ebpf:"kprobe_kexec_file_load"`
-	KprobeKexecLoad        *ebpf.Program `ebpf:"kprobe_kexec_load"`
-	KprobePostReadFile     *ebpf.Program `ebpf:"kprobe_post_read_file"`
-	KretprobeKexecFileLoad *ebpf.Program `ebpf:"kretprobe_kexec_file_load"`
-	KretprobeKexecLoad     *ebpf.Program `ebpf:"kretprobe_kexec_load"`
-	LsmPostReadFile        *ebpf.Program `ebpf:"lsm_post_read_file"`
-	RawSysEnter            *ebpf.Program `ebpf:"raw_sys_enter"`
-	RawSysExit             *ebpf.Program `ebpf:"raw_sys_exit"`
+	FentryAarch32KexecLoad    *ebpf.Program `ebpf:"fentry_aarch32_kexec_load"`
+	FentryKexecFileLoad       *ebpf.Program `ebpf:"fentry_kexec_file_load"`
+	FentryKexecLoad           *ebpf.Program `ebpf:"fentry_kexec_load"`
+	FentryPostReadFile        *ebpf.Program `ebpf:"fentry_post_read_file"`
+	FexitAarch32KexecLoad     *ebpf.Program `ebpf:"fexit_aarch32_kexec_load"`
+	FexitKexecFileLoad        *ebpf.Program `ebpf:"fexit_kexec_file_load"`
+	FexitKexecLoad            *ebpf.Program `ebpf:"fexit_kexec_load"`
+	KprobeAarch32KexecLoad    *ebpf.Program `ebpf:"kprobe_aarch32_kexec_load"`
+	KprobeKexecFileLoad       *ebpf.Program `ebpf:"kprobe_kexec_file_load"`
+	KprobeKexecLoad           *ebpf.Program `ebpf:"kprobe_kexec_load"`
+	KprobePostReadFile        *ebpf.Program `ebpf:"kprobe_post_read_file"`
+	KretprobeAarch32KexecLoad *ebpf.Program `ebpf:"kretprobe_aarch32_kexec_load"`
+	KretprobeKexecFileLoad    *ebpf.Program `ebpf:"kretprobe_kexec_file_load"`
+	KretprobeKexecLoad        *ebpf.Program `ebpf:"kretprobe_kexec_load"`
+	LsmPostReadFile           *ebpf.Program `ebpf:"lsm_post_read_file"`
+	RawSysEnter               *ebpf.Program `ebpf:"raw_sys_enter"`
+	RawSysExit                *ebpf.Program `ebpf:"raw_sys_exit"`
 }
 
 func (p *KexecrecPrograms) Close() error {
 	return _KexecrecClose(
+		p.FentryAarch32KexecLoad,
 		p.FentryKexecFileLoad,
 		p.FentryKexecLoad,
 		p.FentryPostReadFile,
+		p.FexitAarch32KexecLoad,
 		p.FexitKexecFileLoad,
 		p.FexitKexecLoad,
+		p.KprobeAarch32KexecLoad,
 		p.KprobeKexecFileLoad,
 		p.KprobeKexecLoad,
 		p.KprobePostReadFile,
+		p.KretprobeAarch32KexecLoad,
 		p.KretprobeKexecFileLoad,
 		p.KretprobeKexecLoad,
 		p.LsmPostReadFile,

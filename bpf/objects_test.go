@@ -2,6 +2,7 @@ package bpf
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -124,9 +125,13 @@ func TestObjectHookSections(t *testing.T) {
 			x86Compat = append(x86Compat, kind+"/"+sym)
 		}
 	}
+	var aarch32 []string
+	for _, kind := range []string{"fentry", "fexit", "kprobe", "kretprobe"} {
+		aarch32 = append(aarch32, kind+"/__arm64_compat_sys_kexec_load")
+	}
 	want := map[string][]string{
 		"x86":   append(append(slices.Clone(common), wrappers("__x64_sys_")...), x86Compat...),
-		"arm64": append(slices.Clone(common), wrappers("__arm64_sys_")...),
+		"arm64": append(append(slices.Clone(common), wrappers("__arm64_sys_")...), aarch32...),
 	}
 	for arch := range objectFiles {
 		var got []string
@@ -139,5 +144,26 @@ func TestObjectHookSections(t *testing.T) {
 		if !slices.Equal(got, w) {
 			t.Errorf("%s object sections:\n got %v\nwant %v", arch, got, w)
 		}
+	}
+}
+
+// TestABIValues: bpf/layout's ABI values are enum kr_abi as compiled. The
+// arm64 object carries the enum in its BTF (aarch32.h); records.h, which
+// defines it, is the same for both objects.
+func TestABIValues(t *testing.T) {
+	var e *btf.Enum
+	if err := loadObject(t, "arm64").Types.TypeByName("kr_abi", &e); err != nil {
+		t.Fatalf("arm64 object: enum kr_abi: %v", err)
+	}
+	want := map[string]uint64{
+		"KR_ABI_X64": layout.ABIX64, "KR_ABI_IA32": layout.ABIIA32, "KR_ABI_X32": layout.ABIX32,
+		"KR_ABI_ARM64": layout.ABIARM64, "KR_ABI_AARCH32": layout.ABIAArch32,
+	}
+	got := map[string]uint64{}
+	for _, v := range e.Values {
+		got[v.Name] = v.Value
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("enum kr_abi in the object is %v, bpf/layout says %v", got, want)
 	}
 }

@@ -61,6 +61,7 @@ enum kr_abi {
 	KR_ABI_IA32 = 2,
 	KR_ABI_X32 = 3,
 	KR_ABI_ARM64 = 4,
+	KR_ABI_AARCH32 = 5, /* a 32-bit ARM (compat) task on arm64 */
 };
 
 /* kr_exit.flags */

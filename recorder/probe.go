@@ -226,7 +226,7 @@ func Limitations(src Source) []Limitation {
 	return out
 }
 
-// optionalHookLimitation: a compat entry point (ia32, x32) has no hook.
+// optionalHookLimitation: a compat entry point (ia32, x32, AArch32) has no hook.
 func optionalHookLimitation(mode, sym, lost string, err error) Limitation {
 	return Limitation{
 		Plain: fmt.Sprintf("%s: this kernel %s; 64-bit kexec_load and kexec_file_load are fully recorded",

@@ -12,7 +12,7 @@ type Call struct {
 	ID        uint64    `json:"id"`         // call id, unique within one recording run
 	Syscall   string    `json:"syscall"`    // "kexec_load" or "kexec_file_load"
 	SyscallNr uint32    `json:"syscall_nr"` // as issued (246, 320, 283, 0x40000000|528 ...)
-	ABI       string    `json:"abi"`        // "x86_64", "ia32", "x32", "arm64"
+	ABI       string    `json:"abi"`        // "x86_64", "ia32", "x32", "arm64", "aarch32"
 	Hook      string    `json:"hook"`       // "fentry", "kprobe", "raw"
 	Time      time.Time `json:"time"`       // wall clock of entry, from the header's time pair
 	BootNS    uint64    `json:"boot_ns"`    // CLOCK_BOOTTIME of entry

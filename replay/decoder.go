@@ -234,10 +234,15 @@ func (d *Decoder) lookup(id uint64, t uint16) (*callState, []*Call, bool) {
 	return cs, out, true
 }
 
-// guessABI is the native ABI of the header's architecture.
-func (d *Decoder) guessABI() uint32 {
+// guessABI is the ABI of a call whose entry was lost: the native ABI of
+// the header's architecture, except on arm64 for the AArch32 numbers (the
+// two ABIs' kexec numbers are disjoint: bpf/arch.h).
+func (d *Decoder) guessABI(nr uint32) uint32 {
 	switch d.arch {
 	case "arm64", "aarch64":
+		if SyscallName(layout.ABIAArch32, nr) != "" {
+			return layout.ABIAArch32
+		}
 		return layout.ABIARM64
 	}
 	return layout.ABIX64

@@ -204,7 +204,7 @@ func (d *Decoder) exit(b []byte) []*Call {
 		c.SyscallNr = x.SyscallNr
 		c.Hook = HookName(x.Hook)
 		c.Caller.TID = x.TID
-		abi := d.guessABI()
+		abi := d.guessABI(x.SyscallNr)
 		if n := SyscallName(abi, x.SyscallNr); n != "" {
 			c.Syscall = n
 			c.ABI = ABIName(abi) + "?"

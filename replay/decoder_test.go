@@ -322,6 +322,43 @@ func TestDecodeBigEndianAndLayout(t *testing.T) {
 	}
 }
 
+// TestDecodeAArch32: an AArch32 caller's kexec_load on arm64 is named by
+// its own number and ABI, with its compat (16-byte) segment table and
+// KEXEC_ARCH_ARM.
+func TestDecodeAArch32(t *testing.T) {
+	le := binary.LittleEndian
+	h := testHeader()
+	h.Arch = "arm64"
+	recs := []format.Record{
+		raw(enter(3, boot0, layout.ABIAArch32, 347, [6]uint64{0x8000, 1, 0x7000, 0x280000}).Marshal(le)),
+		raw(layout.Segments{Header: layout.Header{CallID: 3}, NrPassed: 1, NrCopied: 1, EntrySize: 16,
+			Segs: []layout.Segment{{Buf: 0x10000, BufSz: 100, Mem: 0x100000, MemSz: 4096}}}.Marshal(le)),
+		raw(layout.Exit{Header: layout.Header{CallID: 3}, Ret: -1, SyscallNr: 347}.Marshal(le)),
+	}
+	calls := feed(t, NewDecoder(h), recs...)
+	if len(calls) != 1 {
+		t.Fatalf("%d calls", len(calls))
+	}
+	c := calls[0]
+	if c.Syscall != "kexec_load" || c.ABI != "aarch32" || c.SyscallNr != 347 || c.Args.Arch != "KEXEC_ARCH_ARM" || c.Errno != "EPERM" {
+		t.Errorf("decoded as syscall %q abi %q nr %d arch %q errno %q", c.Syscall, c.ABI, c.SyscallNr, c.Args.Arch, c.Errno)
+	}
+	if len(c.Segments) != 1 || c.Segments[0].Buf != 0x10000 || c.Segments[0].BufSz != 100 || c.Segments[0].MemSz != 4096 {
+		t.Errorf("segments %+v", c.Segments)
+	}
+
+	// Entries lost: the exit's number alone names the ABI on arm64.
+	for _, tc := range []struct {
+		nr           uint32
+		syscall, abi string
+	}{{401, "kexec_file_load", "aarch32?"}, {347, "kexec_load", "aarch32?"}, {294, "kexec_file_load", "arm64?"}} {
+		calls := feed(t, NewDecoder(h), raw(layout.Exit{Header: layout.Header{CallID: 9}, Ret: -38, SyscallNr: tc.nr}.Marshal(le)))
+		if len(calls) != 1 || calls[0].Syscall != tc.syscall || calls[0].ABI != tc.abi {
+			t.Errorf("exit of %d alone: %+v", tc.nr, calls)
+		}
+	}
+}
+
 func TestDecodeEviction(t *testing.T) {
 	le := binary.LittleEndian
 	d := NewDecoder(testHeader())
@@ -372,7 +409,11 @@ func TestFlagNames(t *testing.T) {
 		abi, nr uint32
 		want    string
 	}{{layout.ABIIA32, 283, "kexec_load"}, {layout.ABIX32, 0x40000000 | 528, "kexec_load"}, {layout.ABIX32, 0x40000000 | 320, "kexec_file_load"},
-		{layout.ABIARM64, 104, "kexec_load"}, {layout.ABIX64, 1, ""}} {
+		{layout.ABIARM64, 104, "kexec_load"}, {layout.ABIX64, 1, ""},
+		// AArch32 tasks on arm64: 347 and 401; their 104 and 294 are other
+		// syscalls, and an AArch64 task's 347 is none.
+		{layout.ABIAArch32, 347, "kexec_load"}, {layout.ABIAArch32, 401, "kexec_file_load"},
+		{layout.ABIAArch32, 104, ""}, {layout.ABIAArch32, 294, ""}, {layout.ABIARM64, 347, ""}} {
 		if got := SyscallName(tc.abi, tc.nr); got != tc.want {
 			t.Errorf("syscall %d/%d: %q", tc.abi, tc.nr, got)
 		}

@@ -147,6 +147,13 @@ func SyscallName(abi uint32, nr uint32) string {
 		case 294:
 			return "kexec_file_load"
 		}
+	case layout.ABIAArch32:
+		switch nr {
+		case 347:
+			return "kexec_load"
+		case 401:
+			return "kexec_file_load"
+		}
 	}
 	return ""
 }
@@ -181,7 +188,8 @@ func (e enumNames[T]) name(v T) string {
 
 var (
 	abiNames = newEnumNames("abi", map[uint32]string{
-		layout.ABIX64: "x86_64", layout.ABIIA32: "ia32", layout.ABIX32: "x32", layout.ABIARM64: "arm64"})
+		layout.ABIX64: "x86_64", layout.ABIIA32: "ia32", layout.ABIX32: "x32", layout.ABIARM64: "arm64",
+		layout.ABIAArch32: "aarch32"})
 	// Hook names are the header's AttachMode values.
 	hookNames = newEnumNames("hook", map[uint32]string{
 		layout.HookFentry: "fentry", layout.HookKprobe: "kprobe", layout.HookRawSyscall: "raw"})

@@ -35,6 +35,10 @@ type guestArch struct {
 	FirstModeOnly []string
 	// Skip (plan.Plan) are scenarios this guest does not run.
 	Skip []string
+	// Trigger32 is the GOARCH cmd/kexec-trigger is built for to call as a
+	// 32-bit (compat) task in the AArch32 scenario ("": none, the scenario
+	// is skipped).
+	Trigger32 string
 	// RingBuf is the recorder's --ringbuf-size ("" = its default). With one
 	// guest CPU no hook waits for ring space (the reader cannot run while a
 	// hook holds the CPU), so every payload of one call must fit at once.
@@ -49,6 +53,9 @@ var guestArches = map[string]guestArch{
 		},
 		ABI: layout.ABIX64, NrLoad: 246, NrFile: 320, ArchFlag: 0x3e0000,
 		LibDirs: []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64"},
+		// ia32 and x32 callers are covered by the recorder's privileged
+		// tests on the host (recorder/privileged_test.go).
+		Skip: []string{plan.AArch32},
 	},
 	// The dtb kexec-tools passes to the next kernel is the machine's own,
 	// dumped by qemu with the same machine, CPU, memory and CPU count
@@ -67,8 +74,11 @@ var guestArches = map[string]guestArch{
 		// kexec -l (the 44 MB Image, initrd, dtb) in every mode; the rest once.
 		FirstModeOnly: []string{plan.FileLoad, plan.Crash, plan.Unload, plan.NoPerm, plan.BadFlags, plan.Disabled},
 		// The race is caught by the read-back, which kexecrec does on x86-64 only.
-		Skip:    []string{plan.Race},
-		RingBuf: "64M", // the 44 MB Image, initrd, dtb and purgatory of one kexec_load
+		Skip: []string{plan.Race},
+		// Debian's arm64 kernels have CONFIG_COMPAT, and qemu's cortex-a72
+		// runs AArch32 at EL0: a 32-bit ARM binary runs as a compat task.
+		Trigger32: "arm",
+		RingBuf:   "64M", // the 44 MB Image, initrd, dtb and purgatory of one kexec_load
 	},
 }
 
@@ -89,11 +99,12 @@ type GuestFile struct{ Guest, Host string }
 
 // GuestTools are the programs one guest architecture runs.
 type GuestTools struct {
-	Arch     string
-	Kexecrec string      // static kexecrec for the guest
-	Agent    string      // static guest agent
-	Kexec    string      // kexec-tools binary on the host
-	Files    []GuestFile // kexec's shared libraries and its loader
+	Arch      string
+	Kexecrec  string      // static kexecrec for the guest
+	Agent     string      // static guest agent
+	Trigger32 string      // static cmd/kexec-trigger for the guest's 32-bit ABI ("" = none)
+	Kexec     string      // kexec-tools binary on the host
+	Files     []GuestFile // kexec's shared libraries and its loader
 }
 
 // ForeignLibs lists the loader and the shared libraries (the closure of

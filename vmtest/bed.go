@@ -32,6 +32,7 @@ import (
 const (
 	guestKexec      = "/usr/sbin/kexec"
 	guestKexecrec   = "/usr/bin/kexecrec"
+	guestTrigger32  = "/usr/bin/kexec-trigger32"
 	guestVmlinuz    = "/payload/vmlinuz"
 	guestDtb        = "/payload/machine.dtb"
 	guestInitrd     = "/payload/initrd.small"
@@ -106,6 +107,9 @@ type Payloads struct {
 func BuildStatic(goTool, pkg, out, goarch string) error {
 	cmd := exec.Command(goTool, "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+	if goarch == "arm" {
+		cmd.Env = append(cmd.Env, "GOARM=7") // ARMv7, which AArch32 at EL0 runs
+	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
 	}
@@ -278,6 +282,9 @@ func (bed *Bed) Prepare(k testenv.Kernel, modes []string, stopTimeout int, m Mea
 	if pl.Dtb != "" {
 		p.Dtb = guestDtb
 	}
+	if tools.Trigger32 != "" {
+		p.Trigger32 = guestTrigger32
+	}
 	for i, m := range mods {
 		p.Modules = append(p.Modules, fmt.Sprintf("/modules/%02d-%s.ko", i, m.Name))
 	}
@@ -304,6 +311,9 @@ func (bed *Bed) Prepare(k testenv.Kernel, modes []string, stopTimeout int, m Mea
 		w.File("init", 0o755, tools.Agent)
 		w.File(guestKexecrec, 0o755, tools.Kexecrec)
 		w.File(guestKexec, 0o755, tools.Kexec)
+		if tools.Trigger32 != "" {
+			w.File(guestTrigger32, 0o755, tools.Trigger32)
+		}
 		for _, f := range tools.Files {
 			w.File(f.Guest, 0o755, f.Host)
 		}

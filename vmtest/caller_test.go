@@ -35,9 +35,10 @@ type callerWant struct {
 	argv    []string // exactly what was exec'd
 }
 
-// callerSizes are the sizes of the two executables that make calls in the
-// guest, kexec-tools' and the agent's.
-type callerSizes struct{ kexec, agent int64 }
+// callerSizes are the sizes of the executables that make calls in the
+// guest: kexec-tools', the agent's and the 32-bit trigger's (0 when the
+// guest has none).
+type callerSizes struct{ kexec, agent, trigger32 int64 }
 
 func newCallerSizes(g *GuestTools) (callerSizes, error) {
 	k, err := os.Stat(g.Kexec)
@@ -48,7 +49,15 @@ func newCallerSizes(g *GuestTools) (callerSizes, error) {
 	if err != nil {
 		return callerSizes{}, err
 	}
-	return callerSizes{kexec: k.Size(), agent: a.Size()}, nil
+	s := callerSizes{kexec: k.Size(), agent: a.Size()}
+	if g.Trigger32 != "" {
+		t, err := os.Stat(g.Trigger32)
+		if err != nil {
+			return callerSizes{}, err
+		}
+		s.trigger32 = t.Size()
+	}
+	return s, nil
 }
 
 // callers lists, per call of the scenario in order, who made it: the
@@ -89,6 +98,16 @@ func (s callerSizes) callers(r plan.Result, kexec string) ([]callerWant, error) 
 		w := make([]callerWant, plan.RaceTries)
 		for i := range w {
 			w[i] = callerWant{exe: agentSelf, exeSize: s.agent, argv: a}
+		}
+		return w, nil
+	case plan.AArch32:
+		var w []callerWant
+		for i := range 2 {
+			a, err := argv(i)
+			if err != nil {
+				return nil, err
+			}
+			w = append(w, callerWant{exe: guestTrigger32, exeSize: s.trigger32, argv: a})
 		}
 		return w, nil
 	case plan.Disabled:

@@ -21,6 +21,7 @@ import (
 
 	"github.com/kexecrec/kexecrec/bpf/layout"
 	"github.com/kexecrec/kexecrec/internal/testenv"
+	"github.com/kexecrec/kexecrec/recorder/trigger"
 	"github.com/kexecrec/kexecrec/vmtest/plan"
 )
 
@@ -86,6 +87,10 @@ type expectations struct {
 	// dtbAppend (arm64): the dtb segment kexec-tools built from --dtb must
 	// carry the --append string as /chosen/bootargs.
 	dtbAppend string
+	// aarch32Segs and aarch32Cmdline: SHA-256 of the AArch32 scenario's
+	// segments (trigger.Pattern) and command line, computed here.
+	aarch32Segs    []string
+	aarch32Cmdline string
 }
 
 func expect(t *testing.T, bt *Boot) expectations {
@@ -106,7 +111,15 @@ func expect(t *testing.T, bt *Boot) expectations {
 	if bt.Payloads.Dtb != "" {
 		dtbAppend = bt.Payloads.Append
 	}
+	var aarch32Segs []string
+	for i, n := range plan.AArch32Sizes {
+		b := make([]byte, n)
+		trigger.Pattern(b, plan.AArch32Seed*1000+uint64(i)+1)
+		aarch32Segs = append(aarch32Segs, Sha256Hex(b))
+	}
 	return expectations{
+		aarch32Segs:    aarch32Segs,
+		aarch32Cmdline: Sha256Hex([]byte(plan.AArch32Cmdline + "\x00")),
 		arch:           guestArches[bt.Kernel.Arch],
 		noFileLoad:     !bytes.Contains(cfg, []byte("\nCONFIG_KEXEC_FILE=y\n")),
 		dtbAppend:      dtbAppend,
@@ -187,6 +200,12 @@ const (
 	// kexec-tools passes KEXEC_ARCH_X86_64 in the top 16 bits of kexec_load's flags.
 	archMask = 0xffff0000
 	archX86  = 0x3e0000
+	// An AArch32 task's kexec_load and kexec_file_load on arm64
+	// (arch/arm64/tools/syscall_32.tbl), and the comm of the trigger
+	// making them (its file name, guestTrigger32).
+	nrLoadAArch32 = 347
+	nrFileAArch32 = 401
+	aarch32Comm   = "kexec-trigger32"
 )
 
 func u64(v uint64) *uint64 { return &v }
@@ -262,6 +281,17 @@ func (e expectations) wants(scenario string) []wantCall {
 		return []wantCall{
 			kload(eperm, 0, e.initrd),
 			e.disabledFileLoad(cmdline),
+		}
+	case plan.AArch32:
+		var segs []wantPayload
+		for i, sha := range e.aarch32Segs {
+			segs = append(segs, wantPayload{fmt.Sprintf("segment %d of the 32-bit trigger", i), layout.KindSegment, layout.SrcSyscallEntry, sha, nil})
+		}
+		return []wantCall{
+			{nr: nrLoadAArch32, abi: layout.ABIAArch32, load: true, ret: eperm, comm: aarch32Comm, flagsArg: 3, flagsMask: ^uint64(0),
+				flags: plan.AArch32Flags, nrSegs: u64(uint64(len(segs))), payloads: segs},
+			{nr: nrFileAArch32, abi: layout.ABIAArch32, ret: fileRet(eperm), comm: aarch32Comm, flagsArg: 4, flagsMask: ^uint64(0), flags: 0,
+				payloads: []wantPayload{{"command line of the 32-bit trigger", layout.KindCmdline, 0, e.aarch32Cmdline, nil}}},
 		}
 	}
 	return nil
@@ -503,6 +533,88 @@ func checkGuestSide(r plan.Result, noFileLoad bool, problem func(string, ...any)
 		cmdFails(0, notPermitted)
 		cmdFails(1, notPermitted)
 		state("kexec_load_disabled", r.LoadDisabled, "1")
+	case plan.AArch32:
+		cmdOK(0)
+		cmdOK(1)
+		trs, err := triggerResults(r)
+		if err != nil {
+			problem("%v", err)
+			return
+		}
+		fileRet := int64(eperm)
+		if noFileLoad {
+			fileRet = enosys
+		}
+		for i, want := range []struct {
+			nr  int
+			ret int64
+		}{{nrLoadAArch32, eperm}, {nrFileAArch32, fileRet}} {
+			if tr := trs[i]; tr.Nr != want.nr || tr.Ret != want.ret || !tr.CapDropped {
+				problem("32-bit trigger call %d: syscall %d returned %d (CAP_SYS_BOOT dropped: %v), want syscall %d returning %d",
+					i, tr.Nr, tr.Ret, tr.CapDropped, want.nr, want.ret)
+			}
+		}
+	}
+}
+
+// triggerResults reads what the AArch32 scenario's two kexec-trigger runs
+// printed: each the JSON of the call it made.
+func triggerResults(r plan.Result) ([]trigger.Result, error) {
+	if len(r.Commands) != 2 {
+		return nil, fmt.Errorf("%d trigger commands ran, want 2", len(r.Commands))
+	}
+	trs := make([]trigger.Result, 2)
+	for i, c := range r.Commands {
+		if err := json.Unmarshal([]byte(c.Output), &trs[i]); err != nil {
+			return nil, fmt.Errorf("%s: output %q: %v", strings.Join(c.Argv, " "), testenv.LastLine(c.Output), err)
+		}
+	}
+	return trs, nil
+}
+
+// checkTriggerCall: a call of the AArch32 scenario was recorded exactly as
+// the trigger made it: caller, the six arguments as the registers held them,
+// the compat (16-byte entry) segment table entry by entry, each segment's
+// bytes as the host computed them, and the result.
+func checkTriggerCall(cc *CapCall, tr trigger.Result, w wantCall, problem func(string, ...any)) {
+	if cc.Enter == nil {
+		return // checkCall said so
+	}
+	if e := cc.Enter; e.PID != uint32(tr.PID) || e.TID != uint32(tr.TID) || e.Args != tr.Args {
+		problem("entry pid %d tid %d args %#x, the trigger made it from pid %d tid %d with %#x", e.PID, e.TID, e.Args, tr.PID, tr.TID, tr.Args)
+	}
+	if cc.Exit != nil && cc.Exit.Ret != tr.Ret {
+		problem("returned %d, the trigger saw %d", cc.Exit.Ret, tr.Ret)
+	}
+	if !w.load {
+		return
+	}
+	s := cc.Segments
+	if s == nil {
+		return // checkCall said so
+	}
+	if s.EntrySize != 16 || s.NrPassed != uint64(len(tr.Segments)) || int(s.NrCopied) != len(tr.Segments) || len(s.Segs) != len(tr.Segments) {
+		problem("segment table: entry size %d, %d passed, %d copied, %d entries; want 16-byte compat entries, %d of each",
+			s.EntrySize, s.NrPassed, s.NrCopied, len(s.Segs), len(tr.Segments))
+		return
+	}
+	for i, ts := range tr.Segments {
+		if got, want := s.Segs[i], (layout.Segment{Buf: ts.Buf, BufSz: ts.BufSz, Mem: ts.Mem, MemSz: ts.MemSz}); got != want {
+			problem("segment %d recorded as %+v, the trigger passed %+v", i, got, want)
+		}
+		if i >= len(w.payloads) || ts.SHA256 != w.payloads[i].sha {
+			problem("segment %d: the trigger's buffer sha256 %s is not the pattern the host computed", i, ts.SHA256)
+			continue
+		}
+		found := false
+		for _, p := range cc.Payloads {
+			if p.Kind == layout.KindSegment && int(p.Index) == i {
+				found = p.Complete && p.SHA256 == ts.SHA256
+			}
+		}
+		if !found {
+			problem("segment %d: no complete payload with the trigger's sha256 %s", i, ts.SHA256[:16])
+		}
 	}
 }
 
@@ -643,6 +755,10 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, kexecrec string, c 
 	if len(capt.Calls) != len(wants) {
 		problem("%d calls recorded, want %d", len(capt.Calls), len(wants))
 	}
+	var trs []trigger.Result
+	if r.Scenario == plan.AArch32 {
+		trs, _ = triggerResults(r) // checkGuestSide reports an error
+	}
 	var sig []string
 	for i, cc := range capt.Calls {
 		if i >= len(wants) {
@@ -655,6 +771,9 @@ func checkCapture(bt *Boot, r plan.Result, exp expectations, kexecrec string, c 
 			problem("call %d: "+format, append([]any{i}, args...)...)
 		}
 		checkCall(cc, capt.Blobs, w, hookOf(attach), callProblem)
+		if i < len(trs) {
+			checkTriggerCall(cc, trs[i], w, callProblem)
+		}
 		if i < len(callers) {
 			checkCaller(cc, callers[i], callProblem)
 		}
@@ -970,6 +1089,9 @@ func checkShow(bin, path string, wants []wantCall, callers []callerWant, problem
 		if c.SyscallNr != wants[i].nr || c.Ret == nil || *c.Ret != wants[i].ret {
 			problem("show call %d: syscall %d ret %v, want %d ret %d", i, c.SyscallNr, c.Ret, wants[i].nr, wants[i].ret)
 		}
+		if want := showABINames[wants[i].abi]; c.ABI != want {
+			problem("show call %d: abi %q, want %q", i, c.ABI, want)
+		}
 		if i < len(callers) {
 			checkShowCaller(i, c.Caller, callers[i], problem)
 		}
@@ -989,6 +1111,7 @@ func checkShow(bin, path string, wants []wantCall, callers []callerWant, problem
 
 type showCall struct {
 	SyscallNr uint32     `json:"syscall_nr"`
+	ABI       string     `json:"abi"`
 	Ret       *int64     `json:"ret"`
 	Outcome   string     `json:"outcome"`
 	Caller    showCaller `json:"caller"`
@@ -1007,6 +1130,10 @@ type showCall struct {
 	} `json:"segments"`
 	LoadedSegments []showLoaded `json:"loaded_segments"`
 }
+
+// showABINames are the ABI names `show --format json` must give the
+// guests' calls.
+var showABINames = map[uint32]string{layout.ABIX64: "x86_64", layout.ABIARM64: "arm64", layout.ABIAArch32: "aarch32"}
 
 // showCalls accepts what `show --format json` prints (an array with one
 // object per file, each with a "calls" array), NDJSON call objects, or any
@@ -1191,7 +1318,7 @@ func writeResults(path string, reps []*kernelReport, total time.Duration) error 
 func writeCoverage(b *strings.Builder, reps []*kernelReport, scen []string) {
 	b.WriteString("## Kernel coverage\n\n")
 	b.WriteString("Every {kernel, arch, mode, scenario} cell of this run: ok (all its checks passed), FAIL (see the kernel's section) " +
-		"or - (not run: execload runs once per kernel, in its first mode; the arm64 guest runs every scenario but load in its first mode only, and no race: kexecrec reads staged segments back on x86-64 only).\n\n")
+		"or - (not run: execload runs once per kernel, in its first mode; the arm64 guest runs every scenario but load and aarch32 in its first mode only, and no race: kexecrec reads staged segments back on x86-64 only; aarch32 runs on the arm64 guest only).\n\n")
 	fmt.Fprintf(b, "| kernel | arch | mode | syscall hook | file hook | %s |\n|---|---|---|---|---|%s\n",
 		strings.Join(scen, " | "), strings.Repeat("---|", len(scen)))
 	for _, rep := range reps {
@@ -1261,7 +1388,12 @@ Scenarios: load = ` + "`kexec -l --kexec-syscall`" + `; fileload = ` + "`kexec -
 crash = ` + "`kexec -p --kexec-syscall`" + ` (crashkernel=192M); unload = ` + "`kexec -u`" + `; noperm = kexec -l without
 CAP_SYS_BOOT (EPERM); badflags = kexec_load and kexec_file_load with an unknown flag bit (EINVAL);
 race = 16 kexec_loads while a second thread rewrites the kernel segment's buffer (the read-back must
-catch one: entry copy and staged bytes differ; x86 only); execload = the load later started with ` + "`kexec -e`" + ` (once per kernel); disabled = kexec -l and kexec -s -l after
+catch one: entry copy and staged bytes differ; x86 only); aarch32 (arm64 only) = cmd/kexec-trigger built for
+32-bit ARM, run as an AArch32 task, making a kexec_load (syscall 347, three segments in 16-byte compat
+entries, KEXEC_ARCH_ARM) and a kexec_file_load (syscall 401) without CAP_SYS_BOOT (EPERM; the
+kexec_file_load ENOSYS without KEXEC_FILE): each call recorded with abi aarch32 (` + "`show`" + ` too), its six
+arguments, pid and tid exactly as the trigger passed them, the segment table entry by entry, and each
+segment's bytes equal to the pattern the bed computes; execload = the load later started with ` + "`kexec -e`" + ` (once per kernel); disabled = kexec -l and kexec -s -l after
 kernel.kexec_load_disabled=1 (EPERM). arm64 loads add ` + "`--dtb`" + `. Debian's arm64 kernels have no KEXEC_FILE:
 there fileload is kexec-tools' kexec_file_load answered ENOSYS (kexec-tools then gives up), badflags'
 kexec_file_load and disabled's kexec -s answer ENOSYS too, and each such call is recorded as it was made, with

@@ -161,6 +161,12 @@ func newBed(tb testing.TB) *Bed {
 		if err := BuildStatic(goTool, filepath.Join(root, "vmtest", "guest"), g.Agent, arch); err != nil {
 			tb.Fatal(err)
 		}
+		if ga.Trigger32 != "" {
+			g.Trigger32 = filepath.Join(work, "kexec-trigger-"+ga.Trigger32)
+			if err := BuildStatic(goTool, filepath.Join(root, "cmd", "kexec-trigger"), g.Trigger32, ga.Trigger32); err != nil {
+				tb.Fatal(err)
+			}
+		}
 		bed.Guests[arch] = g
 	}
 	return bed

@@ -60,10 +60,11 @@ const (
 
 // ABIs (enum kr_abi).
 const (
-	ABIX64   = 1
-	ABIIA32  = 2
-	ABIX32   = 3
-	ABIARM64 = 4
+	ABIX64     = 1
+	ABIIA32    = 2
+	ABIX32     = 3
+	ABIARM64   = 4
+	ABIAArch32 = 5 // a 32-bit ARM (compat) task on an arm64 kernel
 )
 
 // PayloadEnd flags (KR_PF_*).

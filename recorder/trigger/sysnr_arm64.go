@@ -6,5 +6,9 @@ const (
 	SysKexecFileLoad = 294
 )
 
-// map32Bit: arm64 has no compat caller here (IA32 and X32 are refused).
+// map32Bit: IA32 and X32 are refused on arm64 (an AArch32 caller is this
+// package built for GOARCH=arm: sysnr_arm.go).
 const map32Bit = 0
+
+// segments32: struct kexec_segment is four 64-bit words here.
+const segments32 = false

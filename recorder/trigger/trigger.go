@@ -166,10 +166,12 @@ func KexecLoad(spec LoadSpec) (*Result, error) {
 	if spec.IA32 && spec.X32 {
 		return nil, errors.New("trigger: IA32 and X32 are exclusive")
 	}
-	compat := spec.IA32 || spec.X32
+	// A 32-bit caller's segment table: ia32, x32, or this package built
+	// for 32-bit ARM (an AArch32 task on an arm64 kernel).
+	compat := spec.IA32 || spec.X32 || segments32
 	res := &Result{Syscall: "kexec_load", Nr: SysKexecLoad, IA32: spec.IA32, X32: spec.X32}
 	mapFlags := unix.MAP_PRIVATE | unix.MAP_ANONYMOUS | unix.MAP_POPULATE
-	if compat {
+	if spec.IA32 || spec.X32 {
 		res.Nr = SysKexecLoadIA32
 		if spec.X32 {
 			res.Nr = SysKexecLoadX32
@@ -239,7 +241,7 @@ func KexecLoad(spec LoadSpec) (*Result, error) {
 		tablePtr = uint64(uintptr(unsafe.Pointer(&m[0])))
 		if spec.Entry>>32 != 0 || nr>>32 != 0 || spec.Flags>>32 != 0 || tablePtr>>32 != 0 {
 			res.Release()
-			return nil, errors.New("trigger: ia32/x32 arguments must fit in 32 bits")
+			return nil, errors.New("trigger: 32-bit callers' arguments must fit in 32 bits")
 		}
 	}
 	res.Args = [6]uint64{spec.Entry, nr, tablePtr, spec.Flags}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestRefusesUnload(t *testing.T) {
@@ -74,5 +76,15 @@ func TestKeepSysBootOnlyOver16Segments(t *testing.T) {
 	// EINVAL for 17 segments, or ENOSYS on a kernel without kexec.
 	if res.Errno != int(syscall.EINVAL) && res.Errno != int(syscall.ENOSYS) {
 		t.Fatalf("kexec_load with 17 segments returned %d (%s)", res.Ret, res.ErrnoName)
+	}
+}
+
+// TestSyscallNumbers: this architecture's numbers are the ones x/sys/unix
+// knows (347 and 401 when built for 32-bit ARM, which an arm64 kernel runs
+// as an AArch32 task).
+func TestSyscallNumbers(t *testing.T) {
+	if SysKexecLoad != unix.SYS_KEXEC_LOAD || SysKexecFileLoad != unix.SYS_KEXEC_FILE_LOAD {
+		t.Errorf("kexec_load %d, kexec_file_load %d; x/sys/unix says %d and %d",
+			SysKexecLoad, SysKexecFileLoad, unix.SYS_KEXEC_LOAD, unix.SYS_KEXEC_FILE_LOAD)
 	}
 }

@@ -159,6 +159,20 @@ func (a *agent) act(r *plan.Result) {
 		if err := json.Unmarshal([]byte(lastLine(c.Output)), &r.Triggers); err != nil {
 			r.Errors = append(r.Errors, "trigger output: "+err.Error())
 		}
+	case plan.AArch32:
+		if p.Trigger32 == "" {
+			r.Errors = append(r.Errors, "aarch32: the plan has no 32-bit trigger")
+			return
+		}
+		sizes := make([]string, len(plan.AArch32Sizes))
+		for i, n := range plan.AArch32Sizes {
+			sizes[i] = strconv.Itoa(n)
+		}
+		// Each prints what it passed as JSON, which the host compares with
+		// the capture.
+		run(p.Trigger32, "-sizes", strings.Join(sizes, ","), "-seed", strconv.Itoa(plan.AArch32Seed),
+			"-flags", fmt.Sprintf("%#x", plan.AArch32Flags))
+		run(p.Trigger32, "-file", "-kernel", p.Vmlinuz, "-initrd", p.Initrd, "-cmdline", plan.AArch32Cmdline)
 	case plan.ExecLoad:
 		args := []string{p.Kexec, "-l", "--kexec-syscall", "--initrd=" + p.ExecInitrd, "--append=" + p.ExecAppend}
 		if p.Dtb != "" {

@@ -43,15 +43,32 @@ const (
 	ExecLoad = "execload" // kexec -l -c of the kernel later started with kexec -e (once, first mode)
 	Disabled = "disabled" // kernel.kexec_load_disabled=1, then kexec -l -c and kexec -s -l: EPERM (last: one way)
 	Race     = "race"     // agent's kexec_load while another thread rewrites the segment buffer (RaceTries calls)
+	AArch32  = "aarch32"  // the 32-bit ARM kexec-trigger (Plan.Trigger32): kexec_load without CAP_SYS_BOOT, then kexec_file_load
 )
 
 // PerMode are the scenarios run in every mode before ExecLoad.
-var PerMode = []string{Load, FileLoad, Crash, Unload, NoPerm, BadFlags, Race}
+var PerMode = []string{Load, FileLoad, Crash, Unload, NoPerm, BadFlags, AArch32, Race}
 
 // Calls is how many kexec syscalls each scenario makes (the recorder's --count).
 var Calls = map[string]int{
-	Load: 1, FileLoad: 1, Crash: 1, Unload: 1, NoPerm: 1, BadFlags: 2, ExecLoad: 1, Disabled: 2, Race: RaceTries,
+	Load: 1, FileLoad: 1, Crash: 1, Unload: 1, NoPerm: 1, BadFlags: 2, ExecLoad: 1, Disabled: 2, Race: RaceTries, AArch32: 2,
 }
+
+// The AArch32 scenario: cmd/kexec-trigger built for 32-bit ARM runs as an
+// AArch32 (compat) task on the arm64 guest and makes, with CAP_SYS_BOOT
+// dropped, a kexec_load (syscall 347, compat segment entries) of segments
+// of AArch32Sizes bytes filled by trigger.Pattern from AArch32Seed, with
+// AArch32Flags, which the kernel refuses with EPERM; then a kexec_file_load
+// (syscall 401) of the vmlinuz and the small initrd with AArch32Cmdline,
+// refused with EPERM (ENOSYS without KEXEC_FILE). Each segment stays within
+// the unprivileged snaplen (64 KiB), so every payload is captured whole.
+var AArch32Sizes = []int{777, 4096, 65536}
+
+const (
+	AArch32Seed    = 32
+	AArch32Flags   = 0x280000 // KEXEC_ARCH_ARM
+	AArch32Cmdline = "kexecrec aarch32"
+)
 
 // The race: RaceTries kexec_loads of two segments, a purgatory at
 // RacePurgatoryMem (the entry point) whose digest covers the kernel
@@ -117,6 +134,9 @@ type Plan struct {
 	Initrd  string `json:"initrd"`        // small initrd payload
 	Append  string `json:"append"`        // command line given to loads
 	Dtb     string `json:"dtb,omitempty"` // device tree passed with --dtb (arm64)
+	// Trigger32 is cmd/kexec-trigger built for the guest's 32-bit
+	// (compat) ABI, for the AArch32 scenario ("" where there is none).
+	Trigger32 string `json:"trigger32,omitempty"`
 	// LoadArchFlag is the KEXEC_ARCH_* value of kexec_load's flags on the
 	// guest's architecture (0x3e0000 x86_64, 0xb70000 arm64).
 	LoadArchFlag uint64 `json:"load_arch_flag"`
