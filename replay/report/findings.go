@@ -75,6 +75,10 @@ func RiskyArgs(cmdline string) []string {
 // where distributions install it.
 var usualLoaders = []string{"/usr/sbin/kexec", "/sbin/kexec", "/usr/bin/kexec", "/bin/kexec", "/usr/local/sbin/kexec"}
 
+// compatABIs are the replay.Call ABI names of callers that are not the
+// kernel's native ABI.
+var compatABIs = []string{"ia32", "x32", "aarch32"}
+
 // UnusualCaller says why a call's caller is unusual, or "" when it is the
 // usual kexec-tools run by root.
 func UnusualCaller(c *replay.Call) string {
@@ -95,6 +99,11 @@ func UnusualCaller(c *replay.Call) string {
 	}
 	if c.Caller.UID != 0 || c.Caller.EUID != 0 {
 		why = append(why, "not root")
+	}
+	// Distributions ship kexec-tools for the kernel's native ABI; a 32-bit
+	// (or x32) loader on a 64-bit kernel was brought in by someone.
+	if abi := strings.TrimSuffix(c.ABI, "?"); slices.Contains(compatABIs, abi) {
+		why = append(why, abi+" process on a 64-bit kernel")
 	}
 	if c.Caller.ContainerID != "" {
 		why = append(why, "inside a container")

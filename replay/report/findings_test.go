@@ -14,6 +14,7 @@ func TestUnusualCaller(t *testing.T) {
 	call := func(exe string, uid uint32) *replay.Call {
 		return &replay.Call{Caller: replay.Caller{Exe: exe, UID: uid, EUID: uid}}
 	}
+	withABI := func(c *replay.Call, abi string) *replay.Call { c.ABI = abi; return c }
 	for _, tc := range []struct {
 		c    *replay.Call
 		want string
@@ -24,9 +25,14 @@ func TestUnusualCaller(t *testing.T) {
 		{call("/usr/sbin/kexec (deleted)", 0), "executable deleted after start"},
 		{call("/usr/sbin/kexec", 1000), "not root"},
 		{call("", 0), "executable unknown"},
+		{withABI(call("/usr/sbin/kexec", 0), "aarch32"), "aarch32 process on a 64-bit kernel"},
+		{withABI(call("/usr/sbin/kexec", 0), "ia32"), "ia32 process on a 64-bit kernel"},
+		{withABI(call("/usr/sbin/kexec", 0), "x32?"), "x32 process on a 64-bit kernel"},
+		{withABI(call("/usr/sbin/kexec", 0), "arm64"), ""},
+		{withABI(call("/usr/sbin/kexec", 0), "x86_64"), ""},
 	} {
 		if got := UnusualCaller(tc.c); got != tc.want {
-			t.Errorf("UnusualCaller(%q uid %d) = %q, want %q", tc.c.Caller.Exe, tc.c.Caller.UID, got, tc.want)
+			t.Errorf("UnusualCaller(%q uid %d abi %q) = %q, want %q", tc.c.Caller.Exe, tc.c.Caller.UID, tc.c.ABI, got, tc.want)
 		}
 	}
 }
