@@ -6,8 +6,8 @@
  * 401, enters the native __arm64_sys_kexec_file_load, which the programs of
  * kexecrec.c already hook. Raw mode sees both numbers through arch.h's
  * is_kexec_nr/raw_abi_ok. Included last by kexecrec.c: the fentry and kprobe
- * programs below reuse its wrapper_enter, wrapper_exit and kret, and the x86
- * object, which has none of this, keeps its bytes.
+ * programs below reuse its wrapper_enter, wrapper_exit and kret, and exist
+ * only in the arm64 object.
  */
 #ifndef KEXECREC_AARCH32_H
 #define KEXECREC_AARCH32_H

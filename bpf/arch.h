@@ -96,6 +96,12 @@ static __always_inline int raw_abi_ok(struct pt_regs *regs, __u32 nr, __u32 abi)
 	return (abi == KR_ABI_IA32) == (nr == NR_KEXEC_LOAD_IA32);
 }
 
+/* The return value sys_exit reports: the handler's long, as is. */
+static __always_inline __s64 raw_exit_ret(__s64 ret, __u32 abi)
+{
+	return ret;
+}
+
 /* ia32 has no kexec_file_load. */
 static __always_inline int is_file_nr(__u32 nr, __u32 abi)
 {
@@ -162,10 +168,23 @@ static __always_inline int is_file_nr(__u32 nr, __u32 abi)
 	return nr == NR_KEXEC_FILE_LOAD_ARM64 || nr == NR_KEXEC_FILE_LOAD_AARCH32;
 }
 
+/* The return value sys_exit reports. An AArch32 task's result is a 32-bit
+ * int: the kernel keeps only the low 32 bits of x0 for a compat task, and
+ * kernels whose regs_return_value does not sign-extend them for compat
+ * tasks hand the tracepoint -EPERM as 4294967295. Sign-extending here
+ * gives the result the task sees on every kernel. */
+static __always_inline __s64 raw_exit_ret(__s64 ret, __u32 abi)
+{
+	if (abi == KR_ABI_AARCH32)
+		return (__s32)ret;
+	return ret;
+}
+
 /* Arguments in x0-x5 (an AArch32 task's r0-r5). At syscall entry x0 still
  * holds the first argument (the kernel overwrites it with the return value
- * only on the way out). An AArch32 argument is the low 32 bits, as the
- * compat wrappers take it. */
+ * only on the way out). An AArch32 argument is the low 32 bits: that is
+ * what the task passed (its registers are 32 bits wide) and what the compat
+ * wrappers take. */
 static __always_inline void read_args(struct pt_regs *regs, __u32 abi, __u64 args[6])
 {
 	args[0] = BPF_CORE_READ(regs, regs[0]);

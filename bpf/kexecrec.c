@@ -997,7 +997,7 @@ int raw_sys_exit(__u64 *ctx)
 	abi = abi_of(nr);
 	if (!raw_abi_ok(regs, nr, abi))
 		return 0;
-	on_exit((__s64)ctx[1], nr, KR_HOOK_RAW_SYSCALL, 0);
+	on_exit(raw_exit_ret((__s64)ctx[1], abi), nr, KR_HOOK_RAW_SYSCALL, 0);
 	return 0;
 }
 

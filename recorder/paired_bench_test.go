@@ -90,8 +90,8 @@ func attachForBench(b *testing.B, cfg AttachConfig) func() {
 // settle lets the work an attach leaves behind finish before a variant is
 // timed: loading a large program queues RCU callbacks that free the
 // verifier's state, and softirq work is charged to whichever thread it
-// interrupts, which would be the timed loop. The unmeasured calls warm the
-// caches for the variant's path.
+// interrupts, which would be the timed loop. Every variant, "none"
+// included, gets the same pause and the same untimed calls.
 func settle() {
 	time.Sleep(50 * time.Millisecond)
 	getppidCPU(pairedCalls / 10)

@@ -100,7 +100,7 @@ type Result struct {
 	ErrnoName   string          `json:"errno_name,omitempty"`
 	CapDropped  bool            `json:"cap_sys_boot_dropped"`
 	DurationNS  int64           `json:"-"`             // wall time of the syscall itself (64-bit calls)
-	CPUNS       int64           `json:"-"`             // the calling thread's CPU time in it (BPF copying and waiting for ring space run there)
+	CPUNS       int64           `json:"-"`             // the calling thread's CPU time in it (BPF copying and waiting for ring space run there; interrupts taken meanwhile count too unless the kernel accounts IRQ time apart; 0 for ia32 calls)
 	UID         uint32          `json:"uid,omitempty"` // the caller's uid, when LoadSpec.UID set one
 	uid         uint32
 	releaseBufs func()
