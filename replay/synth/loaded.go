@@ -8,20 +8,9 @@ import "github.com/kexecrec/kexecrec/bpf/layout"
 // and the tail [bufsz, memsz). staged[i] is segment i's memsz bytes as the
 // kernel holds them (nil: the segment gets status instead of bytes).
 func (s *Writer) KexecLoadReadBack(segs []Segment, staged [][]byte, entry uint64, status uint32) error {
-	s.n++
-	id, t := s.n, uint64(Boot+s.n*1_000_000)
-	if err := s.rec(layout.Enter{Header: layout.Header{CallID: id, TimeNS: t}, PID: 77, TID: 77, PPID: 1,
-		LoginUID: 0, SessionID: 1, SyscallNr: 246, ABI: layout.ABIX64, Hook: layout.HookFentry,
-		Args: [6]uint64{entry, uint64(len(segs)), 0x7ffd00000000, 0x3e0000}, Comm: "kexec"}.Marshal(le)); err != nil {
+	id, t, err := s.loadEntry(segs, entry, layout.HookFentry)
+	if err != nil {
 		return err
-	}
-	if err := s.rec(SegmentTable(layout.Header{CallID: id, TimeNS: t + 10}, segs).Marshal(le)); err != nil {
-		return err
-	}
-	for i, sg := range segs {
-		if err := s.segmentPayload(id, t+20, uint16(i), sg.Data); err != nil {
-			return err
-		}
 	}
 	for i, sg := range segs {
 		bufsz := uint64(len(sg.Data))
@@ -61,8 +50,7 @@ func (s *Writer) KexecLoadReadBack(segs []Segment, staged [][]byte, entry uint64
 			return err
 		}
 	}
-	return s.rec(layout.Exit{Header: layout.Header{CallID: id, TimeNS: t + 500_000}, Ret: 0, DurationNS: 500_000,
-		TID: 77, SyscallNr: 246, Hook: layout.HookFentry}.Marshal(le))
+	return s.loadExit(id, t, layout.HookFentry)
 }
 
 func allZero(b []byte) bool {

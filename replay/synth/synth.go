@@ -177,23 +177,38 @@ func SegmentTable(h layout.Header, segs []Segment) layout.Segments {
 // KexecLoad writes one successful kexec_load call with these segments
 // (payloads complete) and entry point.
 func (s *Writer) KexecLoad(segs []Segment, entry uint64) error {
-	s.n++
-	id, t := s.n, uint64(Boot+s.n*1_000_000)
-	if err := s.rec(layout.Enter{Header: layout.Header{CallID: id, TimeNS: t}, PID: 77, TID: 77, PPID: 1,
-		LoginUID: 0, SessionID: 1, SyscallNr: 246, ABI: layout.ABIX64, Hook: layout.HookRawSyscall,
-		Args: [6]uint64{entry, uint64(len(segs)), 0x7ffd00000000, 0x3e0000}, Comm: "kexec"}.Marshal(le)); err != nil {
+	id, t, err := s.loadEntry(segs, entry, layout.HookRawSyscall)
+	if err != nil {
 		return err
 	}
+	return s.loadExit(id, t, layout.HookRawSyscall)
+}
+
+// loadEntry writes a kexec_load call's entry, segment table and complete
+// segment payloads under a new call id, and returns the id and entry time.
+func (s *Writer) loadEntry(segs []Segment, entry uint64, hook uint32) (id, t uint64, err error) {
+	s.n++
+	id, t = s.n, uint64(Boot+s.n*1_000_000)
+	if err := s.rec(layout.Enter{Header: layout.Header{CallID: id, TimeNS: t}, PID: 77, TID: 77, PPID: 1,
+		LoginUID: 0, SessionID: 1, SyscallNr: 246, ABI: layout.ABIX64, Hook: hook,
+		Args: [6]uint64{entry, uint64(len(segs)), 0x7ffd00000000, 0x3e0000}, Comm: "kexec"}.Marshal(le)); err != nil {
+		return 0, 0, err
+	}
 	if err := s.rec(SegmentTable(layout.Header{CallID: id, TimeNS: t + 10}, segs).Marshal(le)); err != nil {
-		return err
+		return 0, 0, err
 	}
 	for i, sg := range segs {
 		if err := s.segmentPayload(id, t+20, uint16(i), sg.Data); err != nil {
-			return err
+			return 0, 0, err
 		}
 	}
+	return id, t, nil
+}
+
+// loadExit writes the successful exit of the kexec_load call id entered at t.
+func (s *Writer) loadExit(id, t uint64, hook uint32) error {
 	return s.rec(layout.Exit{Header: layout.Header{CallID: id, TimeNS: t + 500_000}, Ret: 0, DurationNS: 500_000,
-		TID: 77, SyscallNr: 246, Hook: layout.HookRawSyscall}.Marshal(le))
+		TID: 77, SyscallNr: 246, Hook: hook}.Marshal(le))
 }
 
 // Purgatory builds a fake kexec-tools purgatory segment image: a digest
