@@ -74,6 +74,11 @@ type Summary struct {
 // with the number of calls.
 const MaxExamples = 100
 
+// addExamples appends from src to dst until dst holds MaxExamples.
+func addExamples[T any](dst []T, src ...T) []T {
+	return append(dst, src[:min(len(src), max(0, MaxExamples-len(dst)))]...)
+}
+
 // FileInfo identifies the capture file itself, for case notes.
 type FileInfo struct {
 	Path   string `json:"path"`

@@ -213,11 +213,9 @@ func (s *Summary) addCall(c *Call) {
 			s.Purgatory.Match++
 		default:
 			s.Purgatory.Mismatch++
-			if len(s.Purgatory.Mismatches) < MaxExamples {
-				s.Purgatory.Mismatches = append(s.Purgatory.Mismatches, PurgatoryMismatch{
-					CallID: c.ID, Time: c.Time, Stored: v.Stored, Computed: v.Computed, Detail: v.Detail,
-				})
-			}
+			s.Purgatory.Mismatches = addExamples(s.Purgatory.Mismatches, PurgatoryMismatch{
+				CallID: c.ID, Time: c.Time, Stored: v.Stored, Computed: v.Computed, Detail: v.Detail,
+			})
 		}
 	}
 	if v := c.DTBInitrd; v != nil {

@@ -8,9 +8,7 @@ func (d *DTBInitrdSummary) add(c *Call, match bool, detail string) {
 		return
 	}
 	d.Mismatch++
-	if len(d.Mismatches) < MaxExamples {
-		d.Mismatches = append(d.Mismatches, DTBInitrdMismatch{CallID: c.ID, Time: c.Time, Detail: detail})
-	}
+	d.Mismatches = addExamples(d.Mismatches, DTBInitrdMismatch{CallID: c.ID, Time: c.Time, Detail: detail})
 }
 
 // merge adds another summary's counts (a TOTAL).
@@ -18,9 +16,5 @@ func (d *DTBInitrdSummary) merge(o DTBInitrdSummary) {
 	d.Checked += o.Checked
 	d.Match += o.Match
 	d.Mismatch += o.Mismatch
-	for _, m := range o.Mismatches {
-		if len(d.Mismatches) < MaxExamples {
-			d.Mismatches = append(d.Mismatches, m)
-		}
-	}
+	d.Mismatches = addExamples(d.Mismatches, o.Mismatches...)
 }

@@ -46,10 +46,8 @@ func (s *Summary) addLoaded(c *Call) {
 			l.Same++
 		case VerdictDifferent:
 			l.Different++
-			if len(l.Differences) < MaxExamples {
-				l.Differences = append(l.Differences, LoadedDifference{CallID: c.ID, Time: c.Time, Index: seg.Index,
-					Reason: seg.Reason, DiffersAt: seg.DiffersAt})
-			}
+			l.Differences = addExamples(l.Differences, LoadedDifference{CallID: c.ID, Time: c.Time, Index: seg.Index,
+				Reason: seg.Reason, DiffersAt: seg.DiffersAt})
 		case VerdictNotCompared:
 			l.NotCompared++
 		case VerdictKernelBuilt:
@@ -75,11 +73,7 @@ func (t *Summary) mergeLoaded(s *Summary) {
 	a.NotReadBack += b.NotReadBack
 	a.NotCompared += b.NotCompared
 	a.KernelBuilt += b.KernelBuilt
-	for _, d := range b.Differences {
-		if len(a.Differences) < MaxExamples {
-			a.Differences = append(a.Differences, d)
-		}
-	}
+	a.Differences = addExamples(a.Differences, b.Differences...)
 }
 
 // loadedFinding prints the DIFFERENT read-backs, first of all.

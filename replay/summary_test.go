@@ -257,3 +257,21 @@ func TestSummaryFromCapture(t *testing.T) {
 		t.Errorf("first call at %v, want %v", s.Span.FirstCall, want)
 	}
 }
+
+// addExamples keeps appending until MaxExamples, one or many at a time.
+func TestAddExamples(t *testing.T) {
+	var got []int
+	for i := range MaxExamples - 2 {
+		got = addExamples(got, i)
+	}
+	got = addExamples(got, 1000, 1001, 1002, 1003)
+	if len(got) != MaxExamples || got[MaxExamples-2] != 1000 || got[MaxExamples-1] != 1001 {
+		t.Fatalf("len %d, tail %v", len(got), got[len(got)-3:])
+	}
+	if got = addExamples(got, 7); len(got) != MaxExamples {
+		t.Fatalf("appended past the cap: %d", len(got))
+	}
+	if got := addExamples[int](nil); got != nil {
+		t.Fatalf("nothing to add gave %v", got)
+	}
+}

@@ -32,11 +32,7 @@ func totalOf(sums []*Summary) *Summary {
 		t.Stream.Chunks += st.Chunks
 		t.Stream.Records += st.Records
 		t.Stream.Gaps = append(t.Stream.Gaps, st.Gaps...)
-		for _, d := range s.Damage {
-			if len(t.Damage) < MaxExamples {
-				t.Damage = append(t.Damage, d)
-			}
-		}
+		t.Damage = addExamples(t.Damage, s.Damage...)
 		t.Span.FirstCall = earliest(t.Span.FirstCall, s.Span.FirstCall)
 		t.Span.LastCall = latest(t.Span.LastCall, s.Span.LastCall)
 		t.Span.RecordStart = earliest(t.Span.RecordStart, s.Span.RecordStart)
@@ -60,20 +56,12 @@ func totalOf(sums []*Summary) *Summary {
 		addCounts(a.problems, s.Problems)
 		t.PayloadRefs += s.PayloadRefs
 		t.Truncated += s.Truncated
-		for _, e := range s.TruncatedExamples {
-			if len(t.TruncatedExamples) < MaxExamples {
-				t.TruncatedExamples = append(t.TruncatedExamples, e)
-			}
-		}
+		t.TruncatedExamples = addExamples(t.TruncatedExamples, s.TruncatedExamples...)
 		t.Purgatory.Checked += s.Purgatory.Checked
 		t.Purgatory.NotFound += s.Purgatory.NotFound
 		t.Purgatory.Match += s.Purgatory.Match
 		t.Purgatory.Mismatch += s.Purgatory.Mismatch
-		for _, m := range s.Purgatory.Mismatches {
-			if len(t.Purgatory.Mismatches) < MaxExamples {
-				t.Purgatory.Mismatches = append(t.Purgatory.Mismatches, m)
-			}
-		}
+		t.Purgatory.Mismatches = addExamples(t.Purgatory.Mismatches, s.Purgatory.Mismatches...)
 		t.DTBInitrd.merge(s.DTBInitrd)
 		t.mergeLoaded(s)
 		t.CallsWithProblems += s.CallsWithProblems
