@@ -267,6 +267,24 @@ static long rb_walk_cb(__u64 i, void *unused)
 	return 0;
 }
 
+/* The kernel address of segment offset so (the segment's destination is
+ * mem): a crash image is read where it is staged, a normal image through
+ * the source page the entry list gives for that destination page. 0 when
+ * the list names no such page: the read then fails and leaves a hole. */
+static __always_inline __u64 rb_src(struct rb_state *s, __u64 mem, __u64 so)
+{
+	__u32 k;
+	struct rb_page *pg;
+
+	if (s->crash)
+		return s->pob + mem + so;
+	k = s->first + (__u32)(so / KR_PAGE_SIZE);
+	pg = bpf_map_lookup_elem(&rb_pages, &k);
+	if (pg && pg->dest == mem + (so & KR_PAGE_MASK))
+		return s->pob + pg->src + (so & (KR_PAGE_SIZE - 1));
+	return 0;
+}
+
 /* Copies the piece's next run of bytes (up to the end of a page) into the
  * piece buffer. A page the list does not name, or a failed read, leaves
  * zeros there and an error in s->err (the whole piece is then a hole). */
@@ -275,8 +293,8 @@ static long rb_page_cb(__u64 i, void *unused)
 	struct rb_state *s = rb_state();
 	__u32 zero = 0;
 	struct rb_piece_buf *buf = bpf_map_lookup_elem(&rb_piece_map, &zero);
-	__u64 so, n, d, src = 0, mem;
-	__u32 seg, k;
+	__u64 so, n, d, src;
+	__u32 seg;
 	long err;
 
 	if (!s || !buf || s->pos >= s->end)
@@ -286,16 +304,7 @@ static long rb_page_cb(__u64 i, void *unused)
 	n = KR_PAGE_SIZE - (so & (KR_PAGE_SIZE - 1));
 	if (n > s->end - so)
 		n = s->end - so;
-	mem = s->seg[seg].mem;
-	if (s->crash) {
-		src = s->pob + mem + so;
-	} else {
-		k = s->first + (__u32)(so / KR_PAGE_SIZE);
-		struct rb_page *pg = bpf_map_lookup_elem(&rb_pages, &k);
-
-		if (pg && pg->dest == mem + (so & KR_PAGE_MASK))
-			src = s->pob + pg->src + (so & (KR_PAGE_SIZE - 1));
-	}
+	src = rb_src(s, s->seg[seg].mem, so);
 	d = (so - s->start) & (KR_PIECE_MAX - 1);
 	if (n > KR_PAGE_SIZE)
 		n = KR_PAGE_SIZE;
@@ -445,9 +454,9 @@ static __always_inline void rb_region(struct rb_state *s, __u32 idx, __u16 kind,
 static long rb_zero_cb(__u64 i, void *unused)
 {
 	struct rb_state *s = rb_state();
-	__u32 zero = 0, seg, k;
+	__u32 zero = 0, seg;
 	struct rb_piece_buf *buf = bpf_map_lookup_elem(&rb_piece_map, &zero);
-	__u64 so, src = 0, mem, *w;
+	__u64 so, src, *w;
 
 	if (!s || !buf || s->pos >= s->end)
 		return 1;
@@ -457,16 +466,7 @@ static long rb_zero_cb(__u64 i, void *unused)
 	}
 	seg = s->idx & (KR_MAX_SEGMENTS - 1);
 	so = s->pos;
-	mem = s->seg[seg].mem;
-	if (s->crash) {
-		src = s->pob + mem + so;
-	} else {
-		k = s->first + (__u32)(so / KR_PAGE_SIZE);
-		struct rb_page *pg = bpf_map_lookup_elem(&rb_pages, &k);
-
-		if (pg && pg->dest == mem + so)
-			src = s->pob + pg->src;
-	}
+	src = rb_src(s, s->seg[seg].mem, so);
 	if (bpf_probe_read_kernel(buf->data, KR_PAGE_SIZE, (void *)src)) {
 		s->tail_flags |= KR_TF_NONZERO; /* unreadable: send it, the hole says so */
 		return 1;
